@@ -1,0 +1,113 @@
+package controller
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/reference"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+)
+
+// Field indexes over Blueprints, so an event on a Secret, Deployment or
+// Service finds the Blueprints that care about its name without a list scan.
+const (
+	// indexSecretNames: every Secret a Blueprint reads or writes, referenced
+	// Secrets and its generated Secret.
+	indexSecretNames = "stax.dev/secret-names"
+	// indexServiceNames: the names of a Blueprint's services, which are the
+	// names of its Deployments and Services.
+	indexServiceNames = "stax.dev/service-names"
+)
+
+// ClientOptions configures the manager's client so that Secrets are never
+// cached: a cached Get would start an informer holding every Secret of the
+// cluster in memory. Secrets are read from the API server when needed, and
+// watched as metadata only.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+// SetupWithManager registers the Blueprint controller and its indexes.
+func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexSecretNames, secretNames); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexServiceNames, serviceNames); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&staxv1alpha1.Blueprint{}).
+		Named("blueprint").
+		// Owned objects and foreign objects in the way of a service are both
+		// found by name, so a Conflict clears as soon as the foreign object
+		// goes, without polling.
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
+		// Metadata is enough to notice that a referenced Secret appeared,
+		// changed or went away; the reconcile reads its content.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexSecretNames)),
+			builder.OnlyMetadata).
+		Complete(r)
+}
+
+func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list staxv1alpha1.BlueprintList
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing Blueprints by index", "index", index)
+			return nil
+		}
+		requests := make([]reconcile.Request, 0, len(list.Items))
+		for _, bp := range list.Items {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&bp)})
+		}
+		return requests
+	}
+}
+
+func secretNames(obj client.Object) []string {
+	bp := obj.(*staxv1alpha1.Blueprint)
+	names := map[string]bool{render.GeneratedSecretName(bp.Name): true}
+	add := func(raw string) {
+		value, err := reference.Parse(raw)
+		if err != nil {
+			return
+		}
+		for _, ref := range value.Refs() {
+			if !ref.Managed() {
+				names[ref.SecretName] = true
+			}
+		}
+	}
+	for _, svc := range bp.Spec.Services {
+		for _, v := range svc.Env {
+			add(string(v))
+		}
+		for _, s := range svc.Secrets {
+			add(s.Value)
+		}
+	}
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	return out
+}
+
+func serviceNames(obj client.Object) []string {
+	bp := obj.(*staxv1alpha1.Blueprint)
+	out := make([]string, 0, len(bp.Spec.Services))
+	for _, svc := range bp.Spec.Services {
+		out = append(out, svc.Name)
+	}
+	return out
+}

@@ -1,0 +1,151 @@
+// Package secretgen generates random secret values from a fixed set of named
+// character sets.
+//
+// The random source is a parameter rather than a package-level dependency so
+// that tests can inject deterministic or failing readers; production callers
+// pass crypto/rand.Reader.
+package secretgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+)
+
+// Charset names. They double as the API enum values, so changing them is a
+// breaking API change.
+const (
+	Alphanumeric = "alphanumeric" // [A-Za-z0-9], 62 symbols
+	Hex          = "hex"          // [0-9a-f], 16 symbols
+	Base64URL    = "base64url"    // [A-Za-z0-9-_], 64 symbols
+	Symbols      = "symbols"      // printable ASCII without " ' ` \, 90 symbols
+)
+
+// MinEntropyBits is the smallest entropy a generated secret must carry; 128
+// bits is beyond brute force for any online or offline attacker.
+const MinEntropyBits = 128
+
+// MaxLength bounds Generate so that a typo in a manifest cannot make the
+// operator allocate or store an absurdly large Secret.
+const MaxLength = 4096
+
+const (
+	lower  = "abcdefghijklmnopqrstuvwxyz"
+	upper  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	digits = "0123456789"
+)
+
+var alphabets = map[string]string{
+	Alphanumeric: upper + lower + digits,
+	Hex:          digits + "abcdef",
+	Base64URL:    upper + lower + digits + "-_",
+	Symbols:      symbolsAlphabet(),
+}
+
+// symbolsAlphabet excludes the quote characters and the backslash because
+// they are the characters most likely to be mangled when a secret is pasted
+// into a shell, a YAML/JSON document or a connection string.
+func symbolsAlphabet() string {
+	b := make([]byte, 0, 90)
+	for c := byte(0x21); c <= 0x7e; c++ {
+		switch c {
+		case '"', '\'', '`', '\\':
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// Alphabet returns the symbols of the named charset.
+func Alphabet(charset string) (string, error) {
+	a, ok := alphabets[charset]
+	if !ok {
+		return "", fmt.Errorf("unknown charset %q (want one of %q, %q, %q, %q)",
+			charset, Alphanumeric, Hex, Base64URL, Symbols)
+	}
+	return a, nil
+}
+
+// EntropyBits returns the entropy of a uniformly generated value of the given
+// length drawn from the named charset.
+func EntropyBits(charset string, length int) (float64, error) {
+	a, err := Alphabet(charset)
+	if err != nil {
+		return 0, err
+	}
+	return float64(length) * math.Log2(float64(len(a))), nil
+}
+
+// MinLength returns the shortest length for which a value drawn from the
+// named charset carries at least MinEntropyBits of entropy.
+func MinLength(charset string) (int, error) {
+	a, err := Alphabet(charset)
+	if err != nil {
+		return 0, err
+	}
+	return int(math.Ceil(MinEntropyBits / math.Log2(float64(len(a))))), nil
+}
+
+// Generate returns length symbols drawn uniformly from the named charset,
+// using rand as the source of randomness.
+//
+// Uniformity comes from rejection sampling: each random byte is masked down to
+// the smallest power of two covering the alphabet and discarded if it is still
+// out of range. Reducing modulo the alphabet size instead would favour the
+// first 256 mod n symbols.
+//
+// Errors never include generated or random bytes, so they are safe to log.
+func Generate(rand io.Reader, charset string, length int) ([]byte, error) {
+	alphabet, err := Alphabet(charset)
+	if err != nil {
+		return nil, err
+	}
+	if length < 1 || length > MaxLength {
+		return nil, fmt.Errorf("length %d out of range [1, %d]", length, MaxLength)
+	}
+
+	n := len(alphabet)
+	span := 1 << bits.Len(uint(n-1)) // smallest power of two >= n
+	mask := byte(span - 1)
+
+	// A correct random source practically never exhausts this budget: even
+	// at the worst acceptance rate (symbols, 90/128) the probability of
+	// getting fewer than length symbols out of 16 times the expected number
+	// of bytes plus 64 is below 2^-128. It exists so that a broken source,
+	// e.g. one stuck on a constant out-of-range byte, fails instead of
+	// spinning forever.
+	budget := 16*length*span/n + 64
+
+	out := make([]byte, 0, length)
+	buf := make([]byte, batchSize(length, n, span))
+	for len(out) < length {
+		batch := buf[:min(batchSize(length-len(out), n, span), budget)]
+		if len(batch) == 0 {
+			return nil, errors.New("random source produced too many out-of-range values")
+		}
+		budget -= len(batch)
+		if _, err := io.ReadFull(rand, batch); err != nil {
+			return nil, fmt.Errorf("reading random source: %w", err)
+		}
+		for _, b := range batch {
+			if v := int(b & mask); v < n {
+				out = append(out, alphabet[v])
+				if len(out) == length {
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// batchSize returns how many random bytes to read to obtain need accepted
+// symbols in one read most of the time: the expected number plus 1/8 slack,
+// so that a second read is the exception rather than a coin flip.
+func batchSize(need, n, span int) int {
+	expected := (need*span + n - 1) / n
+	return expected + expected/8 + 1
+}

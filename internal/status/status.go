@@ -1,0 +1,180 @@
+// Package status computes a Blueprint's status from what a reconcile observed.
+// It is pure, so every combination of problems is table-tested without a
+// cluster. The conditions follow kstatus: Ready is always present; Reconciling
+// and Stalled are present only while true, so kstatus reads a Blueprint as
+// InProgress, Current or Failed, and `kubectl wait --for=condition=Ready` and
+// Argo CD and Flux health checks work.
+package status
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+// Reasons of the Ready, Reconciling and Stalled conditions.
+const (
+	// ReasonAvailable: every service's Deployment is available.
+	ReasonAvailable = "Available"
+	// ReasonProgressing: objects are applied and Deployments are rolling out.
+	ReasonProgressing = "Progressing"
+	// ReasonSecretNotFound: a referenced Secret does not exist (yet).
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
+	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonInvalidReference: a reference cannot be resolved as written.
+	ReasonInvalidReference = "InvalidReference"
+	// ReasonConflict: an object the Blueprint would create exists and is not
+	// controlled by it. It is left untouched.
+	ReasonConflict = "Conflict"
+	// ReasonReconcileError: a transient API error; the reconcile is retried.
+	ReasonReconcileError = "ReconcileError"
+)
+
+// maxMessage bounds condition messages well below the API's 32768 limit.
+const maxMessage = 4096
+
+// Problem is something that keeps the Blueprint from being Ready. Messages
+// name services, env keys, Secrets and keys; never a value.
+type Problem struct {
+	Reason  string
+	Message string
+	// Stalling problems need the user to act (edit the Blueprint, remove a
+	// foreign object); the others resolve by themselves when what they wait
+	// for appears.
+	Stalling bool
+}
+
+// ServiceObservation is what a reconcile saw of one service's Deployment.
+type ServiceObservation struct {
+	Name      string
+	Desired   int32
+	Ready     int32
+	Available bool
+}
+
+// Observation is everything a reconcile learned that status reports.
+type Observation struct {
+	Generation          int64
+	GeneratedSecretName string
+	Problems            []Problem
+	Services            []ServiceObservation
+	// Err is a transient error of this reconcile, retried with backoff.
+	Err error
+}
+
+// Apply writes obs into st. Conditions keep their lastTransitionTime unless
+// their status changes, so applying the same observation twice changes
+// nothing and the reconciler writes nothing.
+func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
+	st.ObservedGeneration = obs.Generation
+	st.GeneratedSecretName = obs.GeneratedSecretName
+	setServices(st, obs.Services)
+	setReadyCondition(st, obs)
+	setReconcilingCondition(st, obs)
+	setStalledCondition(st, obs)
+}
+
+func setServices(st *staxv1alpha1.BlueprintStatus, services []ServiceObservation) {
+	st.Services = nil
+	ready := 0
+	for _, s := range services {
+		st.Services = append(st.Services, staxv1alpha1.ServiceStatus{
+			Name: s.Name, DesiredReplicas: s.Desired, ReadyReplicas: s.Ready, Ready: s.Available,
+		})
+		if s.Available {
+			ready++
+		}
+	}
+	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(services))
+}
+
+// summary is the reason and message that best explain why the Blueprint is
+// not Ready, and whether it is stalled. ok is true when it is Ready.
+func summary(obs Observation) (reason, message string, stalled, ok bool) {
+	var stalling, waiting []Problem
+	for _, p := range obs.Problems {
+		if p.Stalling {
+			stalling = append(stalling, p)
+		} else {
+			waiting = append(waiting, p)
+		}
+	}
+	switch {
+	case len(stalling) > 0:
+		return stalling[0].Reason, joinProblems(append(stalling, waiting...)), true, false
+	case obs.Err != nil:
+		return ReasonReconcileError, truncate(obs.Err.Error()), false, false
+	case len(waiting) > 0:
+		return waiting[0].Reason, joinProblems(waiting), false, false
+	}
+	var pending []string
+	for _, s := range obs.Services {
+		if !s.Available {
+			pending = append(pending, fmt.Sprintf("%s (%d/%d ready)", s.Name, s.Ready, s.Desired))
+		}
+	}
+	if len(pending) > 0 {
+		return ReasonProgressing, truncate("waiting for Deployments to be available: " + strings.Join(pending, ", ")), false, false
+	}
+	return ReasonAvailable, fmt.Sprintf("all %d services are available", len(obs.Services)), false, true
+}
+
+func setReadyCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
+	reason, message, _, ok := summary(obs)
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: staxv1alpha1.ConditionReady, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: obs.Generation,
+	})
+}
+
+func setReconcilingCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
+	reason, message, stalled, ok := summary(obs)
+	if ok || stalled {
+		meta.RemoveStatusCondition(&st.Conditions, staxv1alpha1.ConditionReconciling)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: staxv1alpha1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: message,
+		ObservedGeneration: obs.Generation,
+	})
+}
+
+func setStalledCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
+	reason, message, stalled, _ := summary(obs)
+	if !stalled {
+		meta.RemoveStatusCondition(&st.Conditions, staxv1alpha1.ConditionStalled)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: staxv1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: message,
+		ObservedGeneration: obs.Generation,
+	})
+}
+
+func joinProblems(ps []Problem) string {
+	msgs := make([]string, 0, len(ps))
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if !seen[p.Message] {
+			seen[p.Message] = true
+			msgs = append(msgs, p.Message)
+		}
+	}
+	return truncate(strings.Join(msgs, "; "))
+}
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	return s[:maxMessage-3] + "..."
+}
