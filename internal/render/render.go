@@ -257,7 +257,13 @@ func (b *envBuilder) add(envKey, raw string) {
 		b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, EnvKey: envKey})
 		out.WriteString("$(" + name + ")")
 	}
-	b.visible = append(b.visible, corev1ac.EnvVar().WithName(envKey).WithValue(out.String()))
+	v := corev1ac.EnvVar().WithName(envKey)
+	// The API server stores value: "" as no value (the field is omitempty),
+	// so an empty value is rendered as none to match what is applied.
+	if out.Len() > 0 {
+		v.WithValue(out.String())
+	}
+	b.visible = append(b.visible, v)
 }
 
 // env renders a service's environment: hidden reference variables first
@@ -277,7 +283,7 @@ func (b *envBuilder) env(svc *staxv1alpha1.BlueprintService) []*corev1ac.EnvVarA
 		}
 		entries = append(entries, entry{s.EnvKey, raw})
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	
 	for _, e := range entries {
 		if strings.HasPrefix(e.key, hiddenRefPrefix) {
 			b.errs = append(b.errs, &InvalidReferenceError{

@@ -9,6 +9,7 @@ package status
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -172,9 +173,17 @@ func joinProblems(ps []Problem) string {
 	return truncate(strings.Join(msgs, "; "))
 }
 
+// truncate bounds s to maxMessage bytes without cutting a UTF-8 character in
+// two: JSON encoding would turn the split character into U+FFFD, so the stored
+// message would never equal the computed one and every reconcile would write
+// the status again.
 func truncate(s string) string {
 	if len(s) <= maxMessage {
 		return s
 	}
-	return s[:maxMessage-3] + "..."
+	cut := maxMessage - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

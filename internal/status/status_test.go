@@ -1,0 +1,485 @@
+package status_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+const (
+	ready       = staxv1alpha1.ConditionReady
+	reconciling = staxv1alpha1.ConditionReconciling
+	stalled     = staxv1alpha1.ConditionStalled
+)
+
+// Messages of the problems used below, as the controller words them.
+const (
+	msgSecretNotFound = "service api, env STRIPE_KEY: Secret stripe not found in namespace team-a"
+	msgKeyNotFound    = "service api, env STRIPE_KEY: Secret stripe has no key api-key"
+	msgConflict       = "Deployment api exists and is not controlled by this Blueprint"
+	msgInvalidRef     = `service api, env URL: no secret named "nope" with value auto-generated is declared in this Blueprint: "pg://${secret:nope}"`
+)
+
+var (
+	secretNotFound = status.Problem{Reason: status.ReasonSecretNotFound, Message: msgSecretNotFound}
+	keyNotFound    = status.Problem{Reason: status.ReasonSecretKeyNotFound, Message: msgKeyNotFound}
+	conflict       = status.Problem{Reason: status.ReasonConflict, Message: msgConflict, Stalling: true}
+	invalidRef     = status.Problem{Reason: status.ReasonInvalidReference, Message: msgInvalidRef, Stalling: true}
+	errTransient   = errors.New("applying Deployment api: connection refused")
+)
+
+func available(name string, replicas int32) status.ServiceObservation {
+	return status.ServiceObservation{Name: name, Desired: replicas, Ready: replicas, Available: true}
+}
+
+func pending(name string, ready, desired int32) status.ServiceObservation {
+	return status.ServiceObservation{Name: name, Desired: desired, Ready: ready}
+}
+
+// bothAvailable is the payments-dev example with every Deployment available.
+var bothAvailable = []status.ServiceObservation{available("db", 1), available("api", 2)}
+
+// apiPending is the payments-dev example with api still rolling out.
+var apiPending = []status.ServiceObservation{available("db", 1), pending("api", 1, 2)}
+
+// wantCondition is a condition's expected status, reason and message. Its
+// type is the key it is listed under; its observedGeneration is always the
+// observation's generation.
+type wantCondition struct {
+	status  metav1.ConditionStatus
+	reason  string
+	message string
+}
+
+func condition(t metav1.ConditionStatus, reason, message string) wantCondition {
+	return wantCondition{status: t, reason: reason, message: message}
+}
+
+var applyTests = map[string]struct {
+	before            staxv1alpha1.BlueprintStatus
+	obs               status.Observation
+	want              map[string]wantCondition // exactly the conditions present
+	wantReadyServices string
+	wantServices      []staxv1alpha1.ServiceStatus
+}{
+	"all services available": {
+		obs: status.Observation{Generation: 1, GeneratedSecretName: "payments-dev-generated", Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready: condition(metav1.ConditionTrue, status.ReasonAvailable, "all 2 services are available"),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"a Deployment rolling out": {
+		obs: status.Observation{Generation: 1, Services: apiPending},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+		},
+		wantReadyServices: "1/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+		},
+	},
+	"several Deployments rolling out, in service order": {
+		obs: status.Observation{Generation: 1, Services: []status.ServiceObservation{
+			pending("db", 0, 1), available("cache", 1), pending("api", 2, 2),
+		}},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
+		},
+		wantReadyServices: "1/3",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 0, Ready: false},
+			{Name: "cache", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: false},
+		},
+	},
+	"referenced Secret not found": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Services: apiPending},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonSecretNotFound, msgSecretNotFound),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonSecretNotFound, msgSecretNotFound),
+		},
+		wantReadyServices: "1/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+		},
+	},
+	"waiting problems joined, first one's reason": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{keyNotFound, secretNotFound}, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"conflict stalls and still reports waiting problems": {
+		// The waiting problem comes first: a stalling one wins regardless.
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound, conflict}, Services: apiPending},
+		want: map[string]wantCondition{
+			ready:   condition(metav1.ConditionFalse, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			stalled: condition(metav1.ConditionTrue, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+		},
+		wantReadyServices: "1/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+		},
+	},
+	"first stalling problem gives the reason": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{invalidRef, conflict}, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready:   condition(metav1.ConditionFalse, status.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
+			stalled: condition(metav1.ConditionTrue, status.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"repeated messages reported once": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound, secretNotFound, conflict, conflict}, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready:   condition(metav1.ConditionFalse, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			stalled: condition(metav1.ConditionTrue, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"transient error": {
+		obs: status.Observation{Generation: 1, Err: errTransient, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonReconcileError, errTransient.Error()),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonReconcileError, errTransient.Error()),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"stalling problem beats transient error": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{invalidRef}, Err: errTransient, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready:   condition(metav1.ConditionFalse, status.ReasonInvalidReference, msgInvalidRef),
+			stalled: condition(metav1.ConditionTrue, status.ReasonInvalidReference, msgInvalidRef),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"transient error beats waiting problems": {
+		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Err: errTransient, Services: apiPending},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonReconcileError, errTransient.Error()),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonReconcileError, errTransient.Error()),
+		},
+		wantReadyServices: "1/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+		},
+	},
+	"stalled Blueprint becomes ready": {
+		before: staxv1alpha1.BlueprintStatus{
+			ObservedGeneration: 1,
+			ReadyServices:      "1/2",
+			Services: []staxv1alpha1.ServiceStatus{
+				{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+				{Name: "legacy", DesiredReplicas: 1, ReadyReplicas: 0, Ready: false},
+			},
+			Conditions: []metav1.Condition{
+				{Type: ready, Status: metav1.ConditionFalse, Reason: status.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: reconciling, Status: metav1.ConditionTrue, Reason: status.ReasonProgressing, Message: "x", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: stalled, Status: metav1.ConditionTrue, Reason: status.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+			},
+		},
+		obs: status.Observation{Generation: 2, Services: bothAvailable},
+		want: map[string]wantCondition{
+			ready: condition(metav1.ConditionTrue, status.ReasonAvailable, "all 2 services are available"),
+		},
+		wantReadyServices: "2/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+		},
+	},
+	"ready Blueprint starts a rollout": {
+		before: staxv1alpha1.BlueprintStatus{
+			ObservedGeneration: 1,
+			Conditions: []metav1.Condition{
+				{Type: ready, Status: metav1.ConditionTrue, Reason: status.ReasonAvailable, Message: "all 2 services are available", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+			},
+		},
+		obs: status.Observation{Generation: 2, Services: apiPending},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+		},
+		wantReadyServices: "1/2",
+		wantServices: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+		},
+	},
+}
+
+func TestApply(t *testing.T) {
+	for name, tt := range applyTests {
+		t.Run(name, func(t *testing.T) {
+			st := tt.before.DeepCopy()
+			status.Apply(st, tt.obs)
+
+			if st.ObservedGeneration != tt.obs.Generation {
+				t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, tt.obs.Generation)
+			}
+			if st.GeneratedSecretName != tt.obs.GeneratedSecretName {
+				t.Errorf("generatedSecretName = %q, want %q", st.GeneratedSecretName, tt.obs.GeneratedSecretName)
+			}
+			if st.ReadyServices != tt.wantReadyServices {
+				t.Errorf("readyServices = %q, want %q", st.ReadyServices, tt.wantReadyServices)
+			}
+			if !equality.Semantic.DeepEqual(st.Services, tt.wantServices) {
+				t.Errorf("services = %+v, want %+v", st.Services, tt.wantServices)
+			}
+			checkConditions(t, st.Conditions, tt.want, tt.obs.Generation)
+		})
+	}
+}
+
+func checkConditions(t *testing.T, got []metav1.Condition, want map[string]wantCondition, generation int64) {
+	t.Helper()
+	if errs := metav1validation.ValidateConditions(got, field.NewPath("status", "conditions")); len(errs) > 0 {
+		t.Errorf("conditions would be rejected by the API server: %v", errs.ToAggregate())
+	}
+	for _, c := range got {
+		if _, ok := want[c.Type]; !ok {
+			t.Errorf("unexpected condition %s=%s (%s: %q)", c.Type, c.Status, c.Reason, c.Message)
+		}
+	}
+	for typ, w := range want {
+		c := meta.FindStatusCondition(got, typ)
+		if c == nil {
+			t.Errorf("condition %s missing, want %s=%s (%s)", typ, typ, w.status, w.reason)
+			continue
+		}
+		if c.Status != w.status || c.Reason != w.reason || c.Message != w.message {
+			t.Errorf("condition %s = %s (%s: %q), want %s (%s: %q)", typ, c.Status, c.Reason, c.Message, w.status, w.reason, w.message)
+		}
+		if c.ObservedGeneration != generation {
+			t.Errorf("condition %s observedGeneration = %d, want %d", typ, c.ObservedGeneration, generation)
+		}
+		if c.LastTransitionTime.IsZero() {
+			t.Errorf("condition %s has no lastTransitionTime", typ)
+		}
+	}
+}
+
+// TestApplyIdempotent checks that applying an observation twice changes
+// nothing, so the reconciler writes no status when nothing changed.
+func TestApplyIdempotent(t *testing.T) {
+	for name, tt := range applyTests {
+		t.Run(name, func(t *testing.T) {
+			st := tt.before.DeepCopy()
+			status.Apply(st, tt.obs)
+			first := st.DeepCopy()
+			status.Apply(st, tt.obs)
+			if !equality.Semantic.DeepEqual(first, st) {
+				t.Errorf("second Apply changed the status:\nfirst  %+v\nsecond %+v", first, st)
+			}
+		})
+	}
+}
+
+// TestApplyLastTransitionTime checks that a condition's lastTransitionTime
+// moves when, and only when, its status changes or it appears.
+func TestApplyLastTransitionTime(t *testing.T) {
+	tests := map[string]struct {
+		first, second status.Observation
+		// wantMoved lists the conditions present after the second
+		// observation, and whether their lastTransitionTime moved.
+		wantMoved map[string]bool
+	}{
+		"same observation": {
+			first:     status.Observation{Generation: 1, Services: apiPending},
+			second:    status.Observation{Generation: 1, Services: apiPending},
+			wantMoved: map[string]bool{ready: false, reconciling: false},
+		},
+		"new generation, same outcome": {
+			first:     status.Observation{Generation: 1, Services: bothAvailable},
+			second:    status.Observation{Generation: 2, Services: bothAvailable},
+			wantMoved: map[string]bool{ready: false},
+		},
+		"reason changes, Ready stays False": {
+			first:     status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Services: apiPending},
+			second:    status.Observation{Generation: 1, Services: apiPending},
+			wantMoved: map[string]bool{ready: false, reconciling: false},
+		},
+		"waiting becomes stalled": {
+			first:     status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Services: apiPending},
+			second:    status.Observation{Generation: 2, Problems: []status.Problem{conflict}, Services: apiPending},
+			wantMoved: map[string]bool{ready: false, stalled: true},
+		},
+		"stalled message changes": {
+			first:     status.Observation{Generation: 1, Problems: []status.Problem{conflict}, Services: apiPending},
+			second:    status.Observation{Generation: 1, Problems: []status.Problem{conflict, invalidRef}, Services: apiPending},
+			wantMoved: map[string]bool{ready: false, stalled: false},
+		},
+		"becomes Ready": {
+			first:     status.Observation{Generation: 1, Services: apiPending},
+			second:    status.Observation{Generation: 1, Services: bothAvailable},
+			wantMoved: map[string]bool{ready: true},
+		},
+		"stops being Ready": {
+			first:     status.Observation{Generation: 1, Services: bothAvailable},
+			second:    status.Observation{Generation: 2, Services: apiPending},
+			wantMoved: map[string]bool{ready: true, reconciling: true},
+		},
+	}
+	past := metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := &staxv1alpha1.BlueprintStatus{}
+			status.Apply(st, tt.first)
+			for i := range st.Conditions {
+				st.Conditions[i].LastTransitionTime = past
+			}
+			status.Apply(st, tt.second)
+
+			if len(st.Conditions) != len(tt.wantMoved) {
+				t.Errorf("conditions = %+v, want exactly %v", st.Conditions, tt.wantMoved)
+			}
+			for typ, wantMoved := range tt.wantMoved {
+				c := meta.FindStatusCondition(st.Conditions, typ)
+				if c == nil {
+					t.Errorf("condition %s missing", typ)
+					continue
+				}
+				if moved := !c.LastTransitionTime.Equal(&past); moved != wantMoved {
+					t.Errorf("condition %s lastTransitionTime moved = %v, want %v (now %v)", typ, moved, wantMoved, c.LastTransitionTime)
+				}
+				if c.LastTransitionTime.IsZero() {
+					t.Errorf("condition %s has no lastTransitionTime", typ)
+				}
+				if c.ObservedGeneration != tt.second.Generation {
+					t.Errorf("condition %s observedGeneration = %d, want %d", typ, c.ObservedGeneration, tt.second.Generation)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyTruncatesLongMessages(t *testing.T) {
+	const maxMessage = 4096
+	long := strings.Repeat("x", 3*maxMessage)
+	manyServices := make([]status.ServiceObservation, 80)
+	for i := range manyServices {
+		manyServices[i] = pending(fmt.Sprintf("service-%02d-%s", i, strings.Repeat("a", 50)), 0, 1)
+	}
+	tests := map[string]struct {
+		obs        status.Observation
+		wantPrefix string
+		wantTypes  []string
+	}{
+		"long waiting problem": {
+			obs:        status.Observation{Generation: 1, Problems: []status.Problem{{Reason: status.ReasonSecretNotFound, Message: long}}},
+			wantPrefix: "xxxxxxxx",
+			wantTypes:  []string{ready, reconciling},
+		},
+		"many stalling problems": {
+			obs: status.Observation{Generation: 1, Problems: func() []status.Problem {
+				var ps []status.Problem
+				for i := range 100 {
+					ps = append(ps, status.Problem{Reason: status.ReasonConflict, Message: fmt.Sprintf("Deployment svc-%d exists and is not controlled by this Blueprint", i), Stalling: true})
+				}
+				return ps
+			}()},
+			wantPrefix: "Deployment svc-0 exists",
+			wantTypes:  []string{ready, stalled},
+		},
+		"long transient error": {
+			obs:        status.Observation{Generation: 1, Err: errors.New(long)},
+			wantPrefix: "xxxxxxxx",
+			wantTypes:  []string{ready, reconciling},
+		},
+		"many Deployments rolling out": {
+			obs:        status.Observation{Generation: 1, Services: manyServices},
+			wantPrefix: "waiting for Deployments to be available: service-00-",
+			wantTypes:  []string{ready, reconciling},
+		},
+		// Two alignments, so that one of them puts a character across the
+		// cut whatever the exact cut offset is.
+		"multi-byte text, even alignment": {
+			obs: status.Observation{Generation: 1, Problems: []status.Problem{{
+				Reason: status.ReasonInvalidReference, Message: strings.Repeat("é", maxMessage), Stalling: true,
+			}}},
+			wantPrefix: "éé",
+			wantTypes:  []string{ready, stalled},
+		},
+		"multi-byte text, odd alignment": {
+			obs: status.Observation{Generation: 1, Problems: []status.Problem{{
+				Reason: status.ReasonInvalidReference, Message: "x" + strings.Repeat("é", maxMessage), Stalling: true,
+			}}},
+			wantPrefix: "xéé",
+			wantTypes:  []string{ready, stalled},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := &staxv1alpha1.BlueprintStatus{}
+			status.Apply(st, tt.obs)
+			if len(st.Conditions) != len(tt.wantTypes) {
+				t.Errorf("got %d conditions, want %v", len(st.Conditions), tt.wantTypes)
+			}
+			for _, typ := range tt.wantTypes {
+				c := meta.FindStatusCondition(st.Conditions, typ)
+				if c == nil {
+					t.Errorf("condition %s missing", typ)
+					continue
+				}
+				if len(c.Message) > maxMessage {
+					t.Errorf("condition %s message is %d bytes, want at most %d", typ, len(c.Message), maxMessage)
+				}
+				if len(c.Message) < maxMessage-8 {
+					t.Errorf("condition %s message is %d bytes, want it cut close to %d, not shorter", typ, len(c.Message), maxMessage)
+				}
+				if !strings.HasPrefix(c.Message, tt.wantPrefix) || !strings.HasSuffix(c.Message, "...") {
+					t.Errorf("condition %s message = %.60q...%q, want it to start with %q and end with \"...\"",
+						typ, c.Message, c.Message[max(0, len(c.Message)-20):], tt.wantPrefix)
+				}
+				if !utf8.ValidString(c.Message) {
+					t.Errorf("condition %s message is not valid UTF-8: ...%q", typ, c.Message[max(0, len(c.Message)-20):])
+				}
+			}
+		})
+	}
+}
