@@ -43,7 +43,7 @@ type EnvValue string
 // BlueprintSpec declares the services of one environment and the secrets they
 // need.
 // +kubebuilder:validation:XValidation:rule="self.services.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.services.exists(o, o.name == d)))",message="dependsOn must name services of this Blueprint",fieldPath=".services",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="self.services.all(s, self.services.all(o, s.name == o.name || !has(s.secrets) || !has(o.secrets) || !s.secrets.exists(x, o.secrets.exists(y, x.name == y.name))))",message="secret names must be unique across all services of a Blueprint",fieldPath=".services",reason=FieldValueDuplicate
+// +kubebuilder:validation:XValidation:rule="self.services.all(s, self.services.all(o, s.name == o.name || !has(s.secrets) || !has(o.secrets) || !s.secrets.exists(x, o.secrets.exists(y, x.name == y.name))))",message="secret names must be unique across all services of a Blueprint",fieldPath=".services"
 type BlueprintSpec struct {
 	// description says what this environment is for.
 	// +optional
@@ -64,8 +64,8 @@ type BlueprintSpec struct {
 // BlueprintService is one workload: what it runs, what it listens on, and the
 // environment and secrets it gets.
 // +kubebuilder:validation:XValidation:rule="!has(self.dependsOn) || !(self.name in self.dependsOn)",message="a service cannot depend on itself",fieldPath=".dependsOn",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || !has(self.env) || self.secrets.all(s, !(s.envKey in self.env))",message="an envKey of secrets is also a key of env; each environment variable must have exactly one source",fieldPath=".secrets",reason=FieldValueDuplicate
-// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || self.secrets.all(a, self.secrets.exists_one(b, b.envKey == a.envKey))",message="envKey must be unique among the secrets of a service",fieldPath=".secrets",reason=FieldValueDuplicate
+// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || !has(self.env) || self.secrets.all(s, !(s.envKey in self.env))",message="an envKey of secrets is also a key of env; each environment variable must have exactly one source",fieldPath=".secrets"
+// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || self.secrets.all(a, self.secrets.exists_one(b, b.envKey == a.envKey))",message="envKey must be unique among the secrets of a service",fieldPath=".secrets"
 type BlueprintService struct {
 	// name identifies the service within the Blueprint and names its
 	// Deployment and Service, so other services reach it as NAME:PORT. It must
