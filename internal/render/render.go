@@ -283,7 +283,7 @@ func (b *envBuilder) env(svc *staxv1alpha1.BlueprintService) []*corev1ac.EnvVarA
 		}
 		entries = append(entries, entry{s.EnvKey, raw})
 	}
-	
+	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
 	for _, e := range entries {
 		if strings.HasPrefix(e.key, hiddenRefPrefix) {
 			b.errs = append(b.errs, &InvalidReferenceError{

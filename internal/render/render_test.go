@@ -866,8 +866,10 @@ func TestRenderedObjectsSurviveApply(t *testing.T) {
 }
 
 // applyAs does to live what a server-side apply of ac by manager does to a
-// new object, as far as extraction can tell: the object is stored in its
-// typed form and the manager owns every field of the request.
+// new object, as far as extraction can tell: the request is stored in its
+// typed form (dropping what the typed form cannot hold, like omitempty zero
+// values) and the manager owns every field of the request. API server
+// defaulting is not simulated.
 func applyAs(t *testing.T, manager string, ac any, live metav1.Object) {
 	t.Helper()
 	data, err := json.Marshal(ac)
@@ -1037,6 +1039,10 @@ func TestIsControlledBy(t *testing.T) {
 		},
 		"controlled by another kind with the same uid": {
 			refs: []metav1.OwnerReference{ref("apps/v1", "ReplicaSet", "uid-1", true)},
+			want: false,
+		},
+		"controlled by another kind of our group with the same uid": {
+			refs: []metav1.OwnerReference{ref("stax.dev/v1alpha1", "BlueprintTemplate", "uid-1", true)},
 			want: false,
 		},
 		"controlled by a Blueprint of another group": {
