@@ -2,7 +2,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"flag"
 	"os"
@@ -78,12 +77,7 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := (&controller.BlueprintReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      rand.Reader,
-	}).SetupWithManager(ctx, mgr); err != nil {
+	if err := controller.Setup(ctx, mgr); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "Blueprint")
 		os.Exit(1)
 	}

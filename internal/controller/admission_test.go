@@ -138,7 +138,9 @@ var _ = Describe("Blueprint admission", func() {
 			func(bp *staxv1alpha1.Blueprint) { bp.Spec.Services[0].Ports[0].Protocol = "HTTP" },
 			"spec.services[0].ports[0].protocol", "Unsupported value"),
 		Entry("an env value over 512 characters",
-			func(bp *staxv1alpha1.Blueprint) { bp.Spec.Services[1].Env["BIG"] = staxv1alpha1.EnvValue(strings.Repeat("x", 513)) },
+			func(bp *staxv1alpha1.Blueprint) {
+				bp.Spec.Services[1].Env["BIG"] = staxv1alpha1.EnvValue(strings.Repeat("x", 513))
+			},
 			"spec.services[1].env.BIG", "may not be more than 512"),
 		Entry("a name too long for a label value",
 			func(bp *staxv1alpha1.Blueprint) { bp.Name = strings.Repeat("a", 64) },

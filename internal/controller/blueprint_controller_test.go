@@ -383,7 +383,7 @@ var _ = Describe("Blueprint reconciler", func() {
 			ObjectMeta: metav1.ObjectMeta{Name: "typo", Namespace: ns},
 			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
 				Name: "app", Image: "busybox:1.37",
-				Env:  map[string]staxv1alpha1.EnvValue{"PASSWORD": "${secret:db-pasword}"},
+				Env: map[string]staxv1alpha1.EnvValue{"PASSWORD": "${secret:db-pasword}"},
 			}}},
 		}
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,17 @@ const (
 // watched as metadata only.
 func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+// Setup registers the Blueprint controller with mgr the way production runs
+// it: Secrets read from the API server, values drawn from crypto/rand.
+func Setup(ctx context.Context, mgr ctrl.Manager) error {
+	return (&BlueprintReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
+		Rand:      rand.Reader,
+	}).SetupWithManager(ctx, mgr)
 }
 
 // SetupWithManager registers the Blueprint controller and its indexes.

@@ -3,7 +3,6 @@ package controller
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"io"
 	"path/filepath"
 	"sync"
@@ -108,12 +107,7 @@ func startManager() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect((&BlueprintReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      rand.Reader,
-	}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect(Setup(ctx, mgr)).To(Succeed())
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

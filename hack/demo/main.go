@@ -1,0 +1,292 @@
+// Command demo shows the operator's main job end to end on an embedded
+// control plane (kube-apiserver and etcd, as envtest runs them): it installs
+// the CRD, runs the operator in-process, applies the sample Blueprint, and
+// prints what the operator produced. It never prints a secret value.
+//
+// Run it with `make demo`. DEMO_KEEP=1 keeps the control plane and operator
+// running afterwards and prints a kubeconfig for kubectl.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/controller"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+)
+
+const (
+	namespace  = "demo"
+	samplePath = "config/samples/stax_v1alpha1_blueprint.yaml"
+	waitFor    = 60 * time.Second
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("\n==> "+format+"\n", args...)
+}
+
+func run() error {
+	// The operator's own logs go to a file, so the demo's output stays readable.
+	logPath := filepath.Join(os.TempDir(), "blueprint-demo-operator.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(staxv1alpha1.AddToScheme(scheme))
+
+	step("Starting a local control plane (kube-apiserver + etcd) and installing the Blueprint CRD")
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the control plane (run through 'make demo', which provides KUBEBUILDER_ASSETS): %w", err)
+	}
+	defer func() {
+		step("Stopping the control plane")
+		_ = env.Stop()
+	}()
+
+	step("Starting the operator (logs: %s)", logPath)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Client:                 controller.ClientOptions(),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := controller.Setup(ctx, mgr); err != nil {
+		return err
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	defer func() {
+		stopMgr()
+		<-mgrDone
+	}()
+
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		return err
+	}
+
+	step("Applying %s to namespace %s", samplePath, namespace)
+	raw, err := os.ReadFile(samplePath)
+	if err != nil {
+		return err
+	}
+	bp := &staxv1alpha1.Blueprint{}
+	if err := yaml.UnmarshalStrict(raw, bp); err != nil {
+		return fmt.Errorf("decoding %s: %w", samplePath, err)
+	}
+	bp.Namespace = namespace
+	if err := c.Create(ctx, bp); err != nil {
+		return err
+	}
+	key := client.ObjectKeyFromObject(bp)
+
+	step("The sample references ${secret:stripe/api-key}, which does not exist yet")
+	if err := waitReady(ctx, c, key, "SecretNotFound"); err != nil {
+		return err
+	}
+	printStatus(ctx, c, key)
+
+	step("Creating Secret stripe (as another tool would); the operator resolves it through its watch")
+	token := make([]byte, 24)
+	if _, err := io.ReadFull(rand.Reader, token); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "stripe", Namespace: namespace},
+		Data:       map[string][]byte{"api-key": []byte("sk_demo_" + hex.EncodeToString(token))},
+	}); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, c, key, "Progressing"); err != nil {
+		return err
+	}
+
+	step("Generated Secret %s (key names only; values never leave the cluster)", render.GeneratedSecretName(bp.Name))
+	generated := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: render.GeneratedSecretName(bp.Name)}, generated); err != nil {
+		return err
+	}
+	owner := metav1.GetControllerOf(generated)
+	fmt.Printf("type: %s, controlled by: %s/%s\n", generated.Type, owner.Kind, owner.Name)
+	for _, k := range sortedKeys(generated.Data) {
+		fmt.Printf("  key %-20s %d bytes\n", k, len(generated.Data[k]))
+	}
+
+	step("Rendered Deployments: every secret arrives through a secretKeyRef")
+	for _, svc := range bp.Spec.Services {
+		dep := &appsv1.Deployment{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: svc.Name}, dep); err != nil {
+			return err
+		}
+		fmt.Printf("Deployment %s (replicas %d, image %s)\n", dep.Name, ptr.Deref(dep.Spec.Replicas, 1), dep.Spec.Template.Spec.Containers[0].Image)
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
+				fmt.Printf("  %-22s <- secretKeyRef %s/%s\n", e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+			} else {
+				fmt.Printf("  %-22s = %s\n", e.Name, e.Value)
+			}
+		}
+		svcObj := &corev1.Service{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: svc.Name}, svcObj); err == nil {
+			fmt.Printf("  Service %s: %s port %d\n", svcObj.Name, svcObj.Spec.Type, svcObj.Spec.Ports[0].Port)
+		}
+	}
+
+	step("Reporting the Deployments available (the embedded control plane runs no Deployment controller or kubelet)")
+	for _, svc := range bp.Spec.Services {
+		if err := markAvailable(ctx, c, types.NamespacedName{Namespace: namespace, Name: svc.Name}); err != nil {
+			return err
+		}
+	}
+	if err := waitReady(ctx, c, key, "Available"); err != nil {
+		return err
+	}
+	printStatus(ctx, c, key)
+
+	if os.Getenv("DEMO_KEEP") == "1" {
+		return keepRunning(ctx, env)
+	}
+	step("Done. Run 'DEMO_KEEP=1 make demo' to keep the control plane running and use kubectl against it")
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// waitReady waits until the Blueprint's Ready condition, for its current
+// generation, has the given reason.
+func waitReady(ctx context.Context, c client.Client, key types.NamespacedName, reason string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
+		bp := &staxv1alpha1.Blueprint{}
+		if err := c.Get(ctx, key, bp); err != nil {
+			return false, err
+		}
+		cond := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
+		if cond == nil || cond.ObservedGeneration != bp.Generation {
+			return false, nil
+		}
+		last = cond.Reason
+		return cond.Reason == reason, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for Ready reason %s (last seen %q): %w", reason, last, err)
+	}
+	return nil
+}
+
+func printStatus(ctx context.Context, c client.Client, key types.NamespacedName) {
+	bp := &staxv1alpha1.Blueprint{}
+	if err := c.Get(ctx, key, bp); err != nil {
+		fmt.Println("reading status:", err)
+		return
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Blueprint %s/%s\tservices ready %s\tobservedGeneration %d\n", bp.Namespace, bp.Name, bp.Status.ReadyServices, bp.Status.ObservedGeneration)
+	for _, cond := range bp.Status.Conditions {
+		fmt.Fprintf(w, "  %s=%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	for _, s := range bp.Status.Services {
+		fmt.Fprintf(w, "  service %s\tready %d/%d\t\n", s.Name, s.ReadyReplicas, s.DesiredReplicas)
+	}
+	_ = w.Flush()
+}
+
+// markAvailable does what the Deployment controller and kubelets would.
+func markAvailable(ctx context.Context, c client.Client, key types.NamespacedName) error {
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, key, dep); err != nil {
+		return err
+	}
+	n := ptr.Deref(dep.Spec.Replicas, 1)
+	dep.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: dep.Generation,
+		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		}},
+	}
+	return c.Status().Update(ctx, dep)
+}
+
+func keepRunning(ctx context.Context, env *envtest.Environment) error {
+	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(os.TempDir(), "blueprint-demo.kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	step("The control plane and the operator keep running. In another shell:")
+	fmt.Printf("  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
+	fmt.Println(strings.Repeat(" ", 2) + "Press Ctrl-C to stop and clean up.")
+	<-ctx.Done()
+	return nil
+}
