@@ -490,6 +490,11 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 // patchStatus writes the status computed from this reconcile, once, and only
 // if it differs from what is stored.
 func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
+	if ctx.Err() != nil {
+		// The manager is stopping: the reconcile was cut short, which says
+		// nothing about the Blueprint. The next run reports its state.
+		return nil
+	}
 	before := sc.bp.DeepCopy()
 	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
 	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {

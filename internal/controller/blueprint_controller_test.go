@@ -270,6 +270,7 @@ var _ = Describe("Blueprint reconciler", func() {
 			return out
 		}
 		before := versions()
+		writesBefore := reconcilerWrites.Load()
 
 		By("triggering reconciles without changing anything they render")
 		current := getBlueprint(ns, bp.Name)
@@ -287,6 +288,9 @@ var _ = Describe("Blueprint reconciler", func() {
 			return v
 		}
 		Consistently(after, 3*time.Second, 200*time.Millisecond).Should(Equal(before))
+		// Reconciles ran (the watch events above guarantee it) and sent no
+		// request at all, not even a no-op apply.
+		Expect(reconcilerWrites.Load()).To(Equal(writesBefore))
 		// The Blueprint itself: only our annotation edit, no status write.
 		latest := getBlueprint(ns, bp.Name)
 		Expect(latest.ResourceVersion).To(Equal(current.ResourceVersion))

@@ -3,9 +3,11 @@ package controller
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -37,6 +39,9 @@ var (
 	// logs collects everything the manager logs, at every verbosity, so the
 	// suite can prove no secret value was ever logged.
 	logs syncBuffer
+
+	// reconcilerWrites counts every write request the reconciler sends.
+	reconcilerWrites atomic.Int64
 
 	stopManager context.CancelFunc
 	managerDone chan struct{}
@@ -107,7 +112,12 @@ func startManager() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect(Setup(ctx, mgr)).To(Succeed())
+	Expect((&BlueprintReconciler{
+		Client:    countingClient{Client: mgr.GetClient(), writes: &reconcilerWrites},
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
+		Rand:      rand.Reader,
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
