@@ -3,10 +3,12 @@ package controller
 import (
 	"context"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -104,7 +106,23 @@ var _ = Describe("Blueprint admission", func() {
 			func(bp *staxv1alpha1.Blueprint) {
 				bp.Spec.Services[0].Secrets[0].Value = "${secret:stripe/api-key}"
 			},
-			"spec.services[0].secrets[0]", "length and charset apply only to value: auto-generated"),
+			"spec.services[0].secrets[0]", "length, charset, rotation and rotateEvery apply only to value: auto-generated"),
+		Entry("rotation on a reference",
+			func(bp *staxv1alpha1.Blueprint) {
+				bp.Spec.Services[0].Secrets[0] = staxv1alpha1.ServiceSecret{Name: "k", EnvKey: "K", Value: "${secret:stripe/api-key}", Rotation: "2026-11"}
+			},
+			"spec.services[0].secrets[0]", "apply only to value: auto-generated"),
+		Entry("a rotateEvery under an hour",
+			func(bp *staxv1alpha1.Blueprint) {
+				bp.Spec.Services[0].Secrets[0].RotateEvery = &metav1.Duration{Duration: 30 * time.Minute}
+			},
+			"spec.services[0].secrets[0].rotateEvery", "rotateEvery must be at least 1h"),
+		Entry("a secret name reserved for previous values",
+			func(bp *staxv1alpha1.Blueprint) { bp.Spec.Services[0].Secrets[0].Name = "db-password.previous" },
+			"spec.services[0].secrets[0].name", "end with '.previous'"),
+		Entry("an unknown deletionPolicy",
+			func(bp *staxv1alpha1.Blueprint) { bp.Spec.DeletionPolicy = "Orphan" },
+			"spec.deletionPolicy", "Unsupported value"),
 		Entry("an envKey that is also set in env",
 			func(bp *staxv1alpha1.Blueprint) {
 				bp.Spec.Services[0].Env = map[string]staxv1alpha1.EnvValue{"POSTGRES_PASSWORD": "x"}
