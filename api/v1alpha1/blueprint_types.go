@@ -83,11 +83,18 @@ const (
 )
 
 // RotateAnnotation on a Blueprint requests an imperative rotation: it holds
-// comma-separated names of managed secrets, each regenerated once. The
-// handled request is recorded on the generated Secret, so re-applying the
-// same annotation does not rotate again; remove the annotation (or change its
-// value) before requesting the same rotation again.
+// comma-separated names of managed secrets, each regenerated once. A request
+// is identified by this annotation together with RotateRequestedAtAnnotation;
+// the handled request is recorded on the generated Secret, so re-applying the
+// same annotations (a GitOps re-sync) does not rotate again. To rotate the
+// same names again, change RotateRequestedAtAnnotation (kubectl blueprint
+// rotate does), or remove the annotation first.
 const RotateAnnotation = "stax.dev/rotate"
+
+// RotateRequestedAtAnnotation optionally accompanies RotateAnnotation with
+// the time of the request (RFC 3339), so that a repeated request for the same
+// names is a new request.
+const RotateRequestedAtAnnotation = "stax.dev/rotate-requested-at"
 
 // SecretsDigestAnnotation is set on each rendered pod template. It changes
 // exactly when a value the service consumes changes, so the Deployment rolls
