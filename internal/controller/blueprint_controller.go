@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,11 +22,17 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/depgraph"
+	"github.com/stax-dev/blueprint-operator/internal/digest"
+	"github.com/stax-dev/blueprint-operator/internal/generated"
+	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 	"github.com/stax-dev/blueprint-operator/internal/status"
@@ -53,6 +59,12 @@ type BlueprintReconciler struct {
 	// Rand is the entropy source of generated values: crypto/rand.Reader in
 	// production.
 	Rand io.Reader
+	// Clock decides when scheduled rotations fall due.
+	Clock clock.PassiveClock
+	// settle delays reconciles that Secret events trigger until the Secrets
+	// have been quiet for a moment, so a burst of edits rolls a Deployment
+	// out once.
+	settle *settleWindow
 }
 
 // scope is one reconcile's view of a Blueprint.
@@ -67,6 +79,19 @@ type scope struct {
 	applied map[string]bool
 	// deployments holds each service's Deployment as last read.
 	deployments map[string]*appsv1.Deployment
+	// generated is the generated Secret as written or read; nil when the
+	// name is taken by a foreign Secret.
+	generated *corev1.Secret
+	// referenced holds each referenced Secret, nil when it does not exist.
+	referenced map[string]*corev1.Secret
+	// digests holds each rendered service's secrets digest.
+	digests map[string]string
+	// waitingFor holds, per service held back, the dependencies it waits for.
+	waitingFor map[string][]string
+	// secrets is what status reports of each generated value.
+	secrets []staxv1alpha1.ManagedSecretStatus
+	// requeueAfter is when the next scheduled rotation falls due.
+	requeueAfter time.Duration
 }
 
 func (s *scope) problem(p status.Problem, services ...string) {
@@ -86,12 +111,16 @@ func (s *scope) problem(p status.Problem, services ...string) {
 // Reconcile brings a Blueprint's generated Secret, Deployments and Services to
 // what its spec declares, then reports the outcome in one status patch.
 func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	if wait := r.settle.remaining(req.NamespacedName); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	bp := &staxv1alpha1.Blueprint{}
 	if err := r.Get(ctx, req.NamespacedName, bp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bp.DeletionTimestamp.IsZero() {
-		// Everything the Blueprint owns goes with it through garbage collection.
+		// Everything the Blueprint owns goes with it through garbage
+		// collection; a retained generated Secret has no owner to follow.
 		return ctrl.Result{}, nil
 	}
 
@@ -100,6 +129,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		blocked:     map[string]bool{},
 		applied:     map[string]bool{},
 		deployments: map[string]*appsv1.Deployment{},
+		referenced:  map[string]*corev1.Secret{},
+		digests:     map[string]string{},
+		waitingFor:  map[string][]string{},
 	}
 	defer func() {
 		retErr = errors.Join(retErr, r.patchStatus(ctx, sc, retErr))
@@ -116,7 +148,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			return ctrl.Result{}, err
 		}
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: sc.requeueAfter}, nil
 }
 
 // buildPlan renders the Blueprint. Services whose references cannot be
@@ -127,65 +159,87 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	for _, err := range errs {
 		sc.problem(status.Problem{Reason: status.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
 	}
+	// Admission rejects unknown and self dependencies; longer cycles need the
+	// whole graph, which a CEL rule cannot walk within its cost budget.
+	if cycle := depgraph.Cycle(sc.bp.Spec.Services); cycle != nil {
+		sc.problem(status.Problem{
+			Reason:   status.ReasonDependencyCycle,
+			Message:  "dependsOn forms a cycle: " + depgraph.Format(cycle),
+			Stalling: true,
+		}, cycle...)
+	}
 }
 
 // reconcileGeneratedSecret makes the generated Secret hold exactly one value
-// per managed secret: missing values are generated, values of removed
-// secrets are dropped, and an existing value is never replaced. Every decision
-// is taken on a fresh read from the API server and written with that read's
-// resourceVersion, so a stale cache or a concurrent writer makes the write
-// fail and the loop read again, never overwrite.
+// per managed secret, plus its previous value after a rotation: missing
+// values are generated, values are rotated when asked to, values of removed
+// secrets are dropped, and an existing value is otherwise never replaced.
+// Every decision is taken on a fresh read from the API server and written
+// with that read's resourceVersion, so a stale cache or a concurrent writer
+// makes the write fail and the loop read again, never overwrite.
 func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) error {
 	name := sc.plan.GeneratedSecretName
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
+	rotateNames, rotateID := generated.ParseRotateRequest(sc.bp.Annotations)
+	req := generated.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
 	for range maxSecretAttempts {
 		live := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, key, live)
 		switch {
 		case apierrors.IsNotFound(err):
-			if len(sc.plan.Managed) == 0 {
-				return nil
-			}
-			secret, generated, err := r.newGeneratedSecret(sc)
+			st := generated.State{}
+			change, err := generated.Sync(&st, req, r.generate)
 			if err != nil {
 				return err
 			}
+			secret := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.bp.Namespace},
+				Type:       corev1.SecretTypeOpaque,
+			}
+			setGeneratedOwnership(secret, sc.bp)
+			writeState(secret, &st)
 			if err := r.Create(ctx, secret); err != nil {
 				if apierrors.IsAlreadyExists(err) {
 					continue
 				}
 				return fmt.Errorf("creating Secret %s: %w", name, err)
 			}
-			r.eventGenerated(sc, generated)
+			r.recordGeneratedSecret(sc, secret, &st, change)
 			return nil
 		case err != nil:
 			return fmt.Errorf("reading Secret %s: %w", name, err)
 		}
 
-		if !render.IsControlledBy(live, string(sc.bp.UID)) {
+		if !ownsGenerated(live, sc.bp) {
 			sc.problem(status.Problem{
 				Reason:   status.ReasonConflict,
-				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that use generated values wait until it is removed", name),
+				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
 				Stalling: true,
-			}, servicesUsingManaged(sc.plan)...)
+			}, servicesConsumingValues(sc.plan)...)
 			return nil
 		}
-		if len(sc.plan.Managed) == 0 {
-			// The last managed secret was removed from the spec.
-			err := r.Delete(ctx, live, client.Preconditions{UID: &live.UID, ResourceVersion: &live.ResourceVersion})
-			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-				continue
-			}
-			return err
+		if !live.DeletionTimestamp.IsZero() {
+			// The Secret of a deleted predecessor on its way out: its values
+			// are going, so wait for it rather than adopt what is being
+			// deleted.
+			sc.problem(status.Problem{
+				Reason:  status.ReasonProgressing,
+				Message: fmt.Sprintf("waiting for the deletion of Secret %s, left by a deleted Blueprint of the same name", name),
+			}, servicesConsumingValues(sc.plan)...)
+			return nil
 		}
 
-		generated, removed, err := r.syncGeneratedData(sc, live)
+		st := readState(live)
+		change, err := generated.Sync(&st, req, r.generate)
 		if err != nil {
 			return err
 		}
-		if len(generated) == 0 && len(removed) == 0 {
+		ownershipChanged := setGeneratedOwnership(live, sc.bp)
+		if !change.Modified && !ownershipChanged {
+			r.recordGeneratedSecret(sc, live, &st, change)
 			return nil
 		}
+		writeState(live, &st)
 		// Update carries live's resourceVersion: if anyone wrote the Secret
 		// since we read it, the API server refuses and we read again.
 		if err := r.Update(ctx, live); err != nil {
@@ -194,83 +248,129 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			}
 			return fmt.Errorf("updating Secret %s: %w", name, err)
 		}
-		r.eventGenerated(sc, generated)
-		if len(removed) > 0 {
-			r.Recorder.Eventf(sc.bp, live, corev1.EventTypeNormal, "Removed", "RemoveValues",
-				"removed value(s) no longer declared from Secret %s: %s", name, strings.Join(removed, ", "))
-		}
+		r.recordGeneratedSecret(sc, live, &st, change)
 		return nil
 	}
 	return fmt.Errorf("Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
 }
 
-// syncGeneratedData adds a value for every managed secret the Secret lacks and
-// drops keys no longer declared. It never touches an existing declared key.
-func (r *BlueprintReconciler) syncGeneratedData(sc *scope, live *corev1.Secret) (generated, removed []string, err error) {
-	if live.Data == nil {
-		live.Data = map[string][]byte{}
-	}
-	declared := map[string]bool{}
+func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
+	return secretgen.Generate(r.Rand, string(m.Charset), m.Length)
+}
+
+// recordGeneratedSecret keeps what later phases and status need, and tells
+// the user what changed, by name.
+func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *generated.State, change generated.Change) {
+	sc.generated = secret
 	for _, m := range sc.plan.Managed {
-		declared[m.Name] = true
-		if _, ok := live.Data[m.Name]; ok {
+		meta := st.Values[m.Name]
+		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
+	}
+	if !change.NextRotation.IsZero() {
+		sc.requeueAfter = max(change.NextRotation.Sub(r.Clock.Now()), time.Second)
+	}
+	name := secret.Name
+	if len(change.Generated) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
+			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
+	}
+	for _, trigger := range []string{generated.TriggerField, generated.TriggerAnnotation, generated.TriggerSchedule} {
+		if names := change.Rotated[trigger]; len(names) > 0 {
+			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Rotated", "RotateValues",
+				"rotated value(s) in Secret %s (%s): %s; previous values stay under NAME%s until the next rotation",
+				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
+		}
+	}
+	if len(change.Removed) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
+			"removed value(s) no longer declared from Secret %s: %s", name, strings.Join(change.Removed, ", "))
+	}
+	if len(change.UnknownRotateNames) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "RotateIgnored", "RotateValues",
+			"%s names no auto-generated secret of this Blueprint: %s", staxv1alpha1.RotateAnnotation, strings.Join(change.UnknownRotateNames, ", "))
+	}
+}
+
+// ownsGenerated reports whether secret is this Blueprint's generated Secret:
+// an Opaque Secret marked for a Blueprint of this name, whose controller, if
+// any, is a Blueprint (this one, or a deleted predecessor of the same name).
+func ownsGenerated(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bool {
+	if secret.Type != corev1.SecretTypeOpaque {
+		return false
+	}
+	if render.IsControlledBy(secret, string(bp.UID)) {
+		return true
+	}
+	if secret.Annotations[generated.MarkerAnnotation] != bp.Name {
+		return false
+	}
+	ref := metav1.GetControllerOf(secret)
+	return ref == nil || (ref.Kind == "Blueprint" && strings.HasPrefix(ref.APIVersion, staxv1alpha1.GroupVersion.Group+"/"))
+}
+
+// setGeneratedOwnership marks secret as this Blueprint's and sets its owner
+// reference as the deletion policy says: a controller reference under Delete,
+// so it goes with the Blueprint; none under Retain, so it outlives it. It
+// reports whether anything changed.
+func setGeneratedOwnership(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bool {
+	before := secret.DeepCopy()
+	if secret.Labels == nil {
+		secret.Labels = map[string]string{}
+	}
+	secret.Labels[render.LabelBlueprint] = bp.Name
+	secret.Labels[render.LabelManagedBy] = render.ManagedByValue
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	secret.Annotations[generated.MarkerAnnotation] = bp.Name
+
+	refs := secret.OwnerReferences[:0:0]
+	for _, ref := range secret.OwnerReferences {
+		if ref.Kind == "Blueprint" && strings.HasPrefix(ref.APIVersion, staxv1alpha1.GroupVersion.Group+"/") {
 			continue
 		}
-		value, err := secretgen.Generate(r.Rand, string(m.Charset), m.Length)
-		if err != nil {
-			return nil, nil, fmt.Errorf("generating value %s: %w", m.Name, err)
-		}
-		live.Data[m.Name] = value
-		generated = append(generated, m.Name)
+		refs = append(refs, ref)
 	}
-	for k := range live.Data {
-		if !declared[k] {
-			delete(live.Data, k)
-			removed = append(removed, k)
-		}
+	if bp.Spec.DeletionPolicy != staxv1alpha1.DeletionPolicyRetain {
+		refs = append(refs, *metav1.NewControllerRef(bp, staxv1alpha1.GroupVersion.WithKind("Blueprint")))
 	}
-	sort.Strings(removed)
-	return generated, removed, nil
+	secret.OwnerReferences = refs
+	return !equality.Semantic.DeepEqual(before.ObjectMeta, secret.ObjectMeta)
 }
 
-func (r *BlueprintReconciler) newGeneratedSecret(sc *scope) (*corev1.Secret, []string, error) {
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      sc.plan.GeneratedSecretName,
-			Namespace: sc.bp.Namespace,
-			Labels: map[string]string{
-				render.LabelBlueprint: sc.bp.Name,
-				render.LabelManagedBy: render.ManagedByValue,
-			},
-			OwnerReferences: []metav1.OwnerReference{*ownerReference(sc.bp)},
-		},
-		Type: corev1.SecretTypeOpaque,
+func readState(secret *corev1.Secret) generated.State {
+	data := make(map[string][]byte, len(secret.Data))
+	for k, v := range secret.Data {
+		data[k] = v
 	}
-	generated, _, err := r.syncGeneratedData(sc, secret)
-	return secret, generated, err
-}
-
-func (r *BlueprintReconciler) eventGenerated(sc *scope, names []string) {
-	if len(names) == 0 {
-		return
+	return generated.State{
+		Data:          data,
+		Values:        generated.DecodeValues(secret.Annotations),
+		RotateHandled: secret.Annotations[generated.RotateHandledAnnotation],
 	}
-	r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
-		"generated value(s) in Secret %s: %s", sc.plan.GeneratedSecretName, strings.Join(names, ", "))
 }
 
-func ownerReference(bp *staxv1alpha1.Blueprint) *metav1.OwnerReference {
-	ref := metav1.NewControllerRef(bp, staxv1alpha1.GroupVersion.WithKind("Blueprint"))
-	return ref
+func writeState(secret *corev1.Secret, st *generated.State) {
+	secret.Data = st.Data
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	secret.Annotations[generated.ValuesAnnotation] = generated.EncodeValues(st.Values)
+	if st.RotateHandled == "" {
+		delete(secret.Annotations, generated.RotateHandledAnnotation)
+	} else {
+		secret.Annotations[generated.RotateHandledAnnotation] = st.RotateHandled
+	}
 }
 
-func servicesUsingManaged(plan *render.Plan) []string {
+// servicesConsumingValues lists the services that consume any value. Without
+// the generated Secret they cannot be rendered: it holds the generated values
+// and the key of the digest that rolls them out.
+func servicesConsumingValues(plan *render.Plan) []string {
 	var out []string
 	for _, svc := range plan.Services {
-		for _, use := range svc.Uses {
-			if use.Managed {
-				out = append(out, svc.Name)
-				break
-			}
+		if len(svc.Uses) > 0 {
+			out = append(out, svc.Name)
 		}
 	}
 	return out
@@ -281,7 +381,7 @@ func servicesUsingManaged(plan *render.Plan) []string {
 // watches only their metadata, so that it does not hold every Secret of the
 // cluster in memory.
 func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) error {
-	secrets := map[string]*corev1.Secret{}
+	secrets := sc.referenced
 	for _, svc := range sc.plan.Services {
 		for _, use := range svc.Uses {
 			if use.Managed {
@@ -325,12 +425,46 @@ func hasKey(s *corev1.Secret, key string) bool {
 	return ok
 }
 
-// reconcileWorkloads applies each renderable service's Deployment and Service.
+// reconcileWorkloads applies each renderable service's Deployment and Service,
+// with the digest of the values it consumes on its pod template, and with no
+// replicas while a service it depends on is not yet available.
 func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope) error {
-	for _, svc := range sc.plan.Services {
+	available := map[string]bool{}
+	current := map[string]*appsv1.Deployment{}
+	for _, svc := range sc.bp.Spec.Services {
+		dep := &appsv1.Deployment{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: svc.Name}, dep); err == nil &&
+			render.IsControlledBy(dep, string(sc.bp.UID)) {
+			current[svc.Name] = dep
+			available[svc.Name] = render.DeploymentAvailable(dep)
+		}
+	}
+	deps := map[string][]string{}
+	for _, svc := range sc.bp.Spec.Services {
+		deps[svc.Name] = svc.DependsOn
+	}
+
+	for i := range sc.plan.Services {
+		svc := &sc.plan.Services[i]
 		if sc.blocked[svc.Name] {
 			continue
 		}
+		sc.digests[svc.Name] = digest.Compute(sc.generated.Data[generated.DigestKey], usedRefs(svc), sc.lookupValue)
+		svc.SetSecretsDigest(sc.digests[svc.Name])
+		// Start order: hold the service back until its dependencies are
+		// available. Once it runs it keeps running, even while a dependency
+		// rolls out.
+		var waiting []string
+		for _, d := range deps[svc.Name] {
+			if !available[d] {
+				waiting = append(waiting, d)
+			}
+		}
+		if started := current[svc.Name] != nil && ptr.Deref(current[svc.Name].Spec.Replicas, 1) > 0; len(waiting) > 0 && !started {
+			sc.waitingFor[svc.Name] = waiting
+			svc.SetReplicas(0)
+		}
+
 		dep := &appsv1.Deployment{}
 		changed, err := r.applyOwned(ctx, sc, dep, svc.Deployment, func() (bool, error) {
 			extracted, err := appsv1ac.ExtractDeployment(dep, FieldOwner)
@@ -356,13 +490,34 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 	}
 	// Services left as they run still report what runs.
 	for name := range sc.blocked {
-		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, dep); err == nil &&
-			render.IsControlledBy(dep, string(sc.bp.UID)) {
+		if dep, ok := current[name]; ok {
 			sc.deployments[name] = dep
 		}
 	}
 	return nil
+}
+
+// usedRefs lists the Secret keys a rendered service reads.
+func usedRefs(svc *render.Service) []reference.Ref {
+	refs := make([]reference.Ref, 0, len(svc.Uses))
+	for _, u := range svc.Uses {
+		refs = append(refs, u.Ref)
+	}
+	return refs
+}
+
+// lookupValue finds the value behind a resolved reference among the Secrets
+// this reconcile read. It feeds the digest only.
+func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
+	secret := s.referenced[ref.SecretName]
+	if s.generated != nil && ref.SecretName == s.generated.Name {
+		secret = s.generated
+	}
+	if secret == nil {
+		return nil, false
+	}
+	v, ok := secret.Data[ref.Key]
+	return v, ok
 }
 
 // namedApplyConfiguration is a rendered object: an apply configuration that
@@ -470,8 +625,8 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		Problems:   sc.problems,
 		Err:        reconcileErr,
 	}
-	if sc.plan != nil && len(sc.plan.Managed) > 0 {
-		obs.GeneratedSecretName = sc.plan.GeneratedSecretName
+	if sc.generated != nil {
+		obs.GeneratedSecretName = sc.generated.Name
 	}
 	for _, svc := range sc.bp.Spec.Services {
 		o := status.ServiceObservation{Name: svc.Name, Desired: 1}
@@ -480,10 +635,17 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		}
 		if dep, ok := sc.deployments[svc.Name]; ok {
 			o.Ready = dep.Status.ReadyReplicas
-			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && render.DeploymentAvailable(dep)
+			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && len(sc.waitingFor[svc.Name]) == 0 &&
+				render.DeploymentAvailable(dep)
+			o.SecretsDigest = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
 		}
+		if d, ok := sc.digests[svc.Name]; ok {
+			o.SecretsDigest = d
+		}
+		o.WaitingFor = sc.waitingFor[svc.Name]
 		obs.Services = append(obs.Services, o)
 	}
+	obs.Secrets = sc.secrets
 	return obs
 }
 

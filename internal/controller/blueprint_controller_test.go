@@ -137,6 +137,24 @@ func markAvailable(ns, name string) {
 	}, timeout, interval).Should(Succeed())
 }
 
+// rollOut plays the Deployment controller until the Blueprint is Ready:
+// services held back by dependsOn get their replicas only after their
+// dependencies are reported available, so it keeps marking each Deployment's
+// current generation available until the operator has nothing left to hold.
+func rollOut(ns, bpName string) {
+	Eventually(func(g Gomega) {
+		deps := &appsv1.DeploymentList{}
+		g.Expect(k8sClient.List(context.Background(), deps, client.InNamespace(ns), client.MatchingLabels{render.LabelBlueprint: bpName})).To(Succeed())
+		for i := range deps.Items {
+			d := &deps.Items[i]
+			if !render.DeploymentAvailable(d) || d.Status.ObservedGeneration != d.Generation {
+				markAvailable(ns, d.Name)
+			}
+		}
+		g.Expect(readyCondition(ns, bpName)(g)).To(haveReason(metav1.ConditionTrue, "Available"))
+	}, timeout, 200*time.Millisecond).Should(Succeed())
+}
+
 func generatedSecret(ns, bpName string) func(Gomega) *corev1.Secret {
 	return func(g Gomega) *corev1.Secret {
 		s := &corev1.Secret{}
@@ -201,7 +219,6 @@ var _ = Describe("Blueprint reconciler", func() {
 			{Name: "LOG_LEVEL", Value: "info"},
 			{Name: "STRIPE_KEY", ValueFrom: secretRef("stripe", "api-key")},
 		}))
-		Expect(*api.Spec.Replicas).To(Equal(int32(2)))
 		res := api.Spec.Template.Spec.Containers[0].Resources
 		Expect(res.Requests.Cpu().String()).To(Equal("250m"))
 		Expect(res.Requests.Memory().String()).To(Equal("256Mi"))
@@ -222,17 +239,32 @@ var _ = Describe("Blueprint reconciler", func() {
 		current := getBlueprint(ns, bp.Name)
 		Expect(meta.FindStatusCondition(current.Status.Conditions, staxv1alpha1.ConditionReconciling)).To(HaveField("Status", metav1.ConditionTrue))
 
+		By("holding api back with no replicas until db, which it depends on, is available")
+		Expect(*api.Spec.Replicas).To(Equal(int32(0)))
+		Eventually(func(g Gomega) []string {
+			for _, s := range getBlueprint(ns, bp.Name).Status.Services {
+				if s.Name == "api" {
+					return s.WaitingFor
+				}
+			}
+			return nil
+		}, timeout, interval).Should(Equal([]string{"db"}))
+		Expect(readyCondition(ns, bp.Name)(Default).Message).To(ContainSubstring("api (waiting for db)"))
 		markAvailable(ns, "db")
-		markAvailable(ns, "api")
-		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(haveReason(metav1.ConditionTrue, "Available"))
+		Eventually(func(g Gomega) int32 { return *getDeployment(ns, "api")(g).Spec.Replicas }, timeout, interval).Should(Equal(int32(2)))
+
+		rollOut(ns, bp.Name)
 		current = getBlueprint(ns, bp.Name)
 		Expect(current.Status.ObservedGeneration).To(Equal(current.Generation))
 		Expect(current.Status.ReadyServices).To(Equal("2/2"))
 		Expect(current.Status.GeneratedSecretName).To(Equal("payments-dev-generated"))
 		Expect(current.Status.Services).To(ConsistOf(
-			staxv1alpha1.ServiceStatus{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			staxv1alpha1.ServiceStatus{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			And(HaveField("Name", "db"), HaveField("DesiredReplicas", int32(1)), HaveField("ReadyReplicas", int32(1)), HaveField("Ready", true),
+				HaveField("SecretsDigest", MatchRegexp("^[0-9a-f]{64}$")), HaveField("WaitingFor", BeEmpty())),
+			And(HaveField("Name", "api"), HaveField("DesiredReplicas", int32(2)), HaveField("ReadyReplicas", int32(2)), HaveField("Ready", true),
+				HaveField("SecretsDigest", MatchRegexp("^[0-9a-f]{64}$")), HaveField("WaitingFor", BeEmpty())),
 		))
+		Expect(current.Status.Secrets).To(ConsistOf(And(HaveField("Name", "db-password"), HaveField("LastRotated", Not(BeNil())))))
 		Expect(meta.FindStatusCondition(current.Status.Conditions, staxv1alpha1.ConditionReconciling)).To(BeNil())
 		Expect(meta.FindStatusCondition(current.Status.Conditions, staxv1alpha1.ConditionStalled)).To(BeNil())
 
@@ -249,9 +281,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		bp := paymentsBlueprint(ns)
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		Eventually(getDeployment(ns, "api"), timeout, interval).Should(Not(BeNil()))
-		markAvailable(ns, "db")
-		markAvailable(ns, "api")
-		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(haveReason(metav1.ConditionTrue, "Available"))
+		rollOut(ns, bp.Name)
 
 		versions := func() []string {
 			var out []string
@@ -365,9 +395,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		rememberValue("sk_live_resolves_7a9c2e")
 		Expect(k8sClient.Update(ctx, stripe)).To(Succeed())
 		Eventually(getDeployment(ns, "api"), timeout, interval).Should(Not(BeNil()))
-		markAvailable(ns, "db")
-		markAvailable(ns, "api")
-		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(haveReason(metav1.ConditionTrue, "Available"))
+		rollOut(ns, bp.Name)
 
 		By("keeping the running Deployment untouched when a reference breaks")
 		runningTemplate := getDeployment(ns, "api")(Default).Spec.Template
@@ -450,9 +478,7 @@ var _ = Describe("Blueprint reconciler", func() {
 			d := getDeployment(ns, "db")(g)
 			g.Expect(render.IsControlledBy(d, string(current.UID))).To(BeTrue())
 		}, timeout, interval).Should(Succeed())
-		markAvailable(ns, "db")
-		markAvailable(ns, "api")
-		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(haveReason(metav1.ConditionTrue, "Available"))
+		rollOut(ns, bp.Name)
 	})
 
 	It("reverts hand edits of rendered objects and deletes objects of removed services", func() {

@@ -3,12 +3,17 @@ package controller
 import (
 	"context"
 	"crypto/rand"
+	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -28,6 +33,12 @@ const (
 	indexServiceNames = "stax.dev/service-names"
 )
 
+// SecretQuietPeriod is how long the Secrets a Blueprint reads must be quiet
+// before a change to them is reconciled. A Secret edited several times in a
+// row, or several Secrets updated by one apply, then roll a Deployment out
+// once instead of once per edit.
+const SecretQuietPeriod = 500 * time.Millisecond
+
 // ClientOptions configures the manager's client so that Secrets are never
 // cached: a cached Get would start an informer holding every Secret of the
 // cluster in memory. Secrets are read from the API server when needed, and
@@ -44,11 +55,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
 		Rand:      rand.Reader,
+		Clock:     clock.RealClock{},
 	}).SetupWithManager(ctx, mgr)
 }
 
 // SetupWithManager registers the Blueprint controller and its indexes.
 func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	// The quiet period is wall-clock time, whatever clock schedules rotations.
+	r.settle = &settleWindow{quiet: SecretQuietPeriod, clock: clock.RealClock{}, last: map[types.NamespacedName]time.Time{}}
 	indexer := mgr.GetFieldIndexer()
 	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexSecretNames, secretNames); err != nil {
 		return err
@@ -66,9 +83,69 @@ func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
 		// Metadata is enough to notice that a referenced Secret appeared,
 		// changed or went away; the reconcile reads its content.
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexSecretNames)),
-			builder.OnlyMetadata).
+		WatchesMetadata(&corev1.Secret{}, r.settle.handler(r.blueprintsByIndex(indexSecretNames))).
 		Complete(r)
+}
+
+// settleWindow debounces reconciles triggered by Secret events: each event
+// (re)starts a quiet period for the Blueprints it concerns, and a reconcile
+// that starts within it is put off until it ends. Only the last edit of a
+// burst is reconciled, so one burst makes one new pod template.
+type settleWindow struct {
+	quiet time.Duration
+	clock clock.PassiveClock
+	mu    sync.Mutex
+	last  map[types.NamespacedName]time.Time
+}
+
+func (w *settleWindow) touch(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last[key] = w.clock.Now()
+}
+
+// remaining is how much of key's quiet period is left; 0 once it has ended.
+func (w *settleWindow) remaining(key types.NamespacedName) time.Duration {
+	if w == nil {
+		return 0
+	}
+	now := w.clock.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last, ok := w.last[key]
+	if !ok {
+		return 0
+	}
+	if left := last.Add(w.quiet).Sub(now); left > 0 {
+		return left
+	}
+	delete(w.last, key)
+	return 0
+}
+
+// handler enqueues the Blueprints that mapFn finds for a Secret event after
+// the quiet period, restarting it.
+func (w *settleWindow) handler(mapFn handler.MapFunc) handler.EventHandler {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range mapFn(ctx, obj) {
+			w.touch(req.NamespacedName)
+			q.AddAfter(req, w.quiet)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
 }
 
 func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {

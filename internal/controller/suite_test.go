@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,6 +20,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +41,9 @@ var (
 	// logs collects everything the manager logs, at every verbosity, so the
 	// suite can prove no secret value was ever logged.
 	logs syncBuffer
+
+	// testClock schedules rotations; specs step it to make them fall due.
+	testClock = clocktesting.NewFakeClock(time.Now())
 
 	// reconcilerWrites counts every write request the reconciler sends.
 	reconcilerWrites atomic.Int64
@@ -117,6 +122,7 @@ func startManager() {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
 		Rand:      rand.Reader,
+		Clock:     testClock,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 	done := make(chan struct{})
 	go func() {

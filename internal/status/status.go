@@ -32,6 +32,9 @@ const (
 	// ReasonConflict: an object the Blueprint would create exists and is not
 	// controlled by it. It is left untouched.
 	ReasonConflict = "Conflict"
+	// ReasonDependencyCycle: dependsOn forms a cycle, so the services in it
+	// could never start.
+	ReasonDependencyCycle = "DependencyCycle"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )
@@ -56,6 +59,11 @@ type ServiceObservation struct {
 	Desired   int32
 	Ready     int32
 	Available bool
+	// SecretsDigest is the digest of the values the service's template
+	// consumes.
+	SecretsDigest string
+	// WaitingFor lists the dependencies the service is held back for.
+	WaitingFor []string
 }
 
 // Observation is everything a reconcile learned that status reports.
@@ -64,6 +72,8 @@ type Observation struct {
 	GeneratedSecretName string
 	Problems            []Problem
 	Services            []ServiceObservation
+	// Secrets reports the generated values, by name.
+	Secrets []staxv1alpha1.ManagedSecretStatus
 	// Err is a transient error of this reconcile, retried with backoff.
 	Err error
 }
@@ -75,6 +85,7 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	st.ObservedGeneration = obs.Generation
 	st.GeneratedSecretName = obs.GeneratedSecretName
 	setServices(st, obs.Services)
+	st.Secrets = obs.Secrets
 	setReadyCondition(st, obs)
 	setReconcilingCondition(st, obs)
 	setStalledCondition(st, obs)
@@ -86,6 +97,7 @@ func setServices(st *staxv1alpha1.BlueprintStatus, services []ServiceObservation
 	for _, s := range services {
 		st.Services = append(st.Services, staxv1alpha1.ServiceStatus{
 			Name: s.Name, DesiredReplicas: s.Desired, ReadyReplicas: s.Ready, Ready: s.Available,
+			SecretsDigest: s.SecretsDigest, WaitingFor: s.WaitingFor,
 		})
 		if s.Available {
 			ready++
@@ -115,7 +127,11 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	}
 	var pending []string
 	for _, s := range obs.Services {
-		if !s.Available {
+		switch {
+		case s.Available:
+		case len(s.WaitingFor) > 0:
+			pending = append(pending, fmt.Sprintf("%s (waiting for %s)", s.Name, strings.Join(s.WaitingFor, ", ")))
+		default:
 			pending = append(pending, fmt.Sprintf("%s (%d/%d ready)", s.Name, s.Ready, s.Desired))
 		}
 	}
