@@ -130,8 +130,8 @@ $(SETUP_ENVTEST): $(LOCALBIN)
 	$(call go-install-tool,$(SETUP_ENVTEST),sigs.k8s.io/controller-runtime/tools/setup-envtest,$(SETUP_ENVTEST_VERSION))
 
 .PHONY: envtest
-envtest: setup-envtest ## Provide kube-apiserver and etcd: setup-envtest's download, else built from the Go module proxy (cached).
-	@SETUP_ENVTEST="$(SETUP_ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) "$(ENVTEST_BINARIES)" >/dev/null
+envtest: setup-envtest ## Provide kube-apiserver, etcd (setup-envtest's download, else built from the Go module proxy) and kube-controller-manager (built); cached.
+	@WITH_CONTROLLER_MANAGER=1 SETUP_ENVTEST="$(SETUP_ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) "$(ENVTEST_BINARIES)" >/dev/null
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

@@ -32,6 +32,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
 	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/generated"
+	"github.com/stax-dev/blueprint-operator/internal/logging"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
@@ -111,6 +112,9 @@ func (s *scope) problem(p status.Problem, services ...string) {
 // Reconcile brings a Blueprint's generated Secret, Deployments and Services to
 // what its spec declares, then reports the outcome in one status patch.
 func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	// client-go logs request and response bodies, Secret data included,
+	// through this logger at high verbosity: cap it, whatever the flags.
+	ctx = ctrl.LoggerInto(ctx, logging.Capped(ctrl.LoggerFrom(ctx)))
 	if wait := r.settle.remaining(req.NamespacedName); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,8 @@ var (
 	// reconcilerWrites counts every write request the reconciler sends.
 	reconcilerWrites atomic.Int64
 
+	controllerManager *exec.Cmd
+
 	stopManager context.CancelFunc
 	managerDone chan struct{}
 )
@@ -89,6 +92,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "start envtest; run through 'make test', which provides KUBEBUILDER_ASSETS")
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	controllerManager = startControllerManager(testEnv)
 	startManager()
 })
 
@@ -99,6 +103,10 @@ var _ = AfterSuite(func() {
 	if stopManager != nil {
 		stopManager()
 		<-managerDone
+	}
+	if controllerManager != nil {
+		_ = controllerManager.Process.Kill()
+		_ = controllerManager.Wait()
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())

@@ -114,7 +114,8 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 	}
 
 	requested := map[string]bool{}
-	if req.RotateID != "" && req.RotateID != st.RotateHandled {
+	newRequest := req.RotateID != "" && req.RotateID != st.RotateHandled
+	if newRequest {
 		for _, n := range req.RotateNames {
 			requested[n] = true
 		}
@@ -125,18 +126,23 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		delete(requested, m.Name)
 		meta, known := st.Values[m.Name]
 		_, exists := st.Data[m.Name]
+		rotateRequested := newRequest && contains(req.RotateNames, m.Name)
 		trigger := ""
 		switch {
 		case !exists:
 			trigger = "generate"
 		case !known:
-			// A value written before metadata was kept: adopt it as is.
-			st.Values[m.Name] = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now}
+			// A value written before metadata was kept: adopt it as is,
+			// unless its rotation is requested; either way it is scheduled.
+			meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now}
+			st.Values[m.Name] = meta
 			ch.Modified = true
-			continue
+			if rotateRequested {
+				trigger = TriggerAnnotation
+			}
 		case meta.Rotation != m.Rotation:
 			trigger = TriggerField
-		case req.RotateID != "" && req.RotateID != st.RotateHandled && contains(req.RotateNames, m.Name):
+		case rotateRequested:
 			trigger = TriggerAnnotation
 		case m.RotateEvery > 0 && !req.Now.Before(meta.GeneratedAt.Add(m.RotateEvery)):
 			trigger = TriggerSchedule
@@ -229,7 +235,8 @@ func ParseRotateRequest(annotations map[string]string) (names []string, id strin
 func DecodeValues(annotations map[string]string) map[string]ValueMeta {
 	out := map[string]ValueMeta{}
 	if raw := annotations[ValuesAnnotation]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		// "null" unmarshals to a nil map: read it as empty too.
+		if err := json.Unmarshal([]byte(raw), &out); err != nil || out == nil {
 			return map[string]ValueMeta{}
 		}
 	}
