@@ -249,8 +249,11 @@ type ServiceSecret struct {
 	Charset Charset `json:"charset,omitempty"`
 
 	// rotation is any string; changing it regenerates the value once (the
-	// previous value stays readable, see PreviousValueSuffix). Re-applying
-	// the same string never regenerates. Only with value: auto-generated.
+	// previous value stays readable under key NAME.previous of the generated
+	// Secret). Re-applying the same string never regenerates. Only with
+	// value: auto-generated. Databases such as Postgres read their password
+	// variable only when they initialise their data directory: rotating it
+	// also needs an ALTER USER with the new value.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
