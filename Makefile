@@ -30,6 +30,7 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/stax.dev_blueprints.yaml internal/validate/zz_generated.crd.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -45,9 +46,9 @@ vet: ## Run go vet against code.
 
 .PHONY: verify
 verify: manifests generate ## Fail if generated files (CRD, RBAC, deepcopy) are not current.
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config internal/validate/zz_generated.crd.yaml)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config; git --no-pager diff --stat -- api config; exit 1; \
+		git status --porcelain -- api config internal/validate; git --no-pager diff --stat -- api config internal/validate; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
@@ -69,6 +70,14 @@ demo: manifests envtest ## Run the operator against an embedded control plane wi
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o bin/manager cmd/main.go
+
+.PHONY: build-plugin
+build-plugin: manifests fmt vet ## Build the kubectl plugin into bin/kubectl-blueprint.
+	go build -o bin/kubectl-blueprint ./cmd/kubectl-blueprint
+
+.PHONY: install-plugin
+install-plugin: manifests ## Install kubectl-blueprint into GOBIN, so `kubectl blueprint` finds it on the PATH.
+	GOBIN="$(GOBIN)" go install ./cmd/kubectl-blueprint
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster in your kubeconfig.

@@ -395,8 +395,12 @@ type Blueprint struct {
 	// +required
 	Spec BlueprintSpec `json:"spec"`
 
-	// status is the observed state, written by the operator.
+	// status is the observed state, written by the operator. Until the
+	// operator has written it, observedGeneration is -1, so kstatus (Flux)
+	// reads a Blueprint the operator has not seen yet as InProgress, not
+	// Current.
 	// +optional
+	// +kubebuilder:default:={"observedGeneration":-1}
 	Status BlueprintStatus `json:"status,omitempty"`
 }
 

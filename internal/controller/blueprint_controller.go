@@ -33,6 +33,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/logging"
+	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
@@ -120,9 +121,13 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	bp := &staxv1alpha1.Blueprint{}
 	if err := r.Get(ctx, req.NamespacedName, bp); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bp.DeletionTimestamp.IsZero() {
+		metrics.Forget(req.NamespacedName)
 		// Everything the Blueprint owns goes with it through garbage
 		// collection; a retained generated Secret has no owner to follow.
 		return ctrl.Result{}, nil
@@ -162,6 +167,7 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	sc.plan = plan
 	for _, err := range errs {
 		sc.problem(status.Problem{Reason: status.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
+		metrics.ReferenceFailure(status.ReasonInvalidReference)
 	}
 	// Admission rejects unknown and self dependencies; longer cycles need the
 	// whole graph, which a CEL rule cannot walk within its cost budget.
@@ -274,6 +280,10 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 		sc.requeueAfter = max(change.NextRotation.Sub(r.Clock.Now()), time.Second)
 	}
 	name := secret.Name
+	metrics.ValuesGenerated(len(change.Generated))
+	for trigger, names := range change.Rotated {
+		metrics.Rotated(trigger, len(names))
+	}
 	if len(change.Generated) > 0 {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
 			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
@@ -321,8 +331,9 @@ func setGeneratedOwnership(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bo
 	if secret.Labels == nil {
 		secret.Labels = map[string]string{}
 	}
-	secret.Labels[render.LabelBlueprint] = bp.Name
-	secret.Labels[render.LabelManagedBy] = render.ManagedByValue
+	for k, v := range render.GeneratedSecretLabels(bp.Name) {
+		secret.Labels[k] = v
+	}
 	if secret.Annotations == nil {
 		secret.Annotations = map[string]string{}
 	}
@@ -410,11 +421,13 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 					Reason:  status.ReasonSecretNotFound,
 					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
 				}, svc.Name)
+				metrics.ReferenceFailure(status.ReasonSecretNotFound)
 			case !hasKey(secret, use.Ref.Key):
 				sc.problem(status.Problem{
 					Reason:  status.ReasonSecretKeyNotFound,
 					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
 				}, svc.Name)
+				metrics.ReferenceFailure(status.ReasonSecretKeyNotFound)
 			}
 		}
 	}
@@ -663,14 +676,23 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	}
 	before := sc.bp.DeepCopy()
 	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
+	// status.Apply always sets Ready.
+	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
+	key := client.ObjectKeyFromObject(sc.bp)
 	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {
+		// Reported even when nothing changed: after a restart the gauge
+		// starts empty and learns every Blueprint from the initial reconciles.
+		metrics.SetReady(key, newReady.Status)
 		return nil
 	}
 	if err := r.Status().Patch(ctx, sc.bp, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Forget(key)
+		}
 		return client.IgnoreNotFound(err)
 	}
+	metrics.SetReady(key, newReady.Status)
 	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
 	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != status.ReasonProgressing &&
 		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)

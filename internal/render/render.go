@@ -189,6 +189,11 @@ func Selector(blueprintName, serviceName string) map[string]string {
 	return map[string]string{LabelBlueprint: blueprintName, LabelService: serviceName}
 }
 
+// GeneratedSecretLabels returns the labels of a Blueprint's generated Secret.
+func GeneratedSecretLabels(blueprintName string) map[string]string {
+	return map[string]string{LabelBlueprint: blueprintName, LabelManagedBy: ManagedByValue}
+}
+
 // Labels returns the labels of every object rendered for one service.
 func Labels(blueprintName, serviceName string) map[string]string {
 	return map[string]string{

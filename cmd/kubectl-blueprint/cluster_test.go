@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+// cluster is a kube-apiserver with the Blueprint CRD, shared by the tests
+// that need one and started by the first of them, so that the offline tests
+// run without one. There is no operator: the tests play its part where they
+// need status.
+var cluster struct {
+	once       sync.Once
+	env        *envtest.Environment
+	dir        string
+	kubeconfig string
+	client     client.Client
+	err        error
+}
+
+// startCluster returns the path of an admin kubeconfig for the shared API
+// server, and a client for setting up what a test needs.
+func startCluster(t *testing.T) (kubeconfig string, c client.Client) {
+	t.Helper()
+	cluster.once.Do(func() { cluster.err = bootCluster() })
+	if cluster.err != nil {
+		t.Fatalf("starting envtest (run through 'make test', which provides KUBEBUILDER_ASSETS): %v", cluster.err)
+	}
+	return cluster.kubeconfig, cluster.client
+}
+
+func bootCluster() error {
+	cluster.env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := cluster.env.Start()
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(staxv1alpha1.AddToScheme(scheme))
+	if cluster.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	// The plugin gets to the API server only the way a user's kubectl does:
+	// through a kubeconfig given with --kubeconfig.
+	user, err := cluster.env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	if cluster.dir, err = os.MkdirTemp("", "kubectl-blueprint-test-"); err != nil {
+		return err
+	}
+	cluster.kubeconfig = filepath.Join(cluster.dir, "kubeconfig")
+	return os.WriteFile(cluster.kubeconfig, kubeconfig, 0o600)
+}
+
+func stopCluster() {
+	if cluster.env != nil {
+		if err := cluster.env.Stop(); err != nil {
+			// The exit code is the tests' already; a leaked control plane
+			// must not pass unnoticed.
+			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+		}
+	}
+	if cluster.dir != "" {
+		_ = os.RemoveAll(cluster.dir)
+	}
+}
+
+// newNamespace gives each test its own namespace.
+func newNamespace(t *testing.T, c client.Client) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bp-plugin-"}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// createReadmeBlueprint creates the README's Blueprint, with one more secret
+// that refers to an existing Secret, in namespace ns.
+func createReadmeBlueprint(t *testing.T, c client.Client, ns string) *staxv1alpha1.Blueprint {
+	t.Helper()
+	bp := &staxv1alpha1.Blueprint{}
+	if err := yaml.UnmarshalStrict([]byte(readme), bp); err != nil {
+		t.Fatal(err)
+	}
+	bp.Namespace = ns
+	bp.Spec.Services[1].Secrets = []staxv1alpha1.ServiceSecret{{Name: "webhook-secret", EnvKey: "WEBHOOK_SECRET", Value: "${secret:stripe/webhook}"}}
+	if err := c.Create(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+	return bp
+}
+
+func TestRotate(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	bp := createReadmeBlueprint(t, c, ns)
+
+	before := time.Now().UTC().Truncate(time.Second)
+	code, stdout, stderr := plugin(t, "", "rotate", "payments-dev", "db-password", "db-password", "--kubeconfig", kubeconfig, "-n", ns)
+	after := time.Now().UTC()
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), bp); err != nil {
+		t.Fatal(err)
+	}
+	if got := bp.Annotations[staxv1alpha1.RotateAnnotation]; got != "db-password" {
+		t.Errorf("%s = %q, want db-password", staxv1alpha1.RotateAnnotation, got)
+	}
+	stamp := bp.Annotations[staxv1alpha1.RotateRequestedAtAnnotation]
+	requestedAt, err := time.Parse(time.RFC3339, stamp)
+	if err != nil || requestedAt.Before(before) || requestedAt.After(after) || !strings.HasSuffix(stamp, "Z") {
+		t.Errorf("%s = %q, want a UTC RFC 3339 time between %s and %s", staxv1alpha1.RotateRequestedAtAnnotation, stamp, before, after)
+	}
+	if want := "blueprint.stax.dev/payments-dev: rotation of db-password requested at " + stamp + "\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+}
+
+func TestRotateRefusals(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	bp := createReadmeBlueprint(t, c, ns)
+
+	tests := map[string]struct {
+		args       []string
+		wantStderr string
+	}{
+		"a referenced secret": {
+			args: []string{"payments-dev", "webhook-secret"},
+			wantStderr: `error: secret "webhook-secret" of blueprint payments-dev is not auto-generated: it refers to ${secret:stripe/webhook}, which changes when that Secret does
+the auto-generated secrets of blueprint payments-dev are: db-password
+`,
+		},
+		"an unknown secret, next to a good one": {
+			args: []string{"payments-dev", "db-password", "api-key"},
+			wantStderr: `error: blueprint payments-dev has no secret "api-key"
+the auto-generated secrets of blueprint payments-dev are: db-password
+`,
+		},
+		"an unknown Blueprint": {
+			args:       []string{"payments-prod", "db-password"},
+			wantStderr: `error: blueprint "payments-prod" not found in namespace "` + ns + `"` + "\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := plugin(t, "", append([]string{"rotate", "--kubeconfig", kubeconfig, "-n", ns}, tc.args...)...)
+			if code != 1 || stdout != "" || stderr != tc.wantStderr {
+				t.Errorf("exit code %d, stdout %q, stderr:\n%s\nwant 1, nothing, and:\n%s", code, stdout, stderr, tc.wantStderr)
+			}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), bp); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := bp.Annotations[staxv1alpha1.RotateAnnotation]; ok {
+				t.Errorf("a refused rotation was requested: %v", bp.Annotations)
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	bp := createReadmeBlueprint(t, c, ns)
+	bp.Spec.Services = append(bp.Spec.Services, staxv1alpha1.BlueprintService{Name: "cache", Image: "redis:7"})
+	if err := c.Update(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+
+	generated := metav1.NewTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))
+	bp.Status = staxv1alpha1.BlueprintStatus{
+		ObservedGeneration: bp.Generation,
+		Conditions: []metav1.Condition{{
+			Type: staxv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Progressing",
+			Message: "1 of 3 services available", LastTransitionTime: metav1.Now(),
+		}},
+		Services: []staxv1alpha1.ServiceStatus{
+			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
+			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 0, WaitingFor: []string{"db"}},
+			{Name: "cache", DesiredReplicas: 1, ReadyReplicas: 0},
+		},
+		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
+	}
+	if err := c.Status().Update(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := plugin(t, "", "status", "payments-dev", "--kubeconfig", kubeconfig, "-n", ns)
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr)
+	}
+	want := "Blueprint: " + ns + `/payments-dev
+Ready:     False (Progressing): 1 of 3 services available
+
+SERVICE   READY   VALUES                                      LAST ROTATION          REASON
+db        1/1     db-password                                 2026-03-01T09:30:00Z
+api       0/2     db-password,stripe/api-key,stripe/webhook   2026-03-01T09:30:00Z   waiting for: db
+cache     0/1     -                                           -                      Progressing
+`
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+}

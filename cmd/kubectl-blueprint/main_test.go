@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// readme is the Blueprint of the README.
+const readme = `apiVersion: stax.dev/v1alpha1
+kind: Blueprint
+metadata:
+  name: payments-dev
+spec:
+  description: Payments API with Postgres
+  services:
+    - name: db
+      image: postgres:16-alpine
+      ports:
+        - containerPort: 5432
+      secrets:
+        - name: db-password
+          envKey: POSTGRES_PASSWORD
+          value: auto-generated
+          length: 32
+    - name: api
+      image: ghcr.io/example/payments-api:1.4.2
+      replicas: 2
+      dependsOn: [db]
+      ports:
+        - containerPort: 8080
+      env:
+        DATABASE_URL: postgres://postgres:${secret:db-password}@db:5432/payments
+        STRIPE_KEY: ${secret:stripe/api-key}
+        LOG_LEVEL: info
+      resources:
+        cpu: 250m
+        memory: 256Mi
+`
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopCluster()
+	os.Exit(code)
+}
+
+// plugin runs the plugin as its main function would, with stdin as standard
+// input, and returns the exit code and what it wrote.
+func plugin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// writeFiles creates files (path relative to dir: content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package controller
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/generated"
+	"github.com/stax-dev/blueprint-operator/internal/metrics"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+// scrapeMetrics fetches url as Prometheus does and parses the text format.
+func scrapeMetrics(url string) map[string]*dto.MetricFamily {
+	resp, err := http.Get(url)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return families
+}
+
+// sample is the value of the series of family name whose only label is
+// label=value, or of its single unlabelled series when label is empty.
+func sample(families map[string]*dto.MetricFamily, name, label, value string) float64 {
+	family, ok := families[name]
+	ExpectWithOffset(1, ok).To(BeTrue(), "no metric family %s in the scrape", name)
+	for _, m := range family.GetMetric() {
+		labels := m.GetLabel()
+		if (label == "" && len(labels) == 0) || (len(labels) == 1 && labels[0].GetName() == label && labels[0].GetValue() == value) {
+			if family.GetType() == dto.MetricType_GAUGE {
+				return m.GetGauge().GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	Fail("no series " + name + "{" + label + "=\"" + value + "\"} in the scrape")
+	return 0
+}
+
+var _ = Describe("Metrics endpoint", func() {
+	It("serves the operator's metrics from controller-runtime's registry", func() {
+		// The handler the manager's metrics server mounts, over the registry
+		// it serves, without the manager's authentication in front.
+		server := httptest.NewServer(promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+		DeferCleanup(server.Close)
+
+		By("exporting every series, at zero, before anything happened")
+		before := scrapeMetrics(server.URL)
+		for name, typ := range map[string]dto.MetricType{
+			"stax_blueprint_values_generated_total":   dto.MetricType_COUNTER,
+			"stax_blueprint_rotations_total":          dto.MetricType_COUNTER,
+			"stax_blueprint_reference_failures_total": dto.MetricType_COUNTER,
+			"stax_blueprints":                         dto.MetricType_GAUGE,
+		} {
+			Expect(before).To(HaveKeyWithValue(name, HaveField("GetType()", typ)))
+		}
+		sample(before, "stax_blueprint_values_generated_total", "", "")
+		for _, trigger := range []string{generated.TriggerField, generated.TriggerAnnotation, generated.TriggerSchedule} {
+			sample(before, "stax_blueprint_rotations_total", "trigger", trigger)
+		}
+		for _, reason := range []string{status.ReasonSecretNotFound, status.ReasonSecretKeyNotFound, status.ReasonInvalidReference} {
+			sample(before, "stax_blueprint_reference_failures_total", "reason", reason)
+		}
+		for _, ready := range []string{"True", "False", "Unknown"} {
+			sample(before, "stax_blueprints", "ready", ready)
+		}
+
+		By("showing what the reconciler reports")
+		metrics.ValuesGenerated(2)
+		metrics.Rotated(generated.TriggerAnnotation, 1)
+		metrics.ReferenceFailure(status.ReasonSecretKeyNotFound)
+		probe := types.NamespacedName{Namespace: "metrics-probe", Name: "unobserved"}
+		metrics.SetReady(probe, metav1.ConditionUnknown)
+		DeferCleanup(metrics.Forget, probe)
+		after := scrapeMetrics(server.URL)
+
+		// The suite's manager keeps reconciling in the background and may
+		// count too, so counters grow by at least what this spec reported.
+		grew := func(name, label, value string) float64 {
+			return sample(after, name, label, value) - sample(before, name, label, value)
+		}
+		Expect(grew("stax_blueprint_values_generated_total", "", "")).To(BeNumerically(">=", 2))
+		Expect(grew("stax_blueprint_rotations_total", "trigger", generated.TriggerAnnotation)).To(BeNumerically(">=", 1))
+		Expect(grew("stax_blueprint_reference_failures_total", "reason", status.ReasonSecretKeyNotFound)).To(BeNumerically(">=", 1))
+		// Reconciles always leave a Ready condition, True or False, so only
+		// the probe is Unknown.
+		Expect(grew("stax_blueprints", "ready", "Unknown")).To(Equal(1.0))
+	})
+})
+
+var _ = Describe("Metrics wired", func() {
+	It("tracks real reconciles", func() {
+		server := httptest.NewServer(promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}))
+		DeferCleanup(server.Close)
+		ns := newNamespace()
+		before := scrapeMetrics(server.URL)
+		bp := paymentsBlueprint(ns)
+		Expect(k8sClient.Create(context.Background(), bp)).To(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(haveReason("False", "SecretNotFound"))
+		createSecret(ns, "stripe", map[string]string{"api-key": "sk_test_wired_1234567"})
+		rollOut(ns, bp.Name)
+		Eventually(func(g Gomega) {
+			after := scrapeMetrics(server.URL)
+			list := &staxv1alpha1.BlueprintList{}
+			g.Expect(k8sClient.List(context.Background(), list)).To(Succeed())
+			total := sample(after, "stax_blueprints", "ready", "True") + sample(after, "stax_blueprints", "ready", "False") + sample(after, "stax_blueprints", "ready", "Unknown")
+			g.Expect(total).To(Equal(float64(len(list.Items))))
+			g.Expect(sample(after, "stax_blueprints", "ready", "True")).To(BeNumerically(">=", 1))
+			g.Expect(sample(after, "stax_blueprint_values_generated_total", "", "") - sample(before, "stax_blueprint_values_generated_total", "", "")).To(BeNumerically(">=", 1))
+			g.Expect(sample(after, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound") - sample(before, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound")).To(BeNumerically(">=", 1))
+		}, timeout, interval).Should(Succeed())
+		Expect(k8sClient.Delete(context.Background(), bp)).To(Succeed())
+		Eventually(func(g Gomega) {
+			list := &staxv1alpha1.BlueprintList{}
+			g.Expect(k8sClient.List(context.Background(), list)).To(Succeed())
+			after := scrapeMetrics(server.URL)
+			total := sample(after, "stax_blueprints", "ready", "True") + sample(after, "stax_blueprints", "ready", "False") + sample(after, "stax_blueprints", "ready", "Unknown")
+			g.Expect(total).To(Equal(float64(len(list.Items))))
+		}, timeout, interval).Should(Succeed())
+	})
+})
