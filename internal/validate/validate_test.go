@@ -374,7 +374,6 @@ func TestUnreadableInput(t *testing.T) {
 	}
 }
 
-
 // Admission states the entropy floors as CEL constants and refuses unknown
 // charsets by enum, so the controller's own floor check only fires when the
 // CRD and secretgen drift apart. It is exercised here directly, on
