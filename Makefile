@@ -57,9 +57,10 @@ test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz see
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go test ./... -coverprofile cover.out
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
+fuzz: ## Run each fuzz target (parser, generator, renderer) for FUZZTIME (default 30s).
 	go test ./internal/reference/ -run='^$$' -fuzz=FuzzParse -fuzztime=$(or $(FUZZTIME),30s)
 	go test ./internal/secretgen/ -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(or $(FUZZTIME),30s)
+	go test ./internal/render/ -run='^$$' -fuzz=FuzzBuild -fuzztime=$(or $(FUZZTIME),30s)
 
 .PHONY: demo
 demo: manifests envtest ## Run the operator against an embedded control plane with a sample Blueprint (DEMO_KEEP=1 keeps it running).
