@@ -24,6 +24,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -187,13 +188,11 @@ func run() error {
 		}
 	}
 
-	step("Reporting the Deployments available (the embedded control plane runs no Deployment controller or kubelet)")
-	for _, svc := range bp.Spec.Services {
-		if err := markAvailable(ctx, c, types.NamespacedName{Namespace: namespace, Name: svc.Name}); err != nil {
-			return err
-		}
-	}
-	if err := waitReady(ctx, c, key, "Available"); err != nil {
+	step("api depends on db, so it has no replicas until db is available")
+	printStatus(ctx, c, key)
+
+	step("Playing the Deployment controller (the embedded control plane runs none, nor kubelets): db first, then api")
+	if err := rollOut(ctx, c, key); err != nil {
 		return err
 	}
 	printStatus(ctx, c, key)
@@ -248,9 +247,42 @@ func printStatus(ctx context.Context, c client.Client, key types.NamespacedName)
 		fmt.Fprintf(w, "  %s=%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 	}
 	for _, s := range bp.Status.Services {
-		fmt.Fprintf(w, "  service %s\tready %d/%d\t\n", s.Name, s.ReadyReplicas, s.DesiredReplicas)
+		waiting := ""
+		if len(s.WaitingFor) > 0 {
+			waiting = "waiting for " + strings.Join(s.WaitingFor, ", ")
+		}
+		fmt.Fprintf(w, "  service %s\tready %d/%d\t%s\n", s.Name, s.ReadyReplicas, s.DesiredReplicas, waiting)
 	}
 	_ = w.Flush()
+}
+
+// rollOut reports every Deployment of the Blueprint available, again each
+// time the operator changes one (api gets its replicas once db is
+// available), until the Blueprint is Ready.
+func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
+		deps := &appsv1.DeploymentList{}
+		if err := c.List(ctx, deps, client.InNamespace(key.Namespace), client.MatchingLabels{render.LabelBlueprint: key.Name}); err != nil {
+			return false, err
+		}
+		for i := range deps.Items {
+			d := &deps.Items[i]
+			if d.Status.ObservedGeneration != d.Generation || !render.DeploymentAvailable(d) {
+				if n := ptr.Deref(d.Spec.Replicas, 1); n > 0 {
+					fmt.Printf("  Deployment %s: %d replica(s) available\n", d.Name, n)
+				}
+				if err := markAvailable(ctx, c, client.ObjectKeyFromObject(d)); err != nil && !apierrors.IsConflict(err) {
+					return false, err
+				}
+			}
+		}
+		bp := &staxv1alpha1.Blueprint{}
+		if err := c.Get(ctx, key, bp); err != nil {
+			return false, err
+		}
+		cond := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
+		return cond != nil && cond.ObservedGeneration == bp.Generation && cond.Reason == "Available", nil
+	})
 }
 
 // markAvailable does what the Deployment controller and kubelets would.
