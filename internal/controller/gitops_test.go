@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -95,44 +94,13 @@ func expectHealth(ns, name, readyReason string, kstatusWant kstatus.Status, argo
 // blueprintManifest is the README's Blueprint as a GitOps repository holds
 // it, with the label and annotation Argo CD adds to track what it applied.
 func blueprintManifest(ns string) *unstructured.Unstructured {
-	manifest := fmt.Sprintf(`
-apiVersion: stax.dev/v1alpha1
-kind: Blueprint
-metadata:
-  name: payments-dev
-  namespace: %[1]s
-  labels:
-    app.kubernetes.io/instance: payments
-  annotations:
-    argocd.argoproj.io/tracking-id: payments:stax.dev/Blueprint:%[1]s/payments-dev
-spec:
-  description: Payments API with Postgres
-  services:
-    - name: db
-      image: postgres:16-alpine
-      ports:
-        - containerPort: 5432
-      secrets:
-        - name: db-password
-          envKey: POSTGRES_PASSWORD
-          value: auto-generated
-          length: 32
-    - name: api
-      image: ghcr.io/example/payments-api:1.4.2
-      replicas: 2
-      dependsOn: [db]
-      ports:
-        - containerPort: 8080
-      env:
-        DATABASE_URL: postgres://postgres:${secret:db-password}@db:5432/payments
-        STRIPE_KEY: ${secret:stripe/api-key}
-        LOG_LEVEL: info
-      resources:
-        cpu: 250m
-        memory: 256Mi
-`, ns)
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "stax_v1alpha1_blueprint.yaml"))
+	Expect(err).NotTo(HaveOccurred())
 	obj := &unstructured.Unstructured{}
-	Expect(yaml.Unmarshal([]byte(manifest), &obj.Object)).To(Succeed())
+	Expect(yaml.Unmarshal(manifest, &obj.Object)).To(Succeed())
+	obj.SetNamespace(ns)
+	obj.SetLabels(map[string]string{"app.kubernetes.io/instance": "payments"})
+	obj.SetAnnotations(map[string]string{"argocd.argoproj.io/tracking-id": "payments:stax.dev/Blueprint:" + ns + "/payments-dev"})
 	return obj
 }
 

@@ -14,37 +14,14 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
-// readme is the Blueprint of the README.
-const readme = `apiVersion: stax.dev/v1alpha1
-kind: Blueprint
-metadata:
-  name: payments-dev
-spec:
-  description: Payments API with Postgres
-  services:
-    - name: db
-      image: postgres:16-alpine
-      ports:
-        - containerPort: 5432
-      secrets:
-        - name: db-password
-          envKey: POSTGRES_PASSWORD
-          value: auto-generated
-          length: 32
-    - name: api
-      image: ghcr.io/example/payments-api:1.4.2
-      replicas: 2
-      dependsOn: [db]
-      ports:
-        - containerPort: 8080
-      env:
-        DATABASE_URL: postgres://postgres:${secret:db-password}@db:5432/payments
-        STRIPE_KEY: ${secret:stripe/api-key}
-        LOG_LEVEL: info
-      resources:
-        cpu: 250m
-        memory: 256Mi
-`
+// readme is the Blueprint of the README, as shipped in config/samples.
+var readme = func() string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "stax_v1alpha1_blueprint.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // blueprintWith returns a Blueprint document named name with the given
 // services block (indented as under spec).
