@@ -44,13 +44,18 @@ fmt: ## Run go fmt against code.
 vet: ## Run go vet against code.
 	go vet ./...
 
+.PHONY: docs
+docs: ## Generate docs/api.md from the API types (hack/apidocs).
+	go run ./hack/apidocs -dir api/v1alpha1 -out docs/api.md
+
 .PHONY: verify
-verify: manifests generate ## Fail if generated files (CRD, RBAC, deepcopy) are not current.
-	@if [ -n "$$(git status --porcelain -- api config internal/validate/zz_generated.crd.yaml)" ]; then \
-		echo "Generated files are out of date; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- api config internal/validate; git --no-pager diff --stat -- api config internal/validate; exit 1; \
+verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference) are stale, or examples and docs disagree with the code.
+	@if [ -n "$$(git status --porcelain -- api config internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
+		echo "Generated files are out of date; run 'make manifests generate docs' and commit:"; \
+		git status --porcelain -- api config internal/validate docs/api.md; git --no-pager diff --stat -- api config internal/validate docs/api.md; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go test ./hack/apidocs/ ./internal/examples/
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.

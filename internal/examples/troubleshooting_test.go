@@ -1,0 +1,342 @@
+package examples
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/depgraph"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/validate"
+)
+
+func readFile(t *testing.T, path ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{repo}, path...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func parseDir(t *testing.T, dir string) []*ast.File {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(repo, dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no Go files in %s", dir)
+	}
+	return files
+}
+
+// The reasons are read from the source rather than listed here, so a reason
+// added to internal/status fails this test until the page explains it.
+func TestTroubleshootingHasASectionPerReason(t *testing.T) {
+	page := readFile(t, "docs", "troubleshooting.md")
+	headings := map[string]bool{}
+	for line := range strings.Lines(page) {
+		if h, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "## "); ok {
+			headings[h] = true
+		}
+	}
+
+	var reasons []string
+	for _, f := range parseDir(t, filepath.Join("internal", "status")) {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Errorf("%s is not a string literal; this test cannot read it", name.Name)
+						continue
+					}
+					reason, _ := strconv.Unquote(lit.Value)
+					reasons = append(reasons, reason)
+				}
+			}
+		}
+	}
+	// The reasons known when this test was written must be among those
+	// found, or the parsing above has stopped seeing them.
+	for _, r := range []string{status.ReasonAvailable, status.ReasonProgressing, status.ReasonSecretNotFound,
+		status.ReasonSecretKeyNotFound, status.ReasonInvalidReference, status.ReasonDependencyCycle,
+		status.ReasonConflict, status.ReasonReconcileError} {
+		if !slices.Contains(reasons, r) {
+			t.Errorf("reason %s not found by parsing internal/status", r)
+		}
+	}
+
+	for _, r := range append(reasons, "Rotation did not happen", "Pods did not restart after I changed a Secret") {
+		if !headings[r] {
+			t.Errorf("docs/troubleshooting.md has no section \"## %s\"", r)
+		}
+	}
+}
+
+// formatRegexp turns a fmt format into a pattern that matches what it
+// prints. Arguments in this code are names (of services, Secrets, keys) and
+// lists of names, so %s and %v match a run of characters up to a space or a
+// semicolon: enough to tie the literal text on both sides together.
+func formatRegexp(format string) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' || i+1 == len(format) {
+			b.WriteString(regexp.QuoteMeta(format[i : i+1]))
+			continue
+		}
+		i++
+		switch format[i] {
+		case 'd':
+			b.WriteString(`\d+`)
+		case 'q':
+			b.WriteString(`"[^"]*"`)
+		case '%':
+			b.WriteString("%")
+		default:
+			b.WriteString(`[^\s;]+`)
+		}
+	}
+	return b.String()
+}
+
+// messageRegexp returns the pattern of what expression e prints, and false
+// when e is not built from literal text (err.Error(), say).
+func messageRegexp(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		s, err := strconv.Unquote(e.Value)
+		return regexp.QuoteMeta(s), err == nil
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return "", false
+		}
+		x, okX := messageRegexp(e.X)
+		y, okY := messageRegexp(e.Y)
+		if !okX && !okY {
+			return "", false
+		}
+		if !okX {
+			x = `.+`
+		}
+		if !okY {
+			y = `.+`
+		}
+		return x + y, true
+	case *ast.CallExpr:
+		if sel, ok := e.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sprintf" && len(e.Args) > 0 {
+			if lit, ok := e.Args[0].(*ast.BasicLit); ok {
+				s, err := strconv.Unquote(lit.Value)
+				return formatRegexp(s), err == nil
+			}
+		}
+	}
+	return "", false
+}
+
+// Every condition message and event the controller writes from literal text
+// must be quoted on the page in a form that matches it, so that rewording one
+// in the code fails here until the page is updated.
+func TestTroubleshootingQuotesControllerMessages(t *testing.T) {
+	page := readFile(t, "docs", "troubleshooting.md")
+	type message struct{ what, pattern string }
+	var messages []message
+	reasons := map[string]bool{}
+
+	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CompositeLit:
+				sel, ok := n.Type.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Problem" {
+					return true
+				}
+				var reason string
+				var msg ast.Expr
+				for _, elt := range n.Elts {
+					kv, ok := elt.(*ast.KeyValueExpr)
+					if !ok {
+						continue
+					}
+					switch kv.Key.(*ast.Ident).Name {
+					case "Reason":
+						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
+							reason = s.Sel.Name
+						}
+					case "Message":
+						msg = kv.Value
+					}
+				}
+				if p, ok := messageRegexp(msg); ok {
+					messages = append(messages, message{"status.Problem " + reason, p})
+					reasons[reason] = true
+				}
+			case *ast.CallExpr:
+				// Recorder.Eventf(regarding, related, type, reason, action, note, args...)
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Eventf" || len(n.Args) < 6 {
+					return true
+				}
+				reason := ""
+				if lit, ok := n.Args[3].(*ast.BasicLit); ok {
+					reason, _ = strconv.Unquote(lit.Value)
+				}
+				// A note of just "%s" (the Ready message, quoted above) has
+				// no text of its own to check.
+				if p, ok := messageRegexp(&ast.CallExpr{Fun: &ast.SelectorExpr{Sel: ast.NewIdent("Sprintf")}, Args: n.Args[5:]}); ok &&
+					p != formatRegexp("%s") {
+					messages = append(messages, message{"event " + reason, p})
+				}
+			}
+			return true
+		})
+	}
+
+	// The parsing must keep finding what it was written for.
+	for _, r := range []string{"ReasonSecretNotFound", "ReasonSecretKeyNotFound", "ReasonConflict", "ReasonDependencyCycle", "ReasonProgressing"} {
+		if !reasons[r] {
+			t.Errorf("no status.Problem with %s found in internal/controller", r)
+		}
+	}
+	if len(messages) < 10 {
+		t.Errorf("found only %d messages in internal/controller; has the code's shape changed?", len(messages))
+	}
+	for _, m := range messages {
+		if !regexp.MustCompile(m.pattern).MatchString(page) {
+			t.Errorf("docs/troubleshooting.md quotes no message of %s matching %s", m.what, m.pattern)
+		}
+	}
+}
+
+// payments is the Blueprint of the README and config/samples, which the page
+// uses throughout.
+func payments(t *testing.T) string {
+	return readFile(t, "config", "samples", "stax_v1alpha1_blueprint.yaml")
+}
+
+func replace(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q not found: the sample Blueprint changed; update this test and docs/troubleshooting.md", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func validated(t *testing.T, manifest string) validate.Result {
+	t.Helper()
+	results, err := validate.Documents(context.Background(), strings.NewReader(manifest))
+	if err != nil || len(results) != 1 {
+		t.Fatalf("validate: %d results, %v", len(results), err)
+	}
+	return results[0]
+}
+
+// Messages that pure code computes are computed here and must appear on the
+// page (or in the example that quotes one) verbatim.
+func TestTroubleshootingQuotesComputedMessages(t *testing.T) {
+	page := readFile(t, "docs", "troubleshooting.md")
+	quoted := func(where, text, msg string) {
+		t.Helper()
+		if !strings.Contains(text, msg) {
+			t.Errorf("%s does not quote:\n%s", where, msg)
+		}
+	}
+	sample := payments(t)
+
+	// InvalidReference: the controller's message is render.Build's error.
+	for name, edit := range map[string]func(bp *staxv1alpha1.Blueprint){
+		"undeclared managed secret": func(bp *staxv1alpha1.Blueprint) {
+			bp.Spec.Services[1].Env["DATABASE_URL"] = "postgres://postgres:${secret:db-pasword}@db:5432/payments"
+		},
+		"namespace in a reference": func(bp *staxv1alpha1.Blueprint) {
+			bp.Spec.Services[1].Env["STRIPE_KEY"] = "${secret:shared/stripe/api-key}"
+		},
+		"reserved variable name": func(bp *staxv1alpha1.Blueprint) {
+			bp.Spec.Services[1].Env["STAX_REF_TOKEN"] = "x"
+		},
+	} {
+		res := validated(t, sample)
+		if res.Blueprint == nil {
+			t.Fatalf("the sample Blueprint has problems: %+v", res.Problems)
+		}
+		edit(res.Blueprint)
+		_, errs := render.Build(res.Blueprint)
+		if len(errs) != 1 {
+			t.Fatalf("%s: got %d render errors, want 1", name, len(errs))
+		}
+		quoted("docs/troubleshooting.md ("+name+")", page, errs[0].Error())
+	}
+
+	// What kubectl blueprint validate prints for the same mistakes, in its
+	// FILE: blueprint/NAME: FIELD: message form.
+	typo := validated(t, replace(t, sample, "${secret:db-password}@db", "${secret:db-pasword}@db"))
+	cycle := validated(t, replace(t, sample, "dependsOn: [db]", "dependsOn: [db, worker]")+
+		"    - name: worker\n      image: ghcr.io/example/payments-worker:1.4.2\n      dependsOn: [api]\n")
+	for _, res := range []validate.Result{typo, cycle} {
+		if len(res.Problems) != 1 {
+			t.Fatalf("got problems %+v, want one", res.Problems)
+		}
+		p := res.Problems[0]
+		quoted("docs/troubleshooting.md (kubectl blueprint validate)", page,
+			"blueprint.yaml: blueprint/"+res.Name+": "+p.Field+": "+p.Message)
+	}
+
+	// DependencyCycle, spelled by depgraph as the controller spells it.
+	cyclic := validated(t, sample).Blueprint
+	cyclic.Spec.Services[1].DependsOn = []string{"db", "worker"}
+	cyclic.Spec.Services = append(cyclic.Spec.Services, staxv1alpha1.BlueprintService{Name: "worker", DependsOn: []string{"api"}})
+	quoted("docs/troubleshooting.md", page, "dependsOn forms a cycle: "+depgraph.Format(depgraph.Cycle(cyclic.Spec.Services)))
+
+	// Available and Progressing, as status computes them.
+	ready := func(obs ...status.ServiceObservation) string {
+		st := &staxv1alpha1.BlueprintStatus{}
+		status.Apply(st, status.Observation{Services: obs})
+		return st.Conditions[0].Message
+	}
+	quoted("docs/troubleshooting.md", page, ready(
+		status.ServiceObservation{Name: "db", Desired: 1, Ready: 1, Available: true},
+		status.ServiceObservation{Name: "api", Desired: 2, Ready: 2, Available: true}))
+	quoted("docs/troubleshooting.md", page, ready(
+		status.ServiceObservation{Name: "db", Desired: 1, Ready: 1, Available: true},
+		status.ServiceObservation{Name: "api", Desired: 2}))
+	quoted("docs/troubleshooting.md", page, ready(
+		status.ServiceObservation{Name: "db", Desired: 1},
+		status.ServiceObservation{Name: "api", Desired: 2, WaitingFor: []string{"db"}}))
+	// examples/three-service-app.yaml right after it is applied: nothing is
+	// available, and each service but db waits for what it depends on.
+	quoted("examples/three-service-app.yaml", readFile(t, "examples", "three-service-app.yaml"), ready(
+		status.ServiceObservation{Name: "web", Desired: 3, WaitingFor: []string{"api"}},
+		status.ServiceObservation{Name: "api", Desired: 2, WaitingFor: []string{"db"}},
+		status.ServiceObservation{Name: "db", Desired: 1}))
+}
