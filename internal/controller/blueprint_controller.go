@@ -105,7 +105,7 @@ func (s *scope) problem(p status.Problem, services ...string) {
 
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
