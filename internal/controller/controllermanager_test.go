@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -39,6 +40,8 @@ func startControllerManager(env *envtest.Environment) *exec.Cmd {
 	if os.Getenv("KCM_VERBOSE") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
 	}
+	// Die with the test process, even when it is killed before teardown.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	Expect(cmd.Start()).To(Succeed())
 	return cmd
 }

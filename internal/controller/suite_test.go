@@ -89,6 +89,17 @@ var _ = BeforeSuite(func() {
 	}
 	var err error
 	cfg, err = testEnv.Start()
+	DeferCleanup(func() {
+		if stopManager != nil {
+			stopManager()
+			<-managerDone
+		}
+		if controllerManager != nil {
+			_ = controllerManager.Process.Kill()
+			_ = controllerManager.Wait()
+		}
+		Expect(testEnv.Stop()).To(Succeed())
+	})
 	Expect(err).NotTo(HaveOccurred(), "start envtest; run through 'make test', which provides KUBEBUILDER_ASSETS")
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
@@ -97,19 +108,10 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	// Teardown is registered with DeferCleanup in BeforeSuite, so it runs
+	// even when this check fails and no control plane is left behind.
 	if k8sClient != nil {
 		expectNoValueLeaked()
-	}
-	if stopManager != nil {
-		stopManager()
-		<-managerDone
-	}
-	if controllerManager != nil {
-		_ = controllerManager.Process.Kill()
-		_ = controllerManager.Wait()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 
