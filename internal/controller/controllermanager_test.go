@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -40,8 +39,7 @@ func startControllerManager(env *envtest.Environment) *exec.Cmd {
 	if os.Getenv("KCM_VERBOSE") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
 	}
-	// Die with the test process, even when it is killed before teardown.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	Expect(cmd.Start()).To(Succeed())
 	return cmd
 }
