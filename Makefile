@@ -28,9 +28,11 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers.
+manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers, and copy both where they are embedded (Helm chart, offline validator).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/stax.dev_blueprints.yaml internal/validate/zz_generated.crd.yaml
+	cp config/crd/bases/stax.dev_blueprints.yaml dist/chart/files/crd/stax.dev_blueprints.yaml
+	cp config/rbac/role.yaml dist/chart/files/rbac/manager-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -50,9 +52,9 @@ docs: ## Generate docs/api.md from the API types (hack/apidocs).
 
 .PHONY: verify
 verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference) are stale, or examples and docs disagree with the code.
-	@if [ -n "$$(git status --porcelain -- api config internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config dist/chart internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate docs' and commit:"; \
-		git status --porcelain -- api config internal/validate docs/api.md; git --no-pager diff --stat -- api config internal/validate docs/api.md; exit 1; \
+		git status --porcelain -- api config dist/chart internal/validate docs/api.md; git --no-pager diff --stat -- api config dist/chart internal/validate docs/api.md; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go test ./hack/apidocs/ ./internal/examples/
@@ -60,6 +62,10 @@ verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy,
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go test ./... -coverprofile cover.out
+
+.PHONY: test-reliability
+test-reliability: manifests envtest ## The manager binary under API faults, SIGKILLs and leader election (about 3 minutes; RELIABILITY_* variables size it).
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go test -tags reliability ./test/reliability/ -count=1 -timeout 20m -v -ginkgo.v
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target (parser, generator, renderer) for FUZZTIME (default 30s).
@@ -70,6 +76,17 @@ fuzz: ## Run each fuzz target (parser, generator, renderer) for FUZZTIME (defaul
 .PHONY: demo
 demo: manifests envtest ## Run the operator against an embedded control plane with a sample Blueprint (DEMO_KEEP=1 keeps it running).
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./hack/demo
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: manifests envtest ## Measure the operator against its floors on an envtest control plane (about 8 minutes on 2 idle cores): table on stdout, figures in bench/results.json.
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -out bench/results.json
+
+.PHONY: bench-smoke
+bench-smoke: manifests envtest ## The benchmark at small sizes (about 30 s), so CI knows it still runs; figures go to a temporary file.
+	@out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -smoke -out "$$out/bench-smoke.json"
 
 ##@ Build
 

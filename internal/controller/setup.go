@@ -8,11 +8,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -47,6 +50,21 @@ func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
 }
 
+// CacheOptions restricts the manager's cache to namespaces, and with it every
+// watch (the metadata-only Secret watch included) and every field index; none
+// means the whole cluster. The uncached Secret reads need no restriction: the
+// reconciler only reads in the Blueprint's own namespace.
+func CacheOptions(namespaces []string) cache.Options {
+	if len(namespaces) == 0 {
+		return cache.Options{}
+	}
+	defaults := make(map[string]cache.Config, len(namespaces))
+	for _, ns := range namespaces {
+		defaults[ns] = cache.Config{}
+	}
+	return cache.Options{DefaultNamespaces: defaults}
+}
+
 // Setup registers the Blueprint controller with mgr the way production runs
 // it: Secrets read from the API server, values drawn from crypto/rand.
 func Setup(ctx context.Context, mgr ctrl.Manager) error {
@@ -59,8 +77,52 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	}).SetupWithManager(ctx, mgr)
 }
 
+// Options tunes the controller. The zero value is what Setup runs.
+type Options struct {
+	// MaxConcurrentReconciles is how many Blueprints are reconciled at once;
+	// 0 keeps the manager's default (1).
+	MaxConcurrentReconciles int
+}
+
+// SetupWithOptions is Setup with the controller tuned by opts.
+func SetupWithOptions(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	return (&BlueprintReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
+		Rand:      rand.Reader,
+		Clock:     clock.RealClock{},
+	}).setupWithManager(ctx, mgr, opts)
+}
+
+// StripSecretMetadata is a cache transform for the metadata-only Secret
+// watch: it keeps what identifies a Secret and drops managedFields and
+// annotations. The watch only maps a Secret's namespace and name to the
+// Blueprints that read it, and nothing reads its metadata from the cache, so
+// this is safe; it matters because annotations can be large (kubectl's
+// last-applied-configuration holds a Secret's whole data). Never use it for
+// Deployments or Services: ExtractDeployment and ExtractService need their
+// managedFields.
+func StripSecretMetadata(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+		m.SetAnnotations(nil)
+	}
+	return obj, nil
+}
+
+// SecretMetadataCache is the cache setting of the metadata-only Secret watch
+// (see StripSecretMetadata), for cache.Options.ByObject.
+func SecretMetadataCache() map[client.Object]cache.ByObject {
+	return map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: StripSecretMetadata}}
+}
+
 // SetupWithManager registers the Blueprint controller and its indexes.
 func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	return r.setupWithManager(ctx, mgr, Options{})
+}
+
+func (r *BlueprintReconciler) setupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -76,6 +138,7 @@ func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&staxv1alpha1.Blueprint{}).
 		Named("blueprint").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
 		// Owned objects and foreign objects in the way of a service are both
 		// found by name, so a Conflict clears as soon as the foreign object
 		// goes, without polling.

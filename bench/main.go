@@ -1,0 +1,212 @@
+// Command bench measures the Blueprint operator against its floors on an
+// envtest control plane (kube-apiserver and etcd): convergence time and API
+// writes for many Blueprints created at once, writes after a restart, peak
+// memory with many unrelated Secrets, and how fast a Secret edit reaches the
+// Deployments that consume it. Every figure is measured next to a baseline in
+// the same run (a plain client doing the same work directly, or the same
+// manager without the load), because absolute times drift on shared
+// machines. API requests are counted by the API server, from its audit log.
+//
+// The manager runs as a separate process built from ./cmd, as in production.
+// It prints a table and writes the figures as JSON.
+//
+//	KUBEBUILDER_ASSETS=... go run ./bench -out bench/results.json
+//	KUBEBUILDER_ASSETS=... go run ./bench -smoke -out /tmp/bench-smoke.json
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+type config struct {
+	blueprints       int
+	perNamespace     int
+	shared           int
+	unrelatedSecrets int
+	secretSize       int
+	secretsPerNS     int
+	lastApplied      bool
+	latencySamples   int
+	sharedSamples    int
+	restartWindow    time.Duration
+	rssSettle        time.Duration
+	waitTimeout      time.Duration
+	benchWorkers     int
+	managerArgs      string
+	managerBin       string
+	out              string
+	keep             bool
+	smoke            bool
+	scenarios        string
+	rssRepeats       int
+	tail             time.Duration
+	failOnMiss       bool
+	memoryVariants   [][]string
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.blueprints, "blueprints", 1000, "Blueprints of 3 services created at once")
+	flag.IntVar(&cfg.perNamespace, "per-namespace", 100, "Blueprints per namespace")
+	flag.IntVar(&cfg.shared, "shared", 100, "Blueprints referencing one shared Secret")
+	flag.IntVar(&cfg.unrelatedSecrets, "unrelated-secrets", 10000, "unrelated Secrets in other namespaces, for the memory figure")
+	flag.IntVar(&cfg.secretSize, "secret-size", 16<<10, "bytes of data in each unrelated Secret")
+	flag.IntVar(&cfg.secretsPerNS, "secrets-per-namespace", 500, "unrelated Secrets per namespace")
+	flag.BoolVar(&cfg.lastApplied, "last-applied", false, "give each unrelated Secret kubectl's last-applied-configuration annotation (a copy of its data), as 'kubectl apply' does")
+	flag.IntVar(&cfg.latencySamples, "latency-samples", 100, "single Secret edits timed for the latency figure")
+	flag.IntVar(&cfg.sharedSamples, "shared-samples", 3, "edits of the shared Secret")
+	flag.DurationVar(&cfg.restartWindow, "restart-window", 60*time.Second, "how long writes are counted after a restarted manager's caches sync")
+	flag.DurationVar(&cfg.rssSettle, "rss-settle", 15*time.Second, "how long after its caches sync a manager's peak RSS is read")
+	flag.DurationVar(&cfg.waitTimeout, "timeout", 10*time.Minute, "longest wait for any one condition")
+	flag.IntVar(&cfg.benchWorkers, "bench-workers", 16, "concurrency of the bench's own setup requests (creating Blueprints and Secrets)")
+	flag.StringVar(&cfg.managerArgs, "manager-args", "", "extra manager flags, space-separated (e.g. '--max-concurrent-reconciles=8')")
+	flag.StringVar(&cfg.managerBin, "manager-bin", "", "a manager binary to use instead of building ./cmd")
+	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the figures as JSON")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (audit log, manager logs)")
+	flag.StringVar(&cfg.scenarios, "scenarios", "convergence,latency,shared,restart,memory", "scenarios to run, in this order")
+	flag.DurationVar(&cfg.tail, "tail", 3*time.Second, "how long past the last Blueprint's Ready its writes are still counted")
+	flag.BoolVar(&cfg.failOnMiss, "fail-on-miss", false, "exit 2 when a target does not hold")
+	flag.IntVar(&cfg.rssRepeats, "rss-repeats", 3, "manager starts per memory measurement; the median counts")
+	flag.Func("memory-variant", "also measure the memory figure with these extra manager flags (space-separated); repeatable", func(v string) error {
+		cfg.memoryVariants = append(cfg.memoryVariants, strings.Fields(v))
+		return nil
+	})
+	flag.BoolVar(&cfg.smoke, "smoke", false, "small sizes that run in seconds (CI); explicit size flags still win")
+	flag.Parse()
+	if cfg.smoke {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		smoke := map[string]func(){
+			"blueprints":            func() { cfg.blueprints = 20 },
+			"per-namespace":         func() { cfg.perNamespace = 10 },
+			"shared":                func() { cfg.shared = 10 },
+			"unrelated-secrets":     func() { cfg.unrelatedSecrets = 200 },
+			"latency-samples":       func() { cfg.latencySamples = 5 },
+			"shared-samples":        func() { cfg.sharedSamples = 1 },
+			"restart-window":        func() { cfg.restartWindow = 2 * time.Second },
+			"tail":                  func() { cfg.tail = time.Second },
+			"rss-settle":            func() { cfg.rssSettle = 2 * time.Second },
+			"rss-repeats":           func() { cfg.rssRepeats = 1 },
+			"timeout":               func() { cfg.waitTimeout = 2 * time.Minute },
+			"secrets-per-namespace": func() { cfg.secretsPerNS = 100 },
+		}
+		for name, apply := range smoke {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	// The bench's own controller-runtime cache logs nothing worth reading.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, errTargetMissed) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// knobs are the manager's settings that the baseline copies: the plain
+// client runs at the manager's concurrency and client-side rate limits.
+type knobs struct {
+	MaxConcurrentReconciles int      `json:"maxConcurrentReconciles"`
+	KubeAPIQPS              float64  `json:"kubeAPIQPS"`
+	KubeAPIBurst            int      `json:"kubeAPIBurst"`
+	Args                    []string `json:"args"`
+}
+
+// resolveKnobs reads the manager's defaults from its -help and applies the
+// flags the bench passes.
+func resolveKnobs(bin string, args []string) (knobs, error) {
+	help, _ := exec.Command(bin, "-help").CombinedOutput()
+	return knobsFromHelp(string(help), args)
+}
+
+func knobsFromHelp(help string, args []string) (knobs, error) {
+	// -help prints each flag as "  -name type" followed by its indented
+	// description, which ends in "(default X)" unless X is the zero value.
+	blocks := map[string]string{}
+	var current string
+	for _, line := range strings.Split(help, "\n") {
+		if strings.HasPrefix(line, "  -") {
+			current = strings.Fields(line)[0][1:]
+		}
+		if current != "" {
+			blocks[current] += line + "\n"
+		}
+	}
+	def := func(name string) (string, error) {
+		block, ok := blocks[name]
+		if !ok {
+			return "", fmt.Errorf("manager has no flag --%s:\n%s", name, help)
+		}
+		if m := regexp.MustCompile(`\(default ([^)]+)\)`).FindStringSubmatch(block); m != nil {
+			return m[1], nil
+		}
+		return "0", nil
+	}
+	value := func(name string) (string, error) {
+		v, err := def(name)
+		for _, a := range args {
+			if after, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+				v, err = after, nil
+			}
+		}
+		return v, err
+	}
+	k := knobs{Args: args}
+	mcr, err := value("max-concurrent-reconciles")
+	if err != nil {
+		return k, err
+	}
+	qps, err := value("kube-api-qps")
+	if err != nil {
+		return k, err
+	}
+	burst, err := value("kube-api-burst")
+	if err != nil {
+		return k, err
+	}
+	if k.MaxConcurrentReconciles, err = strconv.Atoi(mcr); err != nil {
+		return k, err
+	}
+	if k.KubeAPIQPS, err = strconv.ParseFloat(qps, 64); err != nil {
+		return k, err
+	}
+	if k.KubeAPIBurst, err = strconv.Atoi(burst); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+func buildManager(dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the manager: %w", err)
+	}
+	return bin, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
