@@ -94,7 +94,14 @@ type scope struct {
 	secrets []staxv1alpha1.ManagedSecretStatus
 	// requeueAfter is when the next scheduled rotation falls due.
 	requeueAfter time.Duration
+	// postponed is set when a Secret changed while this reconcile ran: it
+	// stops before writing any workload or status and runs again once the
+	// Secrets are quiet, so a burst of edits makes one new pod template.
+	postponed time.Duration
 }
+
+// errPostponed stops a reconcile that a newer Secret change overtook.
+var errPostponed = errors.New("a referenced Secret changed during the reconcile")
 
 func (s *scope) problem(p status.Problem, services ...string) {
 	s.problems = append(s.problems, p)
@@ -154,6 +161,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.deleteStaleObjects,
 	} {
 		if err := phase(ctx, sc); err != nil {
+			if sc.postponed > 0 {
+				return ctrl.Result{RequeueAfter: sc.postponed}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
@@ -446,6 +456,13 @@ func hasKey(s *corev1.Secret, key string) bool {
 // with the digest of the values it consumes on its pod template, and with no
 // replicas while a service it depends on is not yet available.
 func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope) error {
+	// The values just read may be mid-burst: a Secret event since this
+	// reconcile began means more edits may follow. Applying now would roll
+	// the Deployments out once per edit instead of once per burst.
+	if wait := r.settle.remaining(client.ObjectKeyFromObject(sc.bp)); wait > 0 {
+		sc.postponed = wait
+		return errPostponed
+	}
 	available := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
 	for _, svc := range sc.bp.Spec.Services {
@@ -669,9 +686,10 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 // patchStatus writes the status computed from this reconcile, once, and only
 // if it differs from what is stored.
 func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
-	if ctx.Err() != nil {
-		// The manager is stopping: the reconcile was cut short, which says
-		// nothing about the Blueprint. The next run reports its state.
+	if ctx.Err() != nil || sc.postponed > 0 {
+		// The manager is stopping, or a newer Secret change overtook the
+		// reconcile: what it saw says nothing final about the Blueprint. The
+		// next run reports its state.
 		return nil
 	}
 	before := sc.bp.DeepCopy()

@@ -108,16 +108,28 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
 
 		By("making one new template for three quick edits of one Secret")
+		// Back to back, each update carrying the resourceVersion the last
+		// returned: a burst as a script or a controller writes it.
+		ext := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, ext)).To(Succeed())
 		for _, v := range []string{"tok-3-a1", "tok-4-b2", "tok-5-c3"} {
-			setSecretData(ns, "ext", "token", v)
+			rememberValue(v)
+			ext.Data["token"] = []byte(v)
+			Expect(k8sClient.Update(ctx, ext)).To(Succeed())
 		}
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(second))
 		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 2))
 
 		By("making one new template for two Secrets updated together")
 		third := templateDigest(ns, "app")(Default)
-		setSecretData(ns, "ext", "token", "tok-6-d4")
-		setSecretData(ns, "ext2", "key", "ext2-2-e5")
+		ext2 := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext2"}, ext2)).To(Succeed())
+		rememberValue("tok-6-d4")
+		rememberValue("ext2-2-e5")
+		ext.Data["token"] = []byte("tok-6-d4")
+		ext2.Data["key"] = []byte("ext2-2-e5")
+		Expect(k8sClient.Update(ctx, ext)).To(Succeed())
+		Expect(k8sClient.Update(ctx, ext2)).To(Succeed())
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(third))
 		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 3))
 		Expect(templateDigest(ns, "plain")(Default)).To(BeEmpty())

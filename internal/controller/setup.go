@@ -191,6 +191,12 @@ func (w *settleWindow) remaining(key types.NamespacedName) time.Duration {
 func (w *settleWindow) handler(mapFn handler.MapFunc) handler.EventHandler {
 	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		for _, req := range mapFn(ctx, obj) {
+			if obj.GetName() == render.GeneratedSecretName(req.Name) {
+				// The operator's own writes to the generated Secret come
+				// with the values it just wrote: nothing to wait for.
+				q.Add(req)
+				continue
+			}
 			w.touch(req.NamespacedName)
 			q.AddAfter(req, w.quiet)
 		}
