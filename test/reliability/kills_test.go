@@ -171,6 +171,10 @@ func rotatable(m *bpModel) []*staxv1alpha1.ServiceSecret {
 
 // step does one random operation.
 func (c *churn) step(ctx context.Context) error {
+	// A step changes the model first and the API server second: once begun
+	// it must finish even when the churn is being stopped, or the model would
+	// declare what the server never heard of.
+	ctx = context.WithoutCancel(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := c.live()
