@@ -98,10 +98,31 @@ type scope struct {
 	// stops before writing any workload or status and runs again once the
 	// Secrets are quiet, so a burst of edits makes one new pod template.
 	postponed time.Duration
+	// abandoned is set when the Blueprint turned out to be deleted: the
+	// reconcile stops and writes nothing more.
+	abandoned bool
 }
 
 // errPostponed stops a reconcile that a newer Secret change overtook.
 var errPostponed = errors.New("a referenced Secret changed during the reconcile")
+
+// errBlueprintGone stops a reconcile of a Blueprint deleted since the cache
+// last saw it.
+var errBlueprintGone = errors.New("the Blueprint was deleted")
+
+// blueprintGone reports whether bp no longer exists as the cache saw it:
+// deleted, being deleted, or replaced by a Blueprint of the same name.
+func (r *BlueprintReconciler) blueprintGone(ctx context.Context, bp *staxv1alpha1.Blueprint) (bool, error) {
+	live := &staxv1alpha1.Blueprint{}
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(bp), live)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading Blueprint %s: %w", bp.Name, err)
+	}
+	return live.UID != bp.UID || !live.DeletionTimestamp.IsZero(), nil
+}
 
 func (s *scope) problem(p status.Problem, services ...string) {
 	s.problems = append(s.problems, p)
@@ -164,6 +185,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			if sc.postponed > 0 {
 				return ctrl.Result{RequeueAfter: sc.postponed}, nil
 			}
+			if sc.abandoned {
+				return ctrl.Result{}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
@@ -207,6 +231,17 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		err := r.APIReader.Get(ctx, key, live)
 		switch {
 		case apierrors.IsNotFound(err):
+			// The cache may still hold a Blueprint that was just deleted,
+			// whose Secret the garbage collector has already removed:
+			// generating values for it would make a Secret nobody owns (under
+			// Retain, one that is never collected). Ask the API server.
+			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
+				if gone {
+					sc.abandoned = true
+					return errBlueprintGone
+				}
+				return err
+			}
 			st := generated.State{}
 			change, err := generated.Sync(&st, req, r.generate)
 			if err != nil {
@@ -686,7 +721,7 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 // patchStatus writes the status computed from this reconcile, once, and only
 // if it differs from what is stored.
 func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
-	if ctx.Err() != nil || sc.postponed > 0 {
+	if ctx.Err() != nil || sc.postponed > 0 || sc.abandoned {
 		// The manager is stopping, or a newer Secret change overtook the
 		// reconcile: what it saw says nothing final about the Blueprint. The
 		// next run reports its state.
