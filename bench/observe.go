@@ -7,18 +7,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
 // observer watches Blueprints and the operator's Deployments through the
@@ -56,10 +54,6 @@ func digestOf(d *appsv1.Deployment) string {
 func blueprintReady(bp *staxv1alpha1.Blueprint) bool {
 	cond := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
 	return cond != nil && cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == bp.Generation
-}
-
-func needsRollout(d *appsv1.Deployment) bool {
-	return d.Status.ObservedGeneration != d.Generation || !render.DeploymentAvailable(d)
 }
 
 func (c *cluster) observe(ctx context.Context, rolloutNS func(string) bool, workers int) (*observer, error) {
@@ -129,7 +123,7 @@ func (c *cluster) observe(ctx context.Context, rolloutNS func(string) bool, work
 			o.waiters[key] = kept
 		}
 		o.mu.Unlock()
-		if o.rolloutNS(d.Namespace) && needsRollout(d) {
+		if o.rolloutNS(d.Namespace) && testutil.NeedsRollout(d) {
 			o.rollout.Add(key)
 		}
 	}
@@ -182,20 +176,11 @@ func (o *observer) markAvailable(ctx context.Context, key types.NamespacedName) 
 	if err := o.cache.Get(ctx, key, cached); err != nil {
 		return err
 	}
-	if !needsRollout(cached) {
+	if !testutil.NeedsRollout(cached) {
 		return nil
 	}
 	d := cached.DeepCopy()
-	n := ptr.Deref(d.Spec.Replicas, 1)
-	now := metav1.Now()
-	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation,
-		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-			LastUpdateTime: now, LastTransitionTime: now,
-		}},
-	}
+	d.Status = testutil.AvailableStatus(d)
 	return o.c.Status().Update(ctx, d)
 }
 

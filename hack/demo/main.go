@@ -24,7 +24,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,6 +42,7 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/controller"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
 const (
@@ -267,11 +267,11 @@ func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) err
 		}
 		for i := range deps.Items {
 			d := &deps.Items[i]
-			if d.Status.ObservedGeneration != d.Generation || !render.DeploymentAvailable(d) {
+			if testutil.NeedsRollout(d) {
 				if n := ptr.Deref(d.Spec.Replicas, 1); n > 0 {
 					fmt.Printf("  Deployment %s: %d replica(s) available\n", d.Name, n)
 				}
-				if err := markAvailable(ctx, c, client.ObjectKeyFromObject(d)); err != nil && !apierrors.IsConflict(err) {
+				if err := testutil.MarkAvailable(ctx, c, d.Namespace, d.Name); err != nil {
 					return false, err
 				}
 			}
@@ -283,24 +283,6 @@ func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) err
 		cond := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
 		return cond != nil && cond.ObservedGeneration == bp.Generation && cond.Reason == "Available", nil
 	})
-}
-
-// markAvailable does what the Deployment controller and kubelets would.
-func markAvailable(ctx context.Context, c client.Client, key types.NamespacedName) error {
-	dep := &appsv1.Deployment{}
-	if err := c.Get(ctx, key, dep); err != nil {
-		return err
-	}
-	n := ptr.Deref(dep.Spec.Replicas, 1)
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation,
-		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-			LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-		}},
-	}
-	return c.Status().Update(ctx, dep)
 }
 
 func keepRunning(ctx context.Context, env *envtest.Environment) error {

@@ -26,6 +26,7 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
 const (
@@ -123,19 +124,7 @@ func getDeployment(ns, name string) func(Gomega) *appsv1.Deployment {
 // markAvailable plays the Deployment controller, which envtest does not run:
 // it reports every replica of the current template updated and available.
 func markAvailable(ns, name string) {
-	Eventually(func(g Gomega) {
-		d := getDeployment(ns, name)(g)
-		replicas := ptr.Deref(d.Spec.Replicas, 1)
-		d.Status = appsv1.DeploymentStatus{
-			ObservedGeneration: d.Generation,
-			Replicas:           replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
-			Conditions: []appsv1.DeploymentCondition{{
-				Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
-				LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-			}},
-		}
-		g.Expect(k8sClient.Status().Update(context.Background(), d)).To(Succeed())
-	}, timeout, interval).Should(Succeed())
+	Expect(testutil.MarkAvailable(context.Background(), k8sClient, ns, name)).To(Succeed())
 }
 
 // rollOut plays the Deployment controller until the Blueprint is Ready:
@@ -144,14 +133,7 @@ func markAvailable(ns, name string) {
 // current generation available until the operator has nothing left to hold.
 func rollOut(ns, bpName string) {
 	Eventually(func(g Gomega) {
-		deps := &appsv1.DeploymentList{}
-		g.Expect(k8sClient.List(context.Background(), deps, client.InNamespace(ns), client.MatchingLabels{render.LabelBlueprint: bpName})).To(Succeed())
-		for i := range deps.Items {
-			d := &deps.Items[i]
-			if !render.DeploymentAvailable(d) || d.Status.ObservedGeneration != d.Generation {
-				markAvailable(ns, d.Name)
-			}
-		}
+		g.Expect(testutil.RollOut(context.Background(), k8sClient, ns, bpName)).To(Succeed())
 		g.Expect(readyCondition(ns, bpName)(g)).To(haveReason(metav1.ConditionTrue, "Available"))
 	}, timeout, 200*time.Millisecond).Should(Succeed())
 }
