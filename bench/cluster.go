@@ -21,7 +21,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 	"github.com/stax-dev/blueprint-operator/bench/internal/proc"
-	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
 // The API server tells the bench's own requests, the plain client's and the
@@ -122,7 +121,7 @@ func startCluster(ctx context.Context, dir string, qps float32, burst int) (_ *c
 	// The bench watches the Blueprints and the operator's Deployments (it
 	// plays their controller); unsafe reads are fine, it never mutates what
 	// it reads without copying.
-	selector := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
+	selector := labels.SelectorFromSet(labels.Set{staxv1alpha1.LabelManagedBy: staxv1alpha1.ManagedByValue})
 	c.cache, err = cache.New(benchCfg, cache.Options{
 		Scheme:                       scheme,
 		DefaultUnsafeDisableDeepCopy: ptrTo(true),

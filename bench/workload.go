@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // refKey is the key of a referenced Secret that a Blueprint's web service
@@ -152,12 +152,12 @@ func renderPlain(r bpRef, ns string) ([]client.Object, []runtime.ApplyConfigurat
 			Namespace: ns, Name: plan.GeneratedSecretName,
 			Labels: render.GeneratedSecretLabels(bp.Name),
 			Annotations: map[string]string{
-				generated.MarkerAnnotation: bp.Name,
-				generated.ValuesAnnotation: generated.EncodeValues(map[string]generated.ValueMeta{"db-password": {GeneratedAt: time.Now().UTC()}}),
+				staxv1alpha1.GeneratedForAnnotation: bp.Name,
+				staxv1alpha1.ValuesAnnotation:       values.EncodeValues(map[string]values.ValueMeta{"db-password": {GeneratedAt: time.Now().UTC()}}),
 			},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{"db-password": []byte(randomHex(32)), generated.DigestKey: []byte(randomHex(64))},
+		Data: map[string][]byte{"db-password": []byte(randomHex(32)), staxv1alpha1.DigestKey: []byte(randomHex(64))},
 	}
 	out := []client.Object{secret}
 	var services []client.Object

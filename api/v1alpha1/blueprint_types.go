@@ -27,6 +27,13 @@ const (
 	CharsetSymbols Charset = "symbols"
 )
 
+// MinEntropyBits is the entropy floor of a generated value: together, a
+// secret's length and charset must give at least this many bits (128 bits is
+// beyond brute force). The minimum lengths it gives are alphanumeric 22, hex
+// 32, base64url 22 and symbols 20; the CEL rule on ServiceSecret states them
+// as literals, and a test keeps them equal to what this floor gives.
+const MinEntropyBits = 128
+
 // DefaultSecretLength is the length of a generated value when none is given.
 const DefaultSecretLength = 32
 
@@ -81,31 +88,6 @@ const (
 	// deleted, for a Blueprint of the same name to adopt.
 	DeletionPolicyRetain DeletionPolicy = "Retain"
 )
-
-// RotateAnnotation on a Blueprint requests an imperative rotation: it holds
-// comma-separated names of managed secrets, each regenerated once. A request
-// is identified by this annotation together with RotateRequestedAtAnnotation;
-// the handled request is recorded on the generated Secret, so re-applying the
-// same annotations (a GitOps re-sync) does not rotate again. To rotate the
-// same names again, change RotateRequestedAtAnnotation (kubectl blueprint
-// rotate does), or remove the annotation first.
-const RotateAnnotation = "stax.dev/rotate"
-
-// RotateRequestedAtAnnotation optionally accompanies RotateAnnotation with
-// the time of the request (RFC 3339), so that a repeated request for the same
-// names is a new request.
-const RotateRequestedAtAnnotation = "stax.dev/rotate-requested-at"
-
-// SecretsDigestAnnotation is set on each rendered pod template. It changes
-// exactly when a value the service consumes changes, so the Deployment rolls
-// out. It is an HMAC-SHA256 under a key only the operator knows, so it does
-// not help anyone guess a value.
-const SecretsDigestAnnotation = "stax.dev/secrets-digest"
-
-// PreviousValueSuffix: after a rotation, the previous value of managed secret
-// NAME stays readable under key NAME.previous of the generated Secret until
-// the next rotation.
-const PreviousValueSuffix = ".previous"
 
 // BlueprintService is one workload: what it runs, what it listens on, and the
 // environment and secrets it gets.
@@ -275,15 +257,6 @@ type ServiceResources struct {
 	// +optional
 	Memory *resource.Quantity `json:"memory,omitempty"`
 }
-
-// Condition types and reasons of a Blueprint. Ready, Reconciling and Stalled
-// follow the kstatus conventions, so kstatus, Flux health checks, Argo CD and
-// `kubectl wait --for=condition=Ready` understand a Blueprint.
-const (
-	ConditionReady       = "Ready"
-	ConditionReconciling = "Reconciling"
-	ConditionStalled     = "Stalled"
-)
 
 // BlueprintStatus is the observed state of a Blueprint. It never contains a
 // secret value.

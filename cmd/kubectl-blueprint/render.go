@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
@@ -90,13 +89,13 @@ func renderObjects(bp *staxv1alpha1.Blueprint) []any {
 	var objs []any
 	// The generated Secret always exists: besides the generated values it
 	// holds the key of the rollout digest. Its values are made in-cluster.
-	data := map[string][]byte{generated.DigestKey: {}}
+	data := map[string][]byte{staxv1alpha1.DigestKey: {}}
 	for _, m := range plan.Managed {
 		data[m.Name] = []byte{}
 	}
 	secret := corev1ac.Secret(plan.GeneratedSecretName, bp.Namespace).
 		WithLabels(render.GeneratedSecretLabels(bp.Name)).
-		WithAnnotations(map[string]string{generated.MarkerAnnotation: bp.Name}).
+		WithAnnotations(map[string]string{staxv1alpha1.GeneratedForAnnotation: bp.Name}).
 		WithType(corev1.SecretTypeOpaque).
 		WithData(data)
 	if bp.Spec.DeletionPolicy != staxv1alpha1.DeletionPolicyRetain {

@@ -262,7 +262,7 @@ func printStatus(ctx context.Context, c client.Client, key types.NamespacedName)
 func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) error {
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
 		deps := &appsv1.DeploymentList{}
-		if err := c.List(ctx, deps, client.InNamespace(key.Namespace), client.MatchingLabels{render.LabelBlueprint: key.Name}); err != nil {
+		if err := c.List(ctx, deps, client.InNamespace(key.Namespace), client.MatchingLabels{staxv1alpha1.LabelBlueprint: key.Name}); err != nil {
 			return false, err
 		}
 		for i := range deps.Items {

@@ -31,13 +31,13 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
 	"github.com/stax-dev/blueprint-operator/internal/digest"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/logging"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // FieldOwner is the server-side apply field manager of everything the
@@ -83,7 +83,7 @@ type scope struct {
 	deployments map[string]*appsv1.Deployment
 	// generated is the generated Secret as written or read; nil when the
 	// name is taken by a foreign Secret.
-	generated *corev1.Secret
+	generatedSecret *corev1.Secret
 	// referenced holds each referenced Secret, nil when it does not exist.
 	referenced map[string]*corev1.Secret
 	// digests holds each rendered service's secrets digest.
@@ -200,14 +200,14 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	plan, errs := render.Build(sc.bp)
 	sc.plan = plan
 	for _, err := range errs {
-		sc.problem(status.Problem{Reason: status.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
-		metrics.ReferenceFailure(status.ReasonInvalidReference)
+		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
+		metrics.ReferenceFailure(staxv1alpha1.ReasonInvalidReference)
 	}
 	// Admission rejects unknown and self dependencies; longer cycles need the
 	// whole graph, which a CEL rule cannot walk within its cost budget.
 	if cycle := depgraph.Cycle(sc.bp.Spec.Services); cycle != nil {
 		sc.problem(status.Problem{
-			Reason:   status.ReasonDependencyCycle,
+			Reason:   staxv1alpha1.ReasonDependencyCycle,
 			Message:  "dependsOn forms a cycle: " + depgraph.Format(cycle),
 			Stalling: true,
 		}, cycle...)
@@ -224,8 +224,8 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) error {
 	name := sc.plan.GeneratedSecretName
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	rotateNames, rotateID := generated.ParseRotateRequest(sc.bp.Annotations)
-	req := generated.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
+	rotateNames, rotateID := values.ParseRotateRequest(sc.bp.Annotations)
+	req := values.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
 	for range maxSecretAttempts {
 		live := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, key, live)
@@ -242,8 +242,8 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				}
 				return err
 			}
-			st := generated.State{}
-			change, err := generated.Sync(&st, req, r.generate)
+			st := values.State{}
+			change, err := values.Sync(&st, req, r.generate)
 			if err != nil {
 				return err
 			}
@@ -267,7 +267,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 
 		if !ownsGenerated(live, sc.bp) {
 			sc.problem(status.Problem{
-				Reason:   status.ReasonConflict,
+				Reason:   staxv1alpha1.ReasonConflict,
 				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
 				Stalling: true,
 			}, servicesConsumingValues(sc.plan)...)
@@ -278,14 +278,14 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			// are going, so wait for it rather than adopt what is being
 			// deleted.
 			sc.problem(status.Problem{
-				Reason:  status.ReasonProgressing,
+				Reason:  staxv1alpha1.ReasonProgressing,
 				Message: fmt.Sprintf("waiting for the deletion of Secret %s, left by a deleted Blueprint of the same name", name),
 			}, servicesConsumingValues(sc.plan)...)
 			return nil
 		}
 
 		st := readState(live)
-		change, err := generated.Sync(&st, req, r.generate)
+		change, err := values.Sync(&st, req, r.generate)
 		if err != nil {
 			return err
 		}
@@ -315,8 +315,8 @@ func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
 
 // recordGeneratedSecret keeps what later phases and status need, and tells
 // the user what changed, by name.
-func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *generated.State, change generated.Change) {
-	sc.generated = secret
+func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
+	sc.generatedSecret = secret
 	for _, m := range sc.plan.Managed {
 		meta := st.Values[m.Name]
 		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
@@ -333,7 +333,7 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
 			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
 	}
-	for _, trigger := range []string{generated.TriggerField, generated.TriggerAnnotation, generated.TriggerSchedule} {
+	for _, trigger := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
 		if names := change.Rotated[trigger]; len(names) > 0 {
 			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Rotated", "RotateValues",
 				"rotated value(s) in Secret %s (%s): %s; previous values stay under NAME%s until the next rotation",
@@ -360,7 +360,7 @@ func ownsGenerated(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bool {
 	if render.IsControlledBy(secret, string(bp.UID)) {
 		return true
 	}
-	if secret.Annotations[generated.MarkerAnnotation] != bp.Name {
+	if secret.Annotations[staxv1alpha1.GeneratedForAnnotation] != bp.Name {
 		return false
 	}
 	ref := metav1.GetControllerOf(secret)
@@ -382,7 +382,7 @@ func setGeneratedOwnership(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bo
 	if secret.Annotations == nil {
 		secret.Annotations = map[string]string{}
 	}
-	secret.Annotations[generated.MarkerAnnotation] = bp.Name
+	secret.Annotations[staxv1alpha1.GeneratedForAnnotation] = bp.Name
 
 	refs := secret.OwnerReferences[:0:0]
 	for _, ref := range secret.OwnerReferences {
@@ -398,28 +398,28 @@ func setGeneratedOwnership(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bo
 	return !equality.Semantic.DeepEqual(before.ObjectMeta, secret.ObjectMeta)
 }
 
-func readState(secret *corev1.Secret) generated.State {
+func readState(secret *corev1.Secret) values.State {
 	data := make(map[string][]byte, len(secret.Data))
 	for k, v := range secret.Data {
 		data[k] = v
 	}
-	return generated.State{
+	return values.State{
 		Data:          data,
-		Values:        generated.DecodeValues(secret.Annotations),
-		RotateHandled: secret.Annotations[generated.RotateHandledAnnotation],
+		Values:        values.DecodeValues(secret.Annotations),
+		RotateHandled: secret.Annotations[staxv1alpha1.RotateHandledAnnotation],
 	}
 }
 
-func writeState(secret *corev1.Secret, st *generated.State) {
+func writeState(secret *corev1.Secret, st *values.State) {
 	secret.Data = st.Data
 	if secret.Annotations == nil {
 		secret.Annotations = map[string]string{}
 	}
-	secret.Annotations[generated.ValuesAnnotation] = generated.EncodeValues(st.Values)
+	secret.Annotations[staxv1alpha1.ValuesAnnotation] = values.EncodeValues(st.Values)
 	if st.RotateHandled == "" {
-		delete(secret.Annotations, generated.RotateHandledAnnotation)
+		delete(secret.Annotations, staxv1alpha1.RotateHandledAnnotation)
 	} else {
-		secret.Annotations[generated.RotateHandledAnnotation] = st.RotateHandled
+		secret.Annotations[staxv1alpha1.RotateHandledAnnotation] = st.RotateHandled
 	}
 }
 
@@ -463,16 +463,16 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 			switch {
 			case secret == nil:
 				sc.problem(status.Problem{
-					Reason:  status.ReasonSecretNotFound,
+					Reason:  staxv1alpha1.ReasonSecretNotFound,
 					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
 				}, svc.Name)
-				metrics.ReferenceFailure(status.ReasonSecretNotFound)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
 			case !hasKey(secret, use.Ref.Key):
 				sc.problem(status.Problem{
-					Reason:  status.ReasonSecretKeyNotFound,
+					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
 					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
 				}, svc.Name)
-				metrics.ReferenceFailure(status.ReasonSecretKeyNotFound)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 			}
 		}
 	}
@@ -518,7 +518,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		if sc.blocked[svc.Name] {
 			continue
 		}
-		sc.digests[svc.Name] = digest.Compute(sc.generated.Data[generated.DigestKey], usedRefs(svc), sc.lookupValue)
+		sc.digests[svc.Name] = digest.Compute(sc.generatedSecret.Data[staxv1alpha1.DigestKey], usedRefs(svc), sc.lookupValue)
 		svc.SetSecretsDigest(sc.digests[svc.Name])
 		// Start order: hold the service back until its dependencies are
 		// available. Once it runs it keeps running, even while a dependency
@@ -579,8 +579,8 @@ func usedRefs(svc *render.Service) []reference.Ref {
 // this reconcile read. It feeds the digest only.
 func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
 	secret := s.referenced[ref.SecretName]
-	if s.generated != nil && ref.SecretName == s.generated.Name {
-		secret = s.generated
+	if s.generatedSecret != nil && ref.SecretName == s.generatedSecret.Name {
+		secret = s.generatedSecret
 	}
 	if secret == nil {
 		return nil, false
@@ -624,7 +624,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	}
 	if !render.IsControlledBy(live, string(sc.bp.UID)) {
 		sc.problem(status.Problem{
-			Reason:   status.ReasonConflict,
+			Reason:   staxv1alpha1.ReasonConflict,
 			Message:  fmt.Sprintf("%s %s exists and is not controlled by this Blueprint; it is left untouched", kind, key.Name),
 			Stalling: true,
 		}, key.Name)
@@ -654,7 +654,7 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 		wantDeployment[svc.Name] = true
 		wantService[svc.Name] = len(svc.Ports) > 0
 	}
-	selector := client.MatchingLabels{render.LabelBlueprint: sc.bp.Name}
+	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), selector); err != nil {
 		return err
@@ -694,8 +694,8 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		Problems:   sc.problems,
 		Err:        reconcileErr,
 	}
-	if sc.generated != nil {
-		obs.GeneratedSecretName = sc.generated.Name
+	if sc.generatedSecret != nil {
+		obs.GeneratedSecretName = sc.generatedSecret.Name
 	}
 	for _, svc := range sc.bp.Spec.Services {
 		o := status.ServiceObservation{Name: svc.Name, Desired: 1}
@@ -746,7 +746,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	}
 	metrics.SetReady(key, newReady.Status)
 	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != status.ReasonProgressing &&
+	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing &&
 		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
 	}

@@ -179,7 +179,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Eventually(secret, timeout, interval).Should(HaveField("Data", HaveKey("db-password")))
 		s := secret(Default)
 		Expect(s.Type).To(Equal(corev1.SecretTypeOpaque))
-		Expect(s.Labels).To(HaveKeyWithValue(render.LabelBlueprint, bp.Name))
+		Expect(s.Labels).To(HaveKeyWithValue(staxv1alpha1.LabelBlueprint, bp.Name))
 		Expect(s.Data["db-password"]).To(MatchRegexp(`^[A-Za-z0-9]{32}$`))
 		Expect(render.IsControlledBy(s, string(getBlueprint(ns, bp.Name).UID))).To(BeTrue())
 

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
@@ -177,7 +176,7 @@ var _ = Describe("Secret lifecycle", func() {
 			b.Annotations = map[string]string{staxv1alpha1.RotateAnnotation: "pw"}
 		})
 		v2 := expectRotated(v1)
-		Eventually(secret, timeout, interval).Should(HaveField("Annotations", HaveKeyWithValue(generated.RotateHandledAnnotation, "pw")))
+		Eventually(secret, timeout, interval).Should(HaveField("Annotations", HaveKeyWithValue(staxv1alpha1.RotateHandledAnnotation, "pw")))
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Annotations["example.com/resync"] = "1" })
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v2))
 
@@ -227,7 +226,7 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(secret, timeout, interval).Should(HaveField("Data", HaveKey("pw")))
 		kept := secret(Default)
 		Expect(kept.OwnerReferences).To(BeEmpty(), "a retained Secret has no owner to be collected with")
-		Expect(kept.Annotations).To(HaveKeyWithValue(generated.MarkerAnnotation, "kept"))
+		Expect(kept.Annotations).To(HaveKeyWithValue(staxv1alpha1.GeneratedForAnnotation, "kept"))
 
 		By("surviving the deletion of its Blueprint")
 		Expect(k8sClient.Delete(ctx, getBlueprint(ns, retained.Name))).To(Succeed())

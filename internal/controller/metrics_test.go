@@ -15,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/stax-dev/blueprint-operator/internal/generated"
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
-	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // scrapeMetrics fetches url as Prometheus does and parses the text format.
@@ -68,10 +68,10 @@ var _ = Describe("Metrics endpoint", func() {
 			Expect(before).To(HaveKeyWithValue(name, HaveField("GetType()", typ)))
 		}
 		sample(before, "stax_blueprint_values_generated_total", "", "")
-		for _, trigger := range []string{generated.TriggerField, generated.TriggerAnnotation, generated.TriggerSchedule} {
+		for _, trigger := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
 			sample(before, "stax_blueprint_rotations_total", "trigger", trigger)
 		}
-		for _, reason := range []string{status.ReasonSecretNotFound, status.ReasonSecretKeyNotFound, status.ReasonInvalidReference} {
+		for _, reason := range []string{staxv1alpha1.ReasonSecretNotFound, staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonInvalidReference} {
 			sample(before, "stax_blueprint_reference_failures_total", "reason", reason)
 		}
 		for _, ready := range []string{"True", "False", "Unknown"} {
@@ -80,8 +80,8 @@ var _ = Describe("Metrics endpoint", func() {
 
 		By("showing what the reconciler reports")
 		metrics.ValuesGenerated(2)
-		metrics.Rotated(generated.TriggerAnnotation, 1)
-		metrics.ReferenceFailure(status.ReasonSecretKeyNotFound)
+		metrics.Rotated(values.TriggerAnnotation, 1)
+		metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 		probe := types.NamespacedName{Namespace: "metrics-probe", Name: "unobserved"}
 		metrics.SetReady(probe, metav1.ConditionUnknown)
 		DeferCleanup(metrics.Forget, probe)
@@ -93,8 +93,8 @@ var _ = Describe("Metrics endpoint", func() {
 			return sample(after, name, label, value) - sample(before, name, label, value)
 		}
 		Expect(grew("stax_blueprint_values_generated_total", "", "")).To(BeNumerically(">=", 2))
-		Expect(grew("stax_blueprint_rotations_total", "trigger", generated.TriggerAnnotation)).To(BeNumerically(">=", 1))
-		Expect(grew("stax_blueprint_reference_failures_total", "reason", status.ReasonSecretKeyNotFound)).To(BeNumerically(">=", 1))
+		Expect(grew("stax_blueprint_rotations_total", "trigger", values.TriggerAnnotation)).To(BeNumerically(">=", 1))
+		Expect(grew("stax_blueprint_reference_failures_total", "reason", staxv1alpha1.ReasonSecretKeyNotFound)).To(BeNumerically(">=", 1))
 		// Reconciles always leave a Ready condition, True or False, so only
 		// the probe is Unknown.
 		Expect(grew("stax_blueprints", "ready", "Unknown")).To(Equal(1.0))

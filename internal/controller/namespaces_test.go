@@ -27,7 +27,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/install"
 	"github.com/stax-dev/blueprint-operator/internal/render"
-	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
 // The namespace restriction, held to a real API server's RBAC: the Helm
@@ -160,7 +159,7 @@ var _ = Describe("Namespace restriction", Ordered, func() {
 			ready := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
 			g.Expect(ready).NotTo(BeNil())
 			g.Expect(ready.ObservedGeneration).To(Equal(bp.Generation))
-			g.Expect(ready.Reason).To(Equal(status.ReasonProgressing))
+			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonProgressing))
 		}, timeout, interval).Should(Succeed(), "no reconcile in %s: look for Forbidden in the log", watched)
 		generated := &corev1.Secret{}
 		Expect(admin.Get(ctx, types.NamespacedName{Namespace: watched, Name: render.GeneratedSecretName("payments-dev")}, generated)).To(Succeed())

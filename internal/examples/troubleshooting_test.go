@@ -90,9 +90,9 @@ func TestTroubleshootingHasASectionPerReason(t *testing.T) {
 	}
 	// The reasons known when this test was written must be among those
 	// found, or the parsing above has stopped seeing them.
-	for _, r := range []string{status.ReasonAvailable, status.ReasonProgressing, status.ReasonSecretNotFound,
-		status.ReasonSecretKeyNotFound, status.ReasonInvalidReference, status.ReasonDependencyCycle,
-		status.ReasonConflict, status.ReasonReconcileError} {
+	for _, r := range []string{staxv1alpha1.ReasonAvailable, staxv1alpha1.ReasonProgressing, staxv1alpha1.ReasonSecretNotFound,
+		staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonInvalidReference, staxv1alpha1.ReasonDependencyCycle,
+		staxv1alpha1.ReasonConflict, staxv1alpha1.ReasonReconcileError} {
 		if !slices.Contains(reasons, r) {
 			t.Errorf("reason %s not found by parsing internal/status", r)
 		}

@@ -8,6 +8,8 @@
 package metrics
 
 import (
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/stax-dev/blueprint-operator/internal/generated"
-	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 var (
@@ -43,10 +44,10 @@ var (
 func init() {
 	// Every label value exists from the start at zero, so that rate() and
 	// alerts see a series before its first event rather than no data.
-	for _, t := range []string{generated.TriggerField, generated.TriggerAnnotation, generated.TriggerSchedule} {
+	for _, t := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
 		rotations.WithLabelValues(t)
 	}
-	for _, r := range []string{status.ReasonSecretNotFound, status.ReasonSecretKeyNotFound, status.ReasonInvalidReference} {
+	for _, r := range []string{staxv1alpha1.ReasonSecretNotFound, staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonInvalidReference} {
 		referenceFailures.WithLabelValues(r)
 	}
 	ctrlmetrics.Registry.MustRegister(valuesGenerated, rotations, referenceFailures, blueprints)
@@ -57,14 +58,14 @@ func ValuesGenerated(n int) {
 	valuesGenerated.Add(float64(n))
 }
 
-// Rotated counts n values replaced by trigger: generated.TriggerField,
+// Rotated counts n values replaced by trigger: values.TriggerField,
 // TriggerAnnotation or TriggerSchedule.
 func Rotated(trigger string, n int) {
 	rotations.WithLabelValues(trigger).Add(float64(n))
 }
 
 // ReferenceFailure counts one reference a reconcile could not resolve, by
-// its reason: status.ReasonSecretNotFound, ReasonSecretKeyNotFound or
+// its reason: staxv1alpha1.ReasonSecretNotFound, ReasonSecretKeyNotFound or
 // ReasonInvalidReference.
 func ReferenceFailure(reason string) {
 	referenceFailures.WithLabelValues(reason).Inc()

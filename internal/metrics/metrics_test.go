@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/stax-dev/blueprint-operator/internal/generated"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 const (
@@ -44,21 +44,21 @@ func TestRegisteredInControllerRuntimeRegistry(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	values := testutil.ToFloat64(valuesGenerated)
+	before := testutil.ToFloat64(valuesGenerated)
 	ValuesGenerated(3)
 	ValuesGenerated(0)
-	if got := testutil.ToFloat64(valuesGenerated) - values; got != 3 {
+	if got := testutil.ToFloat64(valuesGenerated) - before; got != 3 {
 		t.Errorf("%s grew by %v, want 3", nameValues, got)
 	}
 
-	field, schedule := testutil.ToFloat64(rotations.WithLabelValues(generated.TriggerField)), testutil.ToFloat64(rotations.WithLabelValues(generated.TriggerSchedule))
-	Rotated(generated.TriggerField, 2)
-	Rotated(generated.TriggerField, 1)
-	if got := testutil.ToFloat64(rotations.WithLabelValues(generated.TriggerField)) - field; got != 3 {
-		t.Errorf("%s{trigger=%q} grew by %v, want 3", nameRotations, generated.TriggerField, got)
+	field, schedule := testutil.ToFloat64(rotations.WithLabelValues(values.TriggerField)), testutil.ToFloat64(rotations.WithLabelValues(values.TriggerSchedule))
+	Rotated(values.TriggerField, 2)
+	Rotated(values.TriggerField, 1)
+	if got := testutil.ToFloat64(rotations.WithLabelValues(values.TriggerField)) - field; got != 3 {
+		t.Errorf("%s{trigger=%q} grew by %v, want 3", nameRotations, values.TriggerField, got)
 	}
-	if got := testutil.ToFloat64(rotations.WithLabelValues(generated.TriggerSchedule)) - schedule; got != 0 {
-		t.Errorf("%s{trigger=%q} grew by %v, want 0", nameRotations, generated.TriggerSchedule, got)
+	if got := testutil.ToFloat64(rotations.WithLabelValues(values.TriggerSchedule)) - schedule; got != 0 {
+		t.Errorf("%s{trigger=%q} grew by %v, want 0", nameRotations, values.TriggerSchedule, got)
 	}
 
 	notFound := testutil.ToFloat64(referenceFailures.WithLabelValues("SecretNotFound"))

@@ -45,16 +45,6 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 )
 
-// Labels the operator puts on everything it renders.
-const (
-	LabelBlueprint = "stax.dev/blueprint"
-	LabelService   = "stax.dev/service"
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelName      = "app.kubernetes.io/name"
-	LabelInstance  = "app.kubernetes.io/instance"
-	ManagedByValue = "stax-blueprint-operator"
-)
-
 // hiddenRefPrefix starts the names of the variables that carry referenced
 // values into composed strings.
 const hiddenRefPrefix = "STAX_REF_"
@@ -186,22 +176,22 @@ func (s *Service) SetReplicas(n int32) {
 
 // Selector returns the labels that select one service's pods.
 func Selector(blueprintName, serviceName string) map[string]string {
-	return map[string]string{LabelBlueprint: blueprintName, LabelService: serviceName}
+	return map[string]string{staxv1alpha1.LabelBlueprint: blueprintName, staxv1alpha1.LabelService: serviceName}
 }
 
 // GeneratedSecretLabels returns the labels of a Blueprint's generated Secret.
 func GeneratedSecretLabels(blueprintName string) map[string]string {
-	return map[string]string{LabelBlueprint: blueprintName, LabelManagedBy: ManagedByValue}
+	return map[string]string{staxv1alpha1.LabelBlueprint: blueprintName, staxv1alpha1.LabelManagedBy: staxv1alpha1.ManagedByValue}
 }
 
 // Labels returns the labels of every object rendered for one service.
 func Labels(blueprintName, serviceName string) map[string]string {
 	return map[string]string{
-		LabelBlueprint: blueprintName,
-		LabelService:   serviceName,
-		LabelManagedBy: ManagedByValue,
-		LabelName:      serviceName,
-		LabelInstance:  blueprintName,
+		staxv1alpha1.LabelBlueprint: blueprintName,
+		staxv1alpha1.LabelService:   serviceName,
+		staxv1alpha1.LabelManagedBy: staxv1alpha1.ManagedByValue,
+		staxv1alpha1.LabelName:      serviceName,
+		staxv1alpha1.LabelInstance:  blueprintName,
 	}
 }
 

@@ -12,20 +12,17 @@ import (
 	"io"
 	"math"
 	"math/bits"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
-// Charset names. They double as the API enum values, so changing them is a
-// breaking API change.
+// Charset names, as the API spells them (api/v1alpha1 defines them once).
 const (
-	Alphanumeric = "alphanumeric" // [A-Za-z0-9], 62 symbols
-	Hex          = "hex"          // [0-9a-f], 16 symbols
-	Base64URL    = "base64url"    // [A-Za-z0-9-_], 64 symbols
-	Symbols      = "symbols"      // printable ASCII without " ' ` \, 90 symbols
+	Alphanumeric = string(staxv1alpha1.CharsetAlphanumeric) // [A-Za-z0-9], 62 symbols
+	Hex          = string(staxv1alpha1.CharsetHex)          // [0-9a-f], 16 symbols
+	Base64URL    = string(staxv1alpha1.CharsetBase64URL)    // [A-Za-z0-9-_], 64 symbols
+	Symbols      = string(staxv1alpha1.CharsetSymbols)      // printable ASCII without " ' ` \, 90 symbols
 )
-
-// MinEntropyBits is the smallest entropy a generated secret must carry; 128
-// bits is beyond brute force for any online or offline attacker.
-const MinEntropyBits = 128
 
 // MaxLength bounds Generate so that a typo in a manifest cannot make the
 // operator allocate or store an absurdly large Secret.
@@ -80,13 +77,13 @@ func EntropyBits(charset string, length int) (float64, error) {
 }
 
 // MinLength returns the shortest length for which a value drawn from the
-// named charset carries at least MinEntropyBits of entropy.
+// named charset carries at least staxv1alpha1.MinEntropyBits of entropy.
 func MinLength(charset string) (int, error) {
 	a, err := Alphabet(charset)
 	if err != nil {
 		return 0, err
 	}
-	return int(math.Ceil(MinEntropyBits / math.Log2(float64(len(a))))), nil
+	return int(math.Ceil(staxv1alpha1.MinEntropyBits / math.Log2(float64(len(a))))), nil
 }
 
 // Generate returns length symbols drawn uniformly from the named charset,

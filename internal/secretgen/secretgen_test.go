@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
 var allCharsets = []string{Alphanumeric, Hex, Base64URL, Symbols}
@@ -129,10 +131,10 @@ func TestMinLength(t *testing.T) {
 				t.Errorf("MinLength(%q) = %d, want %d", charset, got, wantLen)
 			}
 			// Cross-check the definition rather than trusting the table alone.
-			if bits, _ := EntropyBits(charset, got); bits < MinEntropyBits {
-				t.Errorf("EntropyBits(%q, %d) = %v, below %d", charset, got, bits, MinEntropyBits)
+			if bits, _ := EntropyBits(charset, got); bits < staxv1alpha1.MinEntropyBits {
+				t.Errorf("EntropyBits(%q, %d) = %v, below %d", charset, got, bits, staxv1alpha1.MinEntropyBits)
 			}
-			if bits, _ := EntropyBits(charset, got-1); bits >= MinEntropyBits {
+			if bits, _ := EntropyBits(charset, got-1); bits >= staxv1alpha1.MinEntropyBits {
 				t.Errorf("EntropyBits(%q, %d) = %v, so %d is not minimal", charset, got-1, bits, got)
 			}
 		})

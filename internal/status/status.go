@@ -17,28 +17,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
-// Reasons of the Ready, Reconciling and Stalled conditions.
-const (
-	// ReasonAvailable: every service's Deployment is available.
-	ReasonAvailable = "Available"
-	// ReasonProgressing: objects are applied and Deployments are rolling out.
-	ReasonProgressing = "Progressing"
-	// ReasonSecretNotFound: a referenced Secret does not exist (yet).
-	ReasonSecretNotFound = "SecretNotFound"
-	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
-	ReasonSecretKeyNotFound = "SecretKeyNotFound"
-	// ReasonInvalidReference: a reference cannot be resolved as written.
-	ReasonInvalidReference = "InvalidReference"
-	// ReasonConflict: an object the Blueprint would create exists and is not
-	// controlled by it. It is left untouched.
-	ReasonConflict = "Conflict"
-	// ReasonDependencyCycle: dependsOn forms a cycle, so the services in it
-	// could never start.
-	ReasonDependencyCycle = "DependencyCycle"
-	// ReasonReconcileError: a transient API error; the reconcile is retried.
-	ReasonReconcileError = "ReconcileError"
-)
-
 // maxMessage bounds condition messages well below the API's 32768 limit.
 const maxMessage = 4096
 
@@ -121,7 +99,7 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	case len(stalling) > 0:
 		return stalling[0].Reason, joinProblems(append(stalling, waiting...)), true, false
 	case obs.Err != nil:
-		return ReasonReconcileError, truncate(obs.Err.Error()), false, false
+		return staxv1alpha1.ReasonReconcileError, truncate(obs.Err.Error()), false, false
 	case len(waiting) > 0:
 		return waiting[0].Reason, joinProblems(waiting), false, false
 	}
@@ -136,9 +114,9 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 		}
 	}
 	if len(pending) > 0 {
-		return ReasonProgressing, truncate("waiting for Deployments to be available: " + strings.Join(pending, ", ")), false, false
+		return staxv1alpha1.ReasonProgressing, truncate("waiting for Deployments to be available: " + strings.Join(pending, ", ")), false, false
 	}
-	return ReasonAvailable, fmt.Sprintf("all %d services are available", len(obs.Services)), false, true
+	return staxv1alpha1.ReasonAvailable, fmt.Sprintf("all %d services are available", len(obs.Services)), false, true
 }
 
 func setReadyCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {

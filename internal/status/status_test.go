@@ -33,10 +33,10 @@ const (
 )
 
 var (
-	secretNotFound = status.Problem{Reason: status.ReasonSecretNotFound, Message: msgSecretNotFound}
-	keyNotFound    = status.Problem{Reason: status.ReasonSecretKeyNotFound, Message: msgKeyNotFound}
-	conflict       = status.Problem{Reason: status.ReasonConflict, Message: msgConflict, Stalling: true}
-	invalidRef     = status.Problem{Reason: status.ReasonInvalidReference, Message: msgInvalidRef, Stalling: true}
+	secretNotFound = status.Problem{Reason: staxv1alpha1.ReasonSecretNotFound, Message: msgSecretNotFound}
+	keyNotFound    = status.Problem{Reason: staxv1alpha1.ReasonSecretKeyNotFound, Message: msgKeyNotFound}
+	conflict       = status.Problem{Reason: staxv1alpha1.ReasonConflict, Message: msgConflict, Stalling: true}
+	invalidRef     = status.Problem{Reason: staxv1alpha1.ReasonInvalidReference, Message: msgInvalidRef, Stalling: true}
 	errTransient   = errors.New("applying Deployment api: connection refused")
 )
 
@@ -77,7 +77,7 @@ var applyTests = map[string]struct {
 	"all services available": {
 		obs: status.Observation{Generation: 1, GeneratedSecretName: "payments-dev-generated", Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready: condition(metav1.ConditionTrue, status.ReasonAvailable, "all 2 services are available"),
+			ready: condition(metav1.ConditionTrue, staxv1alpha1.ReasonAvailable, "all 2 services are available"),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -88,8 +88,8 @@ var applyTests = map[string]struct {
 	"a Deployment rolling out": {
 		obs: status.Observation{Generation: 1, Services: apiPending},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 		},
 		wantReadyServices: "1/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -102,8 +102,8 @@ var applyTests = map[string]struct {
 			pending("db", 0, 1), available("cache", 1), pending("api", 2, 2),
 		}},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
 		},
 		wantReadyServices: "1/3",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -115,8 +115,8 @@ var applyTests = map[string]struct {
 	"referenced Secret not found": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Services: apiPending},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonSecretNotFound, msgSecretNotFound),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonSecretNotFound, msgSecretNotFound),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonSecretNotFound, msgSecretNotFound),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonSecretNotFound, msgSecretNotFound),
 		},
 		wantReadyServices: "1/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -127,8 +127,8 @@ var applyTests = map[string]struct {
 	"waiting problems joined, first one's reason": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{keyNotFound, secretNotFound}, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -140,8 +140,8 @@ var applyTests = map[string]struct {
 		// The waiting problem comes first: a stalling one wins regardless.
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound, conflict}, Services: apiPending},
 		want: map[string]wantCondition{
-			ready:   condition(metav1.ConditionFalse, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
-			stalled: condition(metav1.ConditionTrue, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 		},
 		wantReadyServices: "1/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -152,8 +152,8 @@ var applyTests = map[string]struct {
 	"first stalling problem gives the reason": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{invalidRef, conflict}, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready:   condition(metav1.ConditionFalse, status.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
-			stalled: condition(metav1.ConditionTrue, status.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
+			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
+			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -164,8 +164,8 @@ var applyTests = map[string]struct {
 	"repeated messages reported once": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound, secretNotFound, conflict, conflict}, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready:   condition(metav1.ConditionFalse, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
-			stalled: condition(metav1.ConditionTrue, status.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
+			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -176,8 +176,8 @@ var applyTests = map[string]struct {
 	"transient error": {
 		obs: status.Observation{Generation: 1, Err: errTransient, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonReconcileError, errTransient.Error()),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonReconcileError, errTransient.Error()),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -188,8 +188,8 @@ var applyTests = map[string]struct {
 	"stalling problem beats transient error": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{invalidRef}, Err: errTransient, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready:   condition(metav1.ConditionFalse, status.ReasonInvalidReference, msgInvalidRef),
-			stalled: condition(metav1.ConditionTrue, status.ReasonInvalidReference, msgInvalidRef),
+			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonInvalidReference, msgInvalidRef),
+			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonInvalidReference, msgInvalidRef),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -200,8 +200,8 @@ var applyTests = map[string]struct {
 	"transient error beats waiting problems": {
 		obs: status.Observation{Generation: 1, Problems: []status.Problem{secretNotFound}, Err: errTransient, Services: apiPending},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonReconcileError, errTransient.Error()),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonReconcileError, errTransient.Error()),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 		},
 		wantReadyServices: "1/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -218,14 +218,14 @@ var applyTests = map[string]struct {
 				{Name: "legacy", DesiredReplicas: 1, ReadyReplicas: 0, Ready: false},
 			},
 			Conditions: []metav1.Condition{
-				{Type: ready, Status: metav1.ConditionFalse, Reason: status.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
-				{Type: reconciling, Status: metav1.ConditionTrue, Reason: status.ReasonProgressing, Message: "x", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
-				{Type: stalled, Status: metav1.ConditionTrue, Reason: status.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: ready, Status: metav1.ConditionFalse, Reason: staxv1alpha1.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: reconciling, Status: metav1.ConditionTrue, Reason: staxv1alpha1.ReasonProgressing, Message: "x", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: stalled, Status: metav1.ConditionTrue, Reason: staxv1alpha1.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
 			},
 		},
 		obs: status.Observation{Generation: 2, Services: bothAvailable},
 		want: map[string]wantCondition{
-			ready: condition(metav1.ConditionTrue, status.ReasonAvailable, "all 2 services are available"),
+			ready: condition(metav1.ConditionTrue, staxv1alpha1.ReasonAvailable, "all 2 services are available"),
 		},
 		wantReadyServices: "2/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -237,13 +237,13 @@ var applyTests = map[string]struct {
 		before: staxv1alpha1.BlueprintStatus{
 			ObservedGeneration: 1,
 			Conditions: []metav1.Condition{
-				{Type: ready, Status: metav1.ConditionTrue, Reason: status.ReasonAvailable, Message: "all 2 services are available", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
+				{Type: ready, Status: metav1.ConditionTrue, Reason: staxv1alpha1.ReasonAvailable, Message: "all 2 services are available", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
 			},
 		},
 		obs: status.Observation{Generation: 2, Services: apiPending},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 		},
 		wantReadyServices: "1/2",
 		wantServices: []staxv1alpha1.ServiceStatus{
@@ -411,7 +411,7 @@ func TestApplyTruncatesLongMessages(t *testing.T) {
 		wantTypes  []string
 	}{
 		"long waiting problem": {
-			obs:        status.Observation{Generation: 1, Problems: []status.Problem{{Reason: status.ReasonSecretNotFound, Message: long}}},
+			obs:        status.Observation{Generation: 1, Problems: []status.Problem{{Reason: staxv1alpha1.ReasonSecretNotFound, Message: long}}},
 			wantPrefix: "xxxxxxxx",
 			wantTypes:  []string{ready, reconciling},
 		},
@@ -419,7 +419,7 @@ func TestApplyTruncatesLongMessages(t *testing.T) {
 			obs: status.Observation{Generation: 1, Problems: func() []status.Problem {
 				var ps []status.Problem
 				for i := range 100 {
-					ps = append(ps, status.Problem{Reason: status.ReasonConflict, Message: fmt.Sprintf("Deployment svc-%d exists and is not controlled by this Blueprint", i), Stalling: true})
+					ps = append(ps, status.Problem{Reason: staxv1alpha1.ReasonConflict, Message: fmt.Sprintf("Deployment svc-%d exists and is not controlled by this Blueprint", i), Stalling: true})
 				}
 				return ps
 			}()},
@@ -440,14 +440,14 @@ func TestApplyTruncatesLongMessages(t *testing.T) {
 		// cut whatever the exact cut offset is.
 		"multi-byte text, even alignment": {
 			obs: status.Observation{Generation: 1, Problems: []status.Problem{{
-				Reason: status.ReasonInvalidReference, Message: strings.Repeat("é", maxMessage), Stalling: true,
+				Reason: staxv1alpha1.ReasonInvalidReference, Message: strings.Repeat("é", maxMessage), Stalling: true,
 			}}},
 			wantPrefix: "éé",
 			wantTypes:  []string{ready, stalled},
 		},
 		"multi-byte text, odd alignment": {
 			obs: status.Observation{Generation: 1, Problems: []status.Problem{{
-				Reason: status.ReasonInvalidReference, Message: "x" + strings.Repeat("é", maxMessage), Stalling: true,
+				Reason: staxv1alpha1.ReasonInvalidReference, Message: "x" + strings.Repeat("é", maxMessage), Stalling: true,
 			}}},
 			wantPrefix: "xéé",
 			wantTypes:  []string{ready, stalled},

@@ -77,7 +77,7 @@ func MarkAvailable(ctx context.Context, c client.Client, ns, name string) error 
 // available.
 func RollOut(ctx context.Context, c client.Client, ns, blueprint string) error {
 	deps := &appsv1.DeploymentList{}
-	if err := c.List(ctx, deps, client.InNamespace(ns), client.MatchingLabels{render.LabelBlueprint: blueprint}); err != nil {
+	if err := c.List(ctx, deps, client.InNamespace(ns), client.MatchingLabels{staxv1alpha1.LabelBlueprint: blueprint}); err != nil {
 		return err
 	}
 	for i := range deps.Items {

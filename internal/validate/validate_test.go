@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 )
 
 // readme is the Blueprint of the README, as shipped in config/samples.
@@ -387,5 +389,37 @@ func TestControllerEntropyFloor(t *testing.T) {
 				t.Errorf("controllerChecks = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The CEL rule on ServiceSecret states the entropy floor as literals, since a
+// CEL rule cannot read a Go constant. This runs the CRD's own schema and CEL
+// (admission alone, without the controller's checks) at every charset's floor,
+// as secretgen derives it from staxv1alpha1.MinEntropyBits, and one under it.
+func TestEntropyFloorMatchesCEL(t *testing.T) {
+	adm, err := loadAdmission()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, charset := range []staxv1alpha1.Charset{staxv1alpha1.CharsetAlphanumeric, staxv1alpha1.CharsetHex, staxv1alpha1.CharsetBase64URL, staxv1alpha1.CharsetSymbols} {
+		floor, err := secretgen.MinLength(string(charset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, length := range []int{floor, floor - 1} {
+			obj, err := decode([]byte(blueprintWith("floor", fmt.Sprintf("  - name: db\n    image: postgres\n    secrets:\n    - name: pw\n      envKey: PW\n      value: auto-generated\n      charset: %s\n      length: %d\n", charset, length))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := adm.check(context.Background(), obj)
+			want := []Problem(nil)
+			if length < floor {
+				want = []Problem{{Field: "spec.services[0].secrets[0].length", Message: fmt.Sprintf(
+					"Invalid value: is under the %d-bit entropy floor: the minimum length for charset %s is %d", staxv1alpha1.MinEntropyBits, charset, floor)}}
+			}
+			if !slices.Equal(problems, want) {
+				t.Errorf("charset %s, length %d (floor %d): admission says %q, want %q", charset, length, floor, problems, want)
+			}
+		}
 	}
 }

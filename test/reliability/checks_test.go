@@ -17,9 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // readiness lists a namespace's Blueprints, straight from the API server,
@@ -64,7 +64,7 @@ func ownObjectProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint
 			wantServices[svc.Name] = true
 		}
 	}
-	selector := client.MatchingLabels{render.LabelBlueprint: bp.Name}
+	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: bp.Name}
 	deps := &appsv1.DeploymentList{}
 	g.Expect(k8sClient.List(ctx, deps, client.InNamespace(bp.Namespace), selector)).To(Succeed())
 	svcs := &corev1.ServiceList{}
@@ -79,7 +79,7 @@ func ownObjectProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint
 			if !render.IsControlledBy(o, string(bp.UID)) {
 				problems = append(problems, fmt.Sprintf("Blueprint %s: %s %s is not controlled by it", bp.Name, kind, o.GetName()))
 			}
-			perService[o.GetLabels()[render.LabelService]]++
+			perService[o.GetLabels()[staxv1alpha1.LabelService]]++
 		}
 		for svc := range want {
 			if perService[svc] != 1 {
@@ -117,7 +117,7 @@ func expectNoOrphans(g Gomega, ctx context.Context, ns string) {
 			live[bp.UID] = bp.Name
 		}
 	}
-	has := client.HasLabels{render.LabelBlueprint}
+	has := client.HasLabels{staxv1alpha1.LabelBlueprint}
 	deps, svcs, secrets := &appsv1.DeploymentList{}, &corev1.ServiceList{}, &corev1.SecretList{}
 	g.Expect(k8sClient.List(ctx, deps, client.InNamespace(ns), has)).To(Succeed())
 	g.Expect(k8sClient.List(ctx, svcs, client.InNamespace(ns), has)).To(Succeed())
@@ -126,7 +126,7 @@ func expectNoOrphans(g Gomega, ctx context.Context, ns string) {
 	check := func(kind string, objs []metav1.Object) {
 		for _, o := range objs {
 			ref := metav1.GetControllerOf(o)
-			if ref == nil || live[ref.UID] == "" || live[ref.UID] != o.GetLabels()[render.LabelBlueprint] {
+			if ref == nil || live[ref.UID] == "" || live[ref.UID] != o.GetLabels()[staxv1alpha1.LabelBlueprint] {
 				orphans = append(orphans, kind+" "+o.GetName())
 			}
 		}
@@ -162,7 +162,7 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 	}
 
 	keys = copyChecks(keys)
-	keys[generated.DigestKey] = valueCheck{}
+	keys[staxv1alpha1.DigestKey] = valueCheck{}
 	for name, chk := range keys {
 		current, present := secret.Data[name]
 		if !present {

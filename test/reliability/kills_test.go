@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/generated"
 	"github.com/stax-dev/blueprint-operator/internal/testutil/faultproxy"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // bpModel is what the test asked of one Blueprint: its spec, and how many
@@ -301,7 +301,7 @@ func lifetimeProblems(ns string, m *bpModel) (problems []string, checked int) {
 		if base != name {
 			continue
 		}
-		if !m.declared[name] && name != generated.DigestKey {
+		if !m.declared[name] && name != staxv1alpha1.DigestKey {
 			problems = append(problems, fmt.Sprintf("%s: key %s was never declared", key.Name, name))
 			continue
 		}

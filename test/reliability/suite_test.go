@@ -37,7 +37,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
@@ -153,10 +152,10 @@ rules:
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 	DeferCleanup(func() { suiteCancel() })
 	By("recording every version of every generated Secret, from the API server directly")
-	values, err = testutil.StartValueLog(suiteCtx, clientset, render.LabelBlueprint)
+	values, err = testutil.StartValueLog(suiteCtx, clientset, staxv1alpha1.LabelBlueprint)
 	Expect(err).NotTo(HaveOccurred())
 	By("playing the Deployment controller")
-	player, err = testutil.PlayDeployments(suiteCtx, clientset, render.LabelBlueprint)
+	player, err = testutil.PlayDeployments(suiteCtx, clientset, staxv1alpha1.LabelBlueprint)
 	Expect(err).NotTo(HaveOccurred())
 })
 

@@ -8,7 +8,7 @@
 // Blueprint's status: a status can be lost (a Blueprint deleted and
 // recreated, a restore from backup without status), and losing it must never
 // make the operator regenerate a value.
-package generated
+package values
 
 import (
 	"encoding/json"
@@ -22,19 +22,6 @@ import (
 )
 
 const (
-	// MarkerAnnotation names the Blueprint a generated Secret belongs to. It
-	// survives the Blueprint (deletionPolicy Retain), so a Blueprint of the
-	// same name adopts the Secret instead of generating new values.
-	MarkerAnnotation = "stax.dev/generated-for"
-	// ValuesAnnotation records, per value, the rotation token it was made for
-	// and when it was made: JSON, never a value.
-	ValuesAnnotation = "stax.dev/values"
-	// RotateHandledAnnotation records the last imperative rotation request
-	// carried out, so a re-sync of the same request does not rotate again.
-	RotateHandledAnnotation = "stax.dev/rotate-handled"
-	// DigestKey holds the key of the HMAC that digests consumed values for
-	// pod template annotations. Managed secret names cannot start with '.'.
-	DigestKey = ".digest-key"
 	// digestKeyBytes is the HMAC-SHA256 key size.
 	digestKeyBytes = 32
 )
@@ -104,12 +91,12 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 	if st.Values == nil {
 		st.Values = map[string]ValueMeta{}
 	}
-	if _, ok := st.Data[DigestKey]; !ok {
-		key, err := gen(render.ManagedSecret{Name: DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: 43})
+	if _, ok := st.Data[staxv1alpha1.DigestKey]; !ok {
+		key, err := gen(render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: 43})
 		if err != nil {
 			return ch, fmt.Errorf("generating the digest key: %w", err)
 		}
-		st.Data[DigestKey] = key
+		st.Data[staxv1alpha1.DigestKey] = key
 		ch.Modified = true
 	}
 
@@ -184,7 +171,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 
 	for k := range st.Data {
 		base := strings.TrimSuffix(k, staxv1alpha1.PreviousValueSuffix)
-		if k == DigestKey || declared[base] {
+		if k == staxv1alpha1.DigestKey || declared[base] {
 			continue
 		}
 		delete(st.Data, k)
@@ -229,12 +216,12 @@ func ParseRotateRequest(annotations map[string]string) (names []string, id strin
 	return names, id
 }
 
-// DecodeValues reads ValuesAnnotation. A malformed annotation (edited by
+// DecodeValues reads staxv1alpha1.ValuesAnnotation. A malformed annotation (edited by
 // hand) reads as empty: values are then adopted as they are, never
 // regenerated.
 func DecodeValues(annotations map[string]string) map[string]ValueMeta {
 	out := map[string]ValueMeta{}
-	if raw := annotations[ValuesAnnotation]; raw != "" {
+	if raw := annotations[staxv1alpha1.ValuesAnnotation]; raw != "" {
 		// "null" unmarshals to a nil map: read it as empty too.
 		if err := json.Unmarshal([]byte(raw), &out); err != nil || out == nil {
 			return map[string]ValueMeta{}
@@ -243,7 +230,7 @@ func DecodeValues(annotations map[string]string) map[string]ValueMeta {
 	return out
 }
 
-// EncodeValues writes ValuesAnnotation's content, deterministically.
+// EncodeValues writes staxv1alpha1.ValuesAnnotation's content, deterministically.
 func EncodeValues(values map[string]ValueMeta) string {
 	// encoding/json sorts map keys, so equal maps encode equally.
 	b, err := json.Marshal(values)

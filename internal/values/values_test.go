@@ -1,4 +1,4 @@
-package generated
+package values
 
 import (
 	"errors"
@@ -159,7 +159,7 @@ func TestSync(t *testing.T) {
 	t4 := t0.Add(40 * time.Minute)
 	ab := []render.ManagedSecret{ms("b", "", 0), ms("a", "", 0)}
 	// The state Sync leaves after generating b then a from empty at t0.
-	abData := map[string]string{DigestKey: "v1", "b": "v2", "a": "v3"}
+	abData := map[string]string{staxv1alpha1.DigestKey: "v1", "b": "v2", "a": "v3"}
 	abValues := map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0)}
 
 	tests := map[string]struct {
@@ -170,7 +170,7 @@ func TestSync(t *testing.T) {
 			steps: []step{
 				{Request{Managed: ab, Now: t0}, want{
 					generated: []string{"b", "a"}, modified: true,
-					calls: []string{DigestKey, "b", "a"}, data: abData, values: abValues,
+					calls: []string{staxv1alpha1.DigestKey, "b", "a"}, data: abData, values: abValues,
 				}},
 				// Generate once: the same request later changes nothing.
 				{Request{Managed: ab, Now: t0.Add(24 * h)}, want{data: abData, values: abValues}},
@@ -179,8 +179,8 @@ func TestSync(t *testing.T) {
 		"rotation token recorded on generation": {
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 0)}, Now: t0}, want{
-					generated: []string{"a"}, modified: true, calls: []string{DigestKey, "a"},
-					data:   map[string]string{DigestKey: "v1", "a": "v2"},
+					generated: []string{"a"}, modified: true, calls: []string{staxv1alpha1.DigestKey, "a"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "v2"},
 					values: map[string]ValueMeta{"a": meta("r1", t0)},
 				}},
 			},
@@ -189,52 +189,52 @@ func TestSync(t *testing.T) {
 			initial: State{Data: bytesMap(map[string]string{"a": "keep"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t1}, want{
-					modified: true, calls: []string{DigestKey},
-					data:   map[string]string{DigestKey: "v1", "a": "keep"},
+					modified: true, calls: []string{staxv1alpha1.DigestKey},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "keep"},
 					values: map[string]ValueMeta{"a": meta("", t0)},
 				}},
 			},
 		},
 		"value deleted by hand is generated again, its previous value kept": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a" + prev: "old"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a" + prev: "old"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 0)}, Now: t1}, want{
 					generated: []string{"a"}, modified: true, calls: []string{"a"},
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "old"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "old"},
 					values: map[string]ValueMeta{"a": meta("r1", t1)},
 				}},
 			},
 		},
 		"legacy value without metadata is adopted, not regenerated": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "legacy"})},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy"})},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 0)}, Now: t1}, want{
 					modified: true,
-					data:     map[string]string{DigestKey: "k", "a": "legacy"},
+					data:     map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy"},
 					values:   map[string]ValueMeta{"a": meta("r1", t1)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 0)}, Now: t2}, want{
-					data:   map[string]string{DigestKey: "k", "a": "legacy"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy"},
 					values: map[string]ValueMeta{"a": meta("r1", t1)},
 				}},
 			},
 		},
 		"legacy value on a schedule is adopted and its rotation scheduled": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "legacy"})},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy"})},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, Now: t1}, want{
 					modified: true, next: t1.Add(h),
-					data:   map[string]string{DigestKey: "k", "a": "legacy"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy"},
 					values: map[string]ValueMeta{"a": meta("", t1)},
 				}},
 			},
 		},
 		"legacy value requested for rotation is adopted and rotated": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "legacy", "b": "legacy-b"})},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "legacy", "b": "legacy-b"})},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"a"}, RotateID: "a", Now: t1}, want{
 					rotated: map[string][]string{TriggerAnnotation: {"a"}}, modified: true, calls: []string{"a"}, handled: "a",
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "legacy", "b": "legacy-b"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "legacy", "b": "legacy-b"},
 					values: map[string]ValueMeta{"a": meta("", t1), "b": meta("", t1)},
 				}},
 			},
@@ -242,147 +242,147 @@ func TestSync(t *testing.T) {
 		"rotation token change rotates once, keeping the previous value": {
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 0), ms("b", "r1", 0)}, Now: t0}, want{
-					generated: []string{"a", "b"}, modified: true, calls: []string{DigestKey, "a", "b"},
-					data:   map[string]string{DigestKey: "v1", "a": "v2", "b": "v3"},
+					generated: []string{"a", "b"}, modified: true, calls: []string{staxv1alpha1.DigestKey, "a", "b"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "v2", "b": "v3"},
 					values: map[string]ValueMeta{"a": meta("r1", t0), "b": meta("r1", t0)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r2", 0), ms("b", "r1", 0)}, Now: t1}, want{
 					rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"},
-					data:   map[string]string{DigestKey: "v1", "a": "v4", "a" + prev: "v2", "b": "v3"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "v4", "a" + prev: "v2", "b": "v3"},
 					values: map[string]ValueMeta{"a": meta("r2", t1), "b": meta("r1", t0)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r2", 0), ms("b", "r1", 0)}, Now: t2}, want{
-					data:   map[string]string{DigestKey: "v1", "a": "v4", "a" + prev: "v2", "b": "v3"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "v4", "a" + prev: "v2", "b": "v3"},
 					values: map[string]ValueMeta{"a": meta("r2", t1), "b": meta("r1", t0)},
 				}},
 			},
 		},
 		"two rotations in a row: previous holds the value before the latest": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "first"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "first"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "r2", 0)}, Now: t1}, want{
 					rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"},
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "first"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "first"},
 					values: map[string]ValueMeta{"a": meta("r2", t1)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r3", 0)}, Now: t2}, want{
 					rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"},
-					data:   map[string]string{DigestKey: "k", "a": "v2", "a" + prev: "v1"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v2", "a" + prev: "v1"},
 					values: map[string]ValueMeta{"a": meta("r3", t2)},
 				}},
 			},
 		},
 		"rotate annotation rotates once; cleared, the same id rotates again": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A", "b": "B"}), Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "b": "B"}), Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"a"}, RotateID: "a@T1", Now: t1}, want{
 					rotated: map[string][]string{TriggerAnnotation: {"a"}}, modified: true, calls: []string{"a"}, handled: "a@T1",
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
 					values: map[string]ValueMeta{"a": meta("", t1), "b": meta("", t0)},
 				}},
 				// A re-sync of the same request does not rotate again.
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"a"}, RotateID: "a@T1", Now: t2}, want{
 					handled: "a@T1",
-					data:    map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
+					data:    map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
 					values:  map[string]ValueMeta{"a": meta("", t1), "b": meta("", t0)},
 				}},
 				// Removing the annotation clears the record.
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, Now: t3}, want{
 					modified: true,
-					data:     map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
+					data:     map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
 					values:   map[string]ValueMeta{"a": meta("", t1), "b": meta("", t0)},
 				}},
 				// So the same request is a new one.
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"a"}, RotateID: "a@T1", Now: t4}, want{
 					rotated: map[string][]string{TriggerAnnotation: {"a"}}, modified: true, calls: []string{"a"}, handled: "a@T1",
-					data:   map[string]string{DigestKey: "k", "a": "v2", "a" + prev: "v1", "b": "B"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v2", "a" + prev: "v1", "b": "B"},
 					values: map[string]ValueMeta{"a": meta("", t4), "b": meta("", t0)},
 				}},
 			},
 		},
 		"rotate annotation with a new requested-at rotates again": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}, RotateHandled: "a@T1"},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}, RotateHandled: "a@T1"},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, RotateNames: []string{"a"}, RotateID: "a@T2", Now: t1}, want{
 					rotated: map[string][]string{TriggerAnnotation: {"a"}}, modified: true, calls: []string{"a"}, handled: "a@T2",
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("", t1)},
 				}},
 			},
 		},
 		"rotate annotation with unknown names: reported sorted, others untouched": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A", "b": "B"}), Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "b": "B"}), Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0)}},
 			steps: []step{
-				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"zz", "a", "mm", DigestKey}, RotateID: "zz,a,mm", Now: t1}, want{
-					rotated: map[string][]string{TriggerAnnotation: {"a"}}, unknown: []string{DigestKey, "mm", "zz"},
+				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"zz", "a", "mm", staxv1alpha1.DigestKey}, RotateID: "zz,a,mm", Now: t1}, want{
+					rotated: map[string][]string{TriggerAnnotation: {"a"}}, unknown: []string{staxv1alpha1.DigestKey, "mm", "zz"},
 					modified: true, calls: []string{"a"}, handled: "zz,a,mm",
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
 					values: map[string]ValueMeta{"a": meta("", t1), "b": meta("", t0)},
 				}},
 				// Reported once: a handled request is not reported again.
-				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"zz", "a", "mm", DigestKey}, RotateID: "zz,a,mm", Now: t2}, want{
+				{Request{Managed: []render.ManagedSecret{ms("a", "", 0), ms("b", "", 0)}, RotateNames: []string{"zz", "a", "mm", staxv1alpha1.DigestKey}, RotateID: "zz,a,mm", Now: t2}, want{
 					handled: "zz,a,mm",
-					data:    map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
+					data:    map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A", "b": "B"},
 					values:  map[string]ValueMeta{"a": meta("", t1), "b": meta("", t0)},
 				}},
 			},
 		},
 		"rotate annotation naming only unknown names rotates nothing": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, RotateNames: []string{"x"}, RotateID: "x", Now: t1}, want{
 					unknown: []string{"x"}, modified: true, handled: "x",
-					data:   map[string]string{DigestKey: "k", "a": "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"},
 					values: map[string]ValueMeta{"a": meta("", t0)},
 				}},
 			},
 		},
 		"schedule: not due before RotateEvery, due at it": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, Now: t0.Add(59 * time.Minute)}, want{
 					next: t0.Add(h),
-					data: map[string]string{DigestKey: "k", "a": "A"}, values: map[string]ValueMeta{"a": meta("", t0)},
+					data: map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}, values: map[string]ValueMeta{"a": meta("", t0)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, Now: t0.Add(h)}, want{
 					rotated: map[string][]string{TriggerSchedule: {"a"}}, modified: true, calls: []string{"a"},
 					next:   t0.Add(2 * h),
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("", t0.Add(h))},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, Now: t0.Add(h + time.Minute)}, want{
 					next: t0.Add(2 * h),
-					data: map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"}, values: map[string]ValueMeta{"a": meta("", t0.Add(h))},
+					data: map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"}, values: map[string]ValueMeta{"a": meta("", t0.Add(h))},
 				}},
 			},
 		},
 		"schedule overdue rotates once and schedules from now": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, Now: t0.Add(5 * h)}, want{
 					rotated: map[string][]string{TriggerSchedule: {"a"}}, modified: true, calls: []string{"a"},
 					next:   t0.Add(6 * h),
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("", t0.Add(5*h))},
 				}},
 			},
 		},
 		"schedule: several managed secrets, NextRotation is the earliest": {
 			initial: State{
-				Data:   bytesMap(map[string]string{DigestKey: "k", "a": "A", "b": "B", "c": "C"}),
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "b": "B", "c": "C"}),
 				Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t1), "c": meta("", t0)},
 			},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 2*h), ms("b", "", h), ms("c", "", 0)}, Now: t2}, want{
 					next:   t1.Add(h),
-					data:   map[string]string{DigestKey: "k", "a": "A", "b": "B", "c": "C"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "b": "B", "c": "C"},
 					values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t1), "c": meta("", t0)},
 				}},
 				// b rotates at its due time; a is now the earliest.
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 2*h), ms("b", "", h), ms("c", "", 0)}, Now: t1.Add(h)}, want{
 					rotated: map[string][]string{TriggerSchedule: {"b"}}, modified: true, calls: []string{"b"},
 					next:   t0.Add(2 * h),
-					data:   map[string]string{DigestKey: "k", "a": "A", "b": "v1", "b" + prev: "B", "c": "C"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "b": "v1", "b" + prev: "B", "c": "C"},
 					values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t1.Add(h)), "c": meta("", t0)},
 				}},
 			},
@@ -390,36 +390,36 @@ func TestSync(t *testing.T) {
 		"no schedule: NextRotation is zero": {
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t0}, want{
-					generated: []string{"a"}, modified: true, calls: []string{DigestKey, "a"},
-					data:   map[string]string{DigestKey: "v1", "a": "v2"},
+					generated: []string{"a"}, modified: true, calls: []string{staxv1alpha1.DigestKey, "a"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "v1", "a": "v2"},
 					values: map[string]ValueMeta{"a": meta("", t0)},
 				}},
 			},
 		},
 		"several triggers at once rotate only once": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A", "a" + prev: "older"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "older"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
 			steps: []step{
 				// Token changed, rotation requested and schedule due.
 				{Request{Managed: []render.ManagedSecret{ms("a", "r2", h)}, RotateNames: []string{"a", "a"}, RotateID: "a,a", Now: t0.Add(2 * h)}, want{
 					rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"}, handled: "a,a",
 					next:   t0.Add(3 * h),
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("r2", t0.Add(2*h))},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r2", h)}, RotateNames: []string{"a", "a"}, RotateID: "a,a", Now: t0.Add(2 * h)}, want{
 					handled: "a,a", next: t0.Add(3 * h),
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("r2", t0.Add(2*h))},
 				}},
 			},
 		},
 		"annotation and schedule at once rotate only once": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}), Values: map[string]ValueMeta{"a": meta("", t0)}},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("a", "", h)}, RotateNames: []string{"a"}, RotateID: "a", Now: t0.Add(h)}, want{
 					rotated: map[string][]string{TriggerAnnotation: {"a"}}, modified: true, calls: []string{"a"}, handled: "a",
 					next:   t0.Add(2 * h),
-					data:   map[string]string{DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
 					values: map[string]ValueMeta{"a": meta("", t0.Add(h))},
 				}},
 			},
@@ -427,33 +427,33 @@ func TestSync(t *testing.T) {
 		"removal drops a value, its previous value and its metadata, never the digest key": {
 			initial: State{
 				Data: bytesMap(map[string]string{
-					DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B", "b" + prev: "B0", "c": "C", "stray": "S",
+					staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B", "b" + prev: "B0", "c": "C", "stray": "S",
 				}),
 				Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0), "c": meta("", t0), "gone": meta("", t0)},
 			},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("b", "", 0)}, Now: t1}, want{
 					removed: []string{"a", "a" + prev, "c", "stray"}, modified: true,
-					data:   map[string]string{DigestKey: "k", "b": "B", "b" + prev: "B0"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "b" + prev: "B0"},
 					values: map[string]ValueMeta{"b": meta("", t0)},
 				}},
 				{Request{Now: t2}, want{
 					removed: []string{"b", "b" + prev}, modified: true,
-					data:   map[string]string{DigestKey: "k"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
 					values: map[string]ValueMeta{},
 				}},
 				{Request{Now: t3}, want{
-					data:   map[string]string{DigestKey: "k"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
 					values: map[string]ValueMeta{},
 				}},
 			},
 		},
 		"orphan metadata alone is dropped": {
-			initial: State{Data: bytesMap(map[string]string{DigestKey: "k"}), Values: map[string]ValueMeta{"gone": meta("", t0)}},
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k"}), Values: map[string]ValueMeta{"gone": meta("", t0)}},
 			steps: []step{
 				{Request{Now: t1}, want{
 					modified: true,
-					data:     map[string]string{DigestKey: "k"},
+					data:     map[string]string{staxv1alpha1.DigestKey: "k"},
 					values:   map[string]ValueMeta{},
 				}},
 			},
@@ -523,7 +523,7 @@ func TestSyncGeneratorInput(t *testing.T) {
 	if _, err := Sync(&State{}, Request{Managed: []render.ManagedSecret{a}, Now: t0}, g.gen); err != nil {
 		t.Fatal(err)
 	}
-	wantCalls := []render.ManagedSecret{{Name: DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: 43}, a}
+	wantCalls := []render.ManagedSecret{{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: 43}, a}
 	if !reflect.DeepEqual(g.calls, wantCalls) {
 		t.Errorf("generator calls = %+v, want %+v", g.calls, wantCalls)
 	}
@@ -532,7 +532,7 @@ func TestSyncGeneratorInput(t *testing.T) {
 func TestSyncGeneratorError(t *testing.T) {
 	existing := func() State {
 		return State{
-			Data:          bytesMap(map[string]string{DigestKey: "digest-secret", "a": "secret-a", "b": "secret-b"}),
+			Data:          bytesMap(map[string]string{staxv1alpha1.DigestKey: "digest-secret", "a": "secret-a", "b": "secret-b"}),
 			Values:        map[string]ValueMeta{"a": meta("r1", t0), "b": meta("", t0)},
 			RotateHandled: "old",
 		}
@@ -544,7 +544,7 @@ func TestSyncGeneratorError(t *testing.T) {
 		wantName string
 	}{
 		"digest key": {
-			st: State{}, req: Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t0}, failOn: DigestKey, wantName: "digest key",
+			st: State{}, req: Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t0}, failOn: staxv1alpha1.DigestKey, wantName: "digest key",
 		},
 		"new value": {
 			st: existing(), req: Request{Managed: []render.ManagedSecret{ms("a", "r1", 0), ms("b", "", 0), ms("c", "", 0)}, Now: tLater()}, failOn: "c", wantName: "c",
@@ -641,7 +641,7 @@ func TestEncodeDecodeValues(t *testing.T) {
 	for name, values := range tests {
 		t.Run(name, func(t *testing.T) {
 			enc := EncodeValues(values)
-			got := DecodeValues(map[string]string{ValuesAnnotation: enc})
+			got := DecodeValues(map[string]string{staxv1alpha1.ValuesAnnotation: enc})
 			if len(got) != len(values) {
 				t.Fatalf("decoded %v, want %v", got, values)
 			}
@@ -683,13 +683,13 @@ func TestDecodeValues(t *testing.T) {
 	}{
 		"nil annotations": {annotations: nil, want: map[string]ValueMeta{}},
 		"missing":         {annotations: map[string]string{"x": "y"}, want: map[string]ValueMeta{}},
-		"empty":           {annotations: map[string]string{ValuesAnnotation: ""}, want: map[string]ValueMeta{}},
-		"malformed":       {annotations: map[string]string{ValuesAnnotation: `{"a":{"rotation":`}, want: map[string]ValueMeta{}},
-		"wrong type":      {annotations: map[string]string{ValuesAnnotation: `["a"]`}, want: map[string]ValueMeta{}},
-		"partly wrong":    {annotations: map[string]string{ValuesAnnotation: `{"a":{"rotation":"r"},"b":{"generatedAt":"not a time"}}`}, want: map[string]ValueMeta{}},
-		"null":            {annotations: map[string]string{ValuesAnnotation: `null`}, want: map[string]ValueMeta{}},
+		"empty":           {annotations: map[string]string{staxv1alpha1.ValuesAnnotation: ""}, want: map[string]ValueMeta{}},
+		"malformed":       {annotations: map[string]string{staxv1alpha1.ValuesAnnotation: `{"a":{"rotation":`}, want: map[string]ValueMeta{}},
+		"wrong type":      {annotations: map[string]string{staxv1alpha1.ValuesAnnotation: `["a"]`}, want: map[string]ValueMeta{}},
+		"partly wrong":    {annotations: map[string]string{staxv1alpha1.ValuesAnnotation: `{"a":{"rotation":"r"},"b":{"generatedAt":"not a time"}}`}, want: map[string]ValueMeta{}},
+		"null":            {annotations: map[string]string{staxv1alpha1.ValuesAnnotation: `null`}, want: map[string]ValueMeta{}},
 		"valid": {
-			annotations: map[string]string{ValuesAnnotation: `{"a":{"rotation":"r","generatedAt":"2024-03-04T05:06:07Z"},"b":{"generatedAt":"2024-03-04T05:06:07Z"}}`},
+			annotations: map[string]string{staxv1alpha1.ValuesAnnotation: `{"a":{"rotation":"r","generatedAt":"2024-03-04T05:06:07Z"},"b":{"generatedAt":"2024-03-04T05:06:07Z"}}`},
 			want:        map[string]ValueMeta{"a": meta("r", t0), "b": meta("", t0)},
 		},
 	}
@@ -725,7 +725,7 @@ func TestSyncProperty(t *testing.T) {
 			// Random hand edits between syncs.
 			switch rng.Intn(10) {
 			case 0: // metadata lost (malformed annotation)
-				st.Values = DecodeValues(map[string]string{ValuesAnnotation: "{broken"})
+				st.Values = DecodeValues(map[string]string{staxv1alpha1.ValuesAnnotation: "{broken"})
 			case 1: // a value deleted by hand
 				if len(st.Data) > 0 {
 					delete(st.Data, pool[rng.Intn(len(pool))])
@@ -810,7 +810,7 @@ func TestSyncProperty(t *testing.T) {
 				}
 			}
 			for k := range st.Data {
-				if k != DigestKey && !declared[strings.TrimSuffix(k, prev)] {
+				if k != staxv1alpha1.DigestKey && !declared[strings.TrimSuffix(k, prev)] {
 					t.Fatalf("%s: undeclared key %s kept", where, k)
 				}
 			}
@@ -820,11 +820,11 @@ func TestSyncProperty(t *testing.T) {
 				}
 			}
 			if digest == nil {
-				digest = st.Data[DigestKey]
-			} else if string(st.Data[DigestKey]) != string(digest) {
+				digest = st.Data[staxv1alpha1.DigestKey]
+			} else if string(st.Data[staxv1alpha1.DigestKey]) != string(digest) {
 				t.Fatalf("%s: digest key changed", where)
 			}
-			if len(g.calls) != len(reported)+boolInt(before.Data[DigestKey] == nil) {
+			if len(g.calls) != len(reported)+boolInt(before.Data[staxv1alpha1.DigestKey] == nil) {
 				t.Fatalf("%s: generator called for %q, reported %v", where, g.names(), reported)
 			}
 			if !sort.StringsAreSorted(ch.Removed) || !sort.StringsAreSorted(ch.UnknownRotateNames) {

@@ -1,0 +1,35 @@
+package v1alpha1
+
+// Condition types of a Blueprint. Ready, Reconciling and Stalled follow the
+// kstatus conventions, so kstatus, Flux health checks, Argo CD and
+// `kubectl wait --for=condition=Ready` understand a Blueprint. Ready is always
+// present; Reconciling and Stalled only while true.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Reasons of the Ready, Reconciling and Stalled conditions. They are part of
+// the API: users alert on them, and docs/troubleshooting.md has a section for
+// each.
+const (
+	// ReasonAvailable: every service's Deployment is available.
+	ReasonAvailable = "Available"
+	// ReasonProgressing: objects are applied and Deployments are rolling out.
+	ReasonProgressing = "Progressing"
+	// ReasonSecretNotFound: a referenced Secret does not exist (yet).
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
+	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonInvalidReference: a reference cannot be resolved as written.
+	ReasonInvalidReference = "InvalidReference"
+	// ReasonConflict: an object the Blueprint would create exists and is not
+	// controlled by it. It is left untouched.
+	ReasonConflict = "Conflict"
+	// ReasonDependencyCycle: dependsOn forms a cycle, so the services in it
+	// could never start.
+	ReasonDependencyCycle = "DependencyCycle"
+	// ReasonReconcileError: a transient API error; the reconcile is retried.
+	ReasonReconcileError = "ReconcileError"
+)

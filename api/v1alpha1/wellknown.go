@@ -1,0 +1,64 @@
+package v1alpha1
+
+// Labels the operator puts on everything it renders and on the generated
+// Secret. Select a Blueprint's objects with LabelBlueprint=NAME.
+const (
+	// LabelBlueprint names the Blueprint an object was rendered for.
+	LabelBlueprint = "stax.dev/blueprint"
+	// LabelService names the service an object was rendered for.
+	LabelService = "stax.dev/service"
+	// LabelManagedBy is the recommended Kubernetes label, set to
+	// ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelName is the recommended Kubernetes label, set to the service name.
+	LabelName = "app.kubernetes.io/name"
+	// LabelInstance is the recommended Kubernetes label, set to the Blueprint
+	// name.
+	LabelInstance = "app.kubernetes.io/instance"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "stax-blueprint-operator"
+)
+
+// RotateAnnotation on a Blueprint requests an imperative rotation: it holds
+// comma-separated names of managed secrets, each regenerated once. A request
+// is identified by this annotation together with RotateRequestedAtAnnotation;
+// the handled request is recorded on the generated Secret, so re-applying the
+// same annotations (a GitOps re-sync) does not rotate again. To rotate the
+// same names again, change RotateRequestedAtAnnotation (kubectl blueprint
+// rotate does), or remove the annotation first.
+const RotateAnnotation = "stax.dev/rotate"
+
+// RotateRequestedAtAnnotation optionally accompanies RotateAnnotation with
+// the time of the request (RFC 3339), so that a repeated request for the same
+// names is a new request.
+const RotateRequestedAtAnnotation = "stax.dev/rotate-requested-at"
+
+// SecretsDigestAnnotation is set on each rendered pod template. It changes
+// exactly when a value the service consumes changes, so the Deployment rolls
+// out. It is an HMAC-SHA256 under a key only the operator knows, so it does
+// not help anyone guess a value.
+const SecretsDigestAnnotation = "stax.dev/secrets-digest"
+
+// Annotations and keys of the generated Secret. Everything the operator must
+// remember about a value lives on the Secret that holds it, never in the
+// Blueprint's status: a status can be lost (a restore without status), and
+// losing it must never make the operator regenerate a value.
+const (
+	// GeneratedForAnnotation names the Blueprint a generated Secret belongs
+	// to. It survives the Blueprint (deletionPolicy Retain), so a Blueprint of
+	// the same name adopts the Secret instead of generating new values.
+	GeneratedForAnnotation = "stax.dev/generated-for"
+	// ValuesAnnotation records, per value, the rotation token it was made for
+	// and when it was made: JSON, never a value.
+	ValuesAnnotation = "stax.dev/values"
+	// RotateHandledAnnotation records the last imperative rotation request
+	// carried out, so a re-sync of the same request does not rotate again.
+	RotateHandledAnnotation = "stax.dev/rotate-handled"
+	// DigestKey is the key of the generated Secret that holds the HMAC key of
+	// the secrets digest. Managed secret names cannot start with '.'.
+	DigestKey = ".digest-key"
+	// PreviousValueSuffix: after a rotation, the previous value of managed
+	// secret NAME stays readable under key NAME.previous of the generated
+	// Secret until the next rotation.
+	PreviousValueSuffix = ".previous"
+)
