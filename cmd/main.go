@@ -38,16 +38,15 @@ func main() {
 		enableLeaderElection bool
 		secureMetrics        bool
 		enableHTTP2          bool
-		watchNamespaces      []string
 		leaderElectionNS     string
 		leaseDuration        time.Duration
 		renewDeadline        time.Duration
 		retryPeriod          time.Duration
-		// Performance knobs; the defaults are what `make bench` measured best.
-		maxConcurrentReconciles int
-		kubeAPIQPS              float64
-		kubeAPIBurst            int
-		stripSecretMetadata     bool
+		kubeAPIQPS           float64
+		kubeAPIBurst         int
+		// The controller's knobs start at its production defaults, which
+		// every test suite runs too.
+		controllerOptions = controller.DefaultOptions()
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
@@ -71,16 +70,16 @@ func main() {
 		"namespaces instead of the ClusterRole (the Helm chart's watchNamespaces value renders both). "+
 		"Leader election does not go through the cache and is unaffected.",
 		func(v string) (err error) {
-			watchNamespaces, err = parseNamespaces(v)
+			controllerOptions.WatchNamespaces, err = parseNamespaces(v)
 			return err
 		})
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8,
+	flag.IntVar(&controllerOptions.MaxConcurrentReconciles, "max-concurrent-reconciles", controllerOptions.MaxConcurrentReconciles,
 		"How many Blueprints are reconciled at once.")
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
 		"Client-side rate limit on API requests per second; -1 disables it and leaves load control to the API server's priority and fairness.")
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0,
 		"Burst allowed above --kube-api-qps; 0 keeps client-go's default. Ignored when --kube-api-qps is -1.")
-	flag.BoolVar(&stripSecretMetadata, "strip-secret-metadata", true,
+	flag.BoolVar(&controllerOptions.StripSecretMetadata, "strip-secret-metadata", controllerOptions.StripSecretMetadata,
 		"Drop managedFields and annotations from the metadata-only Secret watch's cache (nothing reads them), so large Secrets elsewhere in the cluster cost little memory.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -109,11 +108,7 @@ func main() {
 	if kubeAPIBurst > 0 {
 		restConfig.Burst = kubeAPIBurst
 	}
-	cacheOptions := controller.CacheOptions(watchNamespaces)
-	if stripSecretMetadata {
-		cacheOptions.ByObject = controller.SecretMetadataCache()
-	}
-	managerOptions := ctrl.Options{
+	managerOptions := controllerOptions.ManagerOptions(ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  probeAddr,
@@ -126,9 +121,7 @@ func main() {
 		// The process exits right after the manager stops, so the lease can
 		// be handed over at once instead of after its duration.
 		LeaderElectionReleaseOnCancel: true,
-		Client:                        controller.ClientOptions(),
-		Cache:                         cacheOptions,
-	}
+	})
 	// NewManager asks the API server for its resources; one transient error
 	// there must not crash the pod into CrashLoopBackOff, so retry briefly.
 	var mgr ctrl.Manager
@@ -146,7 +139,7 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := controller.SetupWithOptions(ctx, mgr, controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}); err != nil {
+	if err := controller.Setup(ctx, mgr, controllerOptions); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "Blueprint")
 		os.Exit(1)
 	}
@@ -159,7 +152,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("starting manager", "watchNamespaces", watchNamespaces)
+	setupLog.Info("starting manager", "watchNamespaces", controllerOptions.WatchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)

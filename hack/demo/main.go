@@ -91,18 +91,17 @@ func run() error {
 	}()
 
 	step("Starting the operator (logs: %s)", logPath)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, controller.DefaultOptions().ManagerOptions(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Client:                 controller.ClientOptions(),
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := controller.Setup(ctx, mgr); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.DefaultOptions()); err != nil {
 		return err
 	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)

@@ -15,8 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -26,18 +24,17 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
 	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/logging"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
+	"github.com/stax-dev/blueprint-operator/internal/observe"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
-	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 	"github.com/stax-dev/blueprint-operator/internal/status"
-	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // FieldOwner is the server-side apply field manager of everything the
@@ -214,228 +211,6 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	}
 }
 
-// reconcileGeneratedSecret makes the generated Secret hold exactly one value
-// per managed secret, plus its previous value after a rotation: missing
-// values are generated, values are rotated when asked to, values of removed
-// secrets are dropped, and an existing value is otherwise never replaced.
-// Every decision is taken on a fresh read from the API server and written
-// with that read's resourceVersion, so a stale cache or a concurrent writer
-// makes the write fail and the loop read again, never overwrite.
-func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) error {
-	name := sc.plan.GeneratedSecretName
-	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	rotateNames, rotateID := values.ParseRotateRequest(sc.bp.Annotations)
-	req := values.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
-	for range maxSecretAttempts {
-		live := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, key, live)
-		switch {
-		case apierrors.IsNotFound(err):
-			// The cache may still hold a Blueprint that was just deleted,
-			// whose Secret the garbage collector has already removed:
-			// generating values for it would make a Secret nobody owns (under
-			// Retain, one that is never collected). Ask the API server.
-			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
-				if gone {
-					sc.abandoned = true
-					return errBlueprintGone
-				}
-				return err
-			}
-			st := values.State{}
-			change, err := values.Sync(&st, req, r.generate)
-			if err != nil {
-				return err
-			}
-			secret := &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.bp.Namespace},
-				Type:       corev1.SecretTypeOpaque,
-			}
-			setGeneratedOwnership(secret, sc.bp)
-			writeState(secret, &st)
-			if err := r.Create(ctx, secret); err != nil {
-				if apierrors.IsAlreadyExists(err) {
-					continue
-				}
-				return fmt.Errorf("creating Secret %s: %w", name, err)
-			}
-			r.recordGeneratedSecret(sc, secret, &st, change)
-			return nil
-		case err != nil:
-			return fmt.Errorf("reading Secret %s: %w", name, err)
-		}
-
-		if !ownsGenerated(live, sc.bp) {
-			sc.problem(status.Problem{
-				Reason:   staxv1alpha1.ReasonConflict,
-				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
-				Stalling: true,
-			}, servicesConsumingValues(sc.plan)...)
-			return nil
-		}
-		if !live.DeletionTimestamp.IsZero() {
-			// The Secret of a deleted predecessor on its way out: its values
-			// are going, so wait for it rather than adopt what is being
-			// deleted.
-			sc.problem(status.Problem{
-				Reason:  staxv1alpha1.ReasonProgressing,
-				Message: fmt.Sprintf("waiting for the deletion of Secret %s, left by a deleted Blueprint of the same name", name),
-			}, servicesConsumingValues(sc.plan)...)
-			return nil
-		}
-
-		st := readState(live)
-		change, err := values.Sync(&st, req, r.generate)
-		if err != nil {
-			return err
-		}
-		ownershipChanged := setGeneratedOwnership(live, sc.bp)
-		if !change.Modified && !ownershipChanged {
-			r.recordGeneratedSecret(sc, live, &st, change)
-			return nil
-		}
-		writeState(live, &st)
-		// Update carries live's resourceVersion: if anyone wrote the Secret
-		// since we read it, the API server refuses and we read again.
-		if err := r.Update(ctx, live); err != nil {
-			if apierrors.IsConflict(err) {
-				continue
-			}
-			return fmt.Errorf("updating Secret %s: %w", name, err)
-		}
-		r.recordGeneratedSecret(sc, live, &st, change)
-		return nil
-	}
-	return fmt.Errorf("Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
-}
-
-func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
-	return secretgen.Generate(r.Rand, string(m.Charset), m.Length)
-}
-
-// recordGeneratedSecret keeps what later phases and status need, and tells
-// the user what changed, by name.
-func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
-	sc.generatedSecret = secret
-	for _, m := range sc.plan.Managed {
-		meta := st.Values[m.Name]
-		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
-	}
-	if !change.NextRotation.IsZero() {
-		sc.requeueAfter = max(change.NextRotation.Sub(r.Clock.Now()), time.Second)
-	}
-	name := secret.Name
-	metrics.ValuesGenerated(len(change.Generated))
-	for trigger, names := range change.Rotated {
-		metrics.Rotated(trigger, len(names))
-	}
-	if len(change.Generated) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
-			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
-	}
-	for _, trigger := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
-		if names := change.Rotated[trigger]; len(names) > 0 {
-			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Rotated", "RotateValues",
-				"rotated value(s) in Secret %s (%s): %s; previous values stay under NAME%s until the next rotation",
-				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
-		}
-	}
-	if len(change.Removed) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
-			"removed value(s) no longer declared from Secret %s: %s", name, strings.Join(change.Removed, ", "))
-	}
-	if len(change.UnknownRotateNames) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "RotateIgnored", "RotateValues",
-			"%s names no auto-generated secret of this Blueprint: %s", staxv1alpha1.RotateAnnotation, strings.Join(change.UnknownRotateNames, ", "))
-	}
-}
-
-// ownsGenerated reports whether secret is this Blueprint's generated Secret:
-// an Opaque Secret marked for a Blueprint of this name, whose controller, if
-// any, is a Blueprint (this one, or a deleted predecessor of the same name).
-func ownsGenerated(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bool {
-	if secret.Type != corev1.SecretTypeOpaque {
-		return false
-	}
-	if render.IsControlledBy(secret, string(bp.UID)) {
-		return true
-	}
-	if secret.Annotations[staxv1alpha1.GeneratedForAnnotation] != bp.Name {
-		return false
-	}
-	ref := metav1.GetControllerOf(secret)
-	return ref == nil || (ref.Kind == "Blueprint" && strings.HasPrefix(ref.APIVersion, staxv1alpha1.GroupVersion.Group+"/"))
-}
-
-// setGeneratedOwnership marks secret as this Blueprint's and sets its owner
-// reference as the deletion policy says: a controller reference under Delete,
-// so it goes with the Blueprint; none under Retain, so it outlives it. It
-// reports whether anything changed.
-func setGeneratedOwnership(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) bool {
-	before := secret.DeepCopy()
-	if secret.Labels == nil {
-		secret.Labels = map[string]string{}
-	}
-	for k, v := range render.GeneratedSecretLabels(bp.Name) {
-		secret.Labels[k] = v
-	}
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
-	secret.Annotations[staxv1alpha1.GeneratedForAnnotation] = bp.Name
-
-	refs := secret.OwnerReferences[:0:0]
-	for _, ref := range secret.OwnerReferences {
-		if ref.Kind == "Blueprint" && strings.HasPrefix(ref.APIVersion, staxv1alpha1.GroupVersion.Group+"/") {
-			continue
-		}
-		refs = append(refs, ref)
-	}
-	if bp.Spec.DeletionPolicy != staxv1alpha1.DeletionPolicyRetain {
-		refs = append(refs, *metav1.NewControllerRef(bp, staxv1alpha1.GroupVersion.WithKind("Blueprint")))
-	}
-	secret.OwnerReferences = refs
-	return !equality.Semantic.DeepEqual(before.ObjectMeta, secret.ObjectMeta)
-}
-
-func readState(secret *corev1.Secret) values.State {
-	data := make(map[string][]byte, len(secret.Data))
-	for k, v := range secret.Data {
-		data[k] = v
-	}
-	return values.State{
-		Data:          data,
-		Values:        values.DecodeValues(secret.Annotations),
-		RotateHandled: secret.Annotations[staxv1alpha1.RotateHandledAnnotation],
-	}
-}
-
-func writeState(secret *corev1.Secret, st *values.State) {
-	secret.Data = st.Data
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
-	secret.Annotations[staxv1alpha1.ValuesAnnotation] = values.EncodeValues(st.Values)
-	if st.RotateHandled == "" {
-		delete(secret.Annotations, staxv1alpha1.RotateHandledAnnotation)
-	} else {
-		secret.Annotations[staxv1alpha1.RotateHandledAnnotation] = st.RotateHandled
-	}
-}
-
-// servicesConsumingValues lists the services that consume any value. Without
-// the generated Secret they cannot be rendered: it holds the generated values
-// and the key of the digest that rolls them out.
-func servicesConsumingValues(plan *render.Plan) []string {
-	var out []string
-	for _, svc := range plan.Services {
-		if len(svc.Uses) > 0 {
-			out = append(out, svc.Name)
-		}
-	}
-	return out
-}
-
 // checkReferences confirms that every referenced Secret and key exists. It
 // reads from the API server, because Secrets are not cached: the operator
 // watches only their metadata, so that it does not hold every Secret of the
@@ -499,19 +274,18 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		return errPostponed
 	}
 	available := map[string]bool{}
+	started := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
 	for _, svc := range sc.bp.Spec.Services {
 		dep := &appsv1.Deployment{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: svc.Name}, dep); err == nil &&
-			render.IsControlledBy(dep, string(sc.bp.UID)) {
+			ownership.Rendered(dep, sc.bp) == ownership.Owned {
 			current[svc.Name] = dep
-			available[svc.Name] = render.DeploymentAvailable(dep)
+			available[svc.Name] = observe.DeploymentAvailable(dep)
+			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0
 		}
 	}
-	deps := map[string][]string{}
-	for _, svc := range sc.bp.Spec.Services {
-		deps[svc.Name] = svc.DependsOn
-	}
+	held := depgraph.StartOrder(sc.bp.Spec.Services, available, started)
 
 	for i := range sc.plan.Services {
 		svc := &sc.plan.Services[i]
@@ -520,16 +294,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 		sc.digests[svc.Name] = digest.Compute(sc.generatedSecret.Data[staxv1alpha1.DigestKey], usedRefs(svc), sc.lookupValue)
 		svc.SetSecretsDigest(sc.digests[svc.Name])
-		// Start order: hold the service back until its dependencies are
-		// available. Once it runs it keeps running, even while a dependency
-		// rolls out.
-		var waiting []string
-		for _, d := range deps[svc.Name] {
-			if !available[d] {
-				waiting = append(waiting, d)
-			}
-		}
-		if started := current[svc.Name] != nil && ptr.Deref(current[svc.Name].Spec.Replicas, 1) > 0; len(waiting) > 0 && !started {
+		if waiting := held[svc.Name]; len(waiting) > 0 {
 			sc.waitingFor[svc.Name] = waiting
 			svc.SetReplicas(0)
 		}
@@ -543,7 +308,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			return err
 		}
 		sc.applied[svc.Name] = changed
-		if dep.Name != "" && render.IsControlledBy(dep, string(sc.bp.UID)) {
+		if dep.Name != "" && ownership.Rendered(dep, sc.bp) == ownership.Owned {
 			sc.deployments[svc.Name] = dep
 		}
 		if svc.Service == nil {
@@ -622,7 +387,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if err != nil {
 		return false, fmt.Errorf("reading %s %s: %w", kind, key.Name, err)
 	}
-	if !render.IsControlledBy(live, string(sc.bp.UID)) {
+	if ownership.Rendered(live, sc.bp) != ownership.Owned {
 		sc.problem(status.Problem{
 			Reason:   staxv1alpha1.ReasonConflict,
 			Message:  fmt.Sprintf("%s %s exists and is not controlled by this Blueprint; it is left untouched", kind, key.Name),
@@ -677,7 +442,7 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 }
 
 func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj client.Object, want map[string]bool) error {
-	if want[obj.GetName()] || !render.IsControlledBy(obj, string(sc.bp.UID)) {
+	if want[obj.GetName()] || ownership.Rendered(obj, sc.bp) != ownership.Owned {
 		return nil
 	}
 	uid := obj.GetUID()
@@ -685,78 +450,4 @@ func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj 
 		return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
 	}
 	return nil
-}
-
-// observe summarises the reconcile for status.
-func (sc *scope) observe(reconcileErr error) status.Observation {
-	obs := status.Observation{
-		Generation: sc.bp.Generation,
-		Problems:   sc.problems,
-		Err:        reconcileErr,
-	}
-	if sc.generatedSecret != nil {
-		obs.GeneratedSecretName = sc.generatedSecret.Name
-	}
-	for _, svc := range sc.bp.Spec.Services {
-		o := status.ServiceObservation{Name: svc.Name, Desired: 1}
-		if svc.Replicas != nil {
-			o.Desired = *svc.Replicas
-		}
-		if dep, ok := sc.deployments[svc.Name]; ok {
-			o.Ready = dep.Status.ReadyReplicas
-			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && len(sc.waitingFor[svc.Name]) == 0 &&
-				render.DeploymentAvailable(dep)
-			o.SecretsDigest = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
-		}
-		if d, ok := sc.digests[svc.Name]; ok {
-			o.SecretsDigest = d
-		}
-		o.WaitingFor = sc.waitingFor[svc.Name]
-		obs.Services = append(obs.Services, o)
-	}
-	obs.Secrets = sc.secrets
-	return obs
-}
-
-// patchStatus writes the status computed from this reconcile, once, and only
-// if it differs from what is stored.
-func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
-	if ctx.Err() != nil || sc.postponed > 0 || sc.abandoned {
-		// The manager is stopping, or a newer Secret change overtook the
-		// reconcile: what it saw says nothing final about the Blueprint. The
-		// next run reports its state.
-		return nil
-	}
-	before := sc.bp.DeepCopy()
-	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
-	// status.Apply always sets Ready.
-	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
-	key := client.ObjectKeyFromObject(sc.bp)
-	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {
-		// Reported even when nothing changed: after a restart the gauge
-		// starts empty and learns every Blueprint from the initial reconciles.
-		metrics.SetReady(key, newReady.Status)
-		return nil
-	}
-	if err := r.Status().Patch(ctx, sc.bp, client.MergeFrom(before)); err != nil {
-		if apierrors.IsNotFound(err) {
-			metrics.Forget(key)
-		}
-		return client.IgnoreNotFound(err)
-	}
-	metrics.SetReady(key, newReady.Status)
-	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing &&
-		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
-	}
-	log.FromContext(ctx).V(1).Info("status updated", "ready", readyString(newReady), "readyServices", sc.bp.Status.ReadyServices)
-	return nil
-}
-
-func readyString(c *metav1.Condition) string {
-	if c == nil {
-		return "Unknown"
-	}
-	return string(c.Status) + "/" + c.Reason
 }

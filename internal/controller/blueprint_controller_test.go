@@ -181,7 +181,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Expect(s.Type).To(Equal(corev1.SecretTypeOpaque))
 		Expect(s.Labels).To(HaveKeyWithValue(staxv1alpha1.LabelBlueprint, bp.Name))
 		Expect(s.Data["db-password"]).To(MatchRegexp(`^[A-Za-z0-9]{32}$`))
-		Expect(render.IsControlledBy(s, string(getBlueprint(ns, bp.Name).UID))).To(BeTrue())
+		Expect(testutil.ControllerUID(s)).To(Equal(getBlueprint(ns, bp.Name).UID))
 
 		By("rendering db with the generated password as a secretKeyRef")
 		db := getDeployment(ns, "db")
@@ -459,7 +459,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Expect(k8sClient.Delete(ctx, foreign)).To(Succeed())
 		Eventually(func(g Gomega) {
 			d := getDeployment(ns, "db")(g)
-			g.Expect(render.IsControlledBy(d, string(current.UID))).To(BeTrue())
+			g.Expect(testutil.ControllerUID(d)).To(Equal(current.UID))
 		}, timeout, interval).Should(Succeed())
 		rollOut(ns, bp.Name)
 	})

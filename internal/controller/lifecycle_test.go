@@ -17,6 +17,7 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
 func templateDigest(ns, name string) func(Gomega) string {
@@ -243,7 +244,7 @@ var _ = Describe("Secret lifecycle", func() {
 		By("under Delete, going with the Blueprint")
 		updateBlueprint(ns, retained.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.DeletionPolicy = staxv1alpha1.DeletionPolicyDelete })
 		Eventually(func(g Gomega) bool {
-			return render.IsControlledBy(secret(g), string(getBlueprint(ns, retained.Name).UID))
+			return testutil.ControllerUID(secret(g)) == getBlueprint(ns, retained.Name).UID
 		}, timeout, interval).Should(BeTrue())
 		Expect(secret(Default).Data).To(Equal(kept.Data))
 		Expect(k8sClient.Delete(ctx, getBlueprint(ns, retained.Name))).To(Succeed())

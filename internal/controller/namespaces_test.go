@@ -124,12 +124,14 @@ var _ = Describe("Namespace restriction", Ordered, func() {
 			Expect(admin.Create(ctx, paymentsBlueprint(ns))).To(Succeed())
 		}
 
-		mgr, err := ctrl.NewManager(managerConfig, ctrl.Options{
+		// Production options, restricted to one namespace as
+		// --watch-namespaces does.
+		opts := DefaultOptions()
+		opts.WatchNamespaces = []string{watched}
+		mgr, err := ctrl.NewManager(managerConfig, opts.ManagerOptions(ctrl.Options{
 			Scheme:                        scheme,
 			Metrics:                       metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress:        "0",
-			Client:                        ClientOptions(),
-			Cache:                         CacheOptions([]string{watched}),
 			LeaderElection:                true,
 			LeaderElectionID:              leaderElectionID,
 			LeaderElectionNamespace:       releaseNamespace,
@@ -137,10 +139,10 @@ var _ = Describe("Namespace restriction", Ordered, func() {
 			// The suite's manager registered the controller's name in this
 			// process already.
 			Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		})
+		}))
 		Expect(err).NotTo(HaveOccurred())
 		mgrCtx, stop := context.WithCancel(context.Background())
-		Expect(Setup(mgrCtx, mgr)).To(Succeed())
+		Expect(Setup(mgrCtx, mgr, opts)).To(Succeed())
 		stopped := make(chan error, 1)
 		go func() { stopped <- mgr.Start(mgrCtx) }()
 		DeferCleanup(func() {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"crypto/rand"
+	"io"
 	"sync"
 	"time"
 
@@ -36,63 +37,111 @@ const (
 	indexServiceNames = "stax.dev/service-names"
 )
 
-// SecretQuietPeriod is how long the Secrets a Blueprint reads must be quiet
-// before a change to them is reconciled. A Secret edited several times in a
-// row, or several Secrets updated by one apply, then roll a Deployment out
-// once instead of once per edit.
-const SecretQuietPeriod = 500 * time.Millisecond
+// DefaultSecretQuietPeriod is how long the Secrets a Blueprint reads must be
+// quiet before a change to them is reconciled. A Secret edited several times
+// in a row, or several Secrets updated by one apply, then roll a Deployment
+// out once instead of once per edit.
+const DefaultSecretQuietPeriod = 500 * time.Millisecond
 
-// ClientOptions configures the manager's client so that Secrets are never
-// cached: a cached Get would start an informer holding every Secret of the
-// cluster in memory. Secrets are read from the API server when needed, and
-// watched as metadata only.
-func ClientOptions() client.Options {
-	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
-}
-
-// CacheOptions restricts the manager's cache to namespaces, and with it every
-// watch (the metadata-only Secret watch included) and every field index; none
-// means the whole cluster. The uncached Secret reads need no restriction: the
-// reconciler only reads in the Blueprint's own namespace.
-func CacheOptions(namespaces []string) cache.Options {
-	if len(namespaces) == 0 {
-		return cache.Options{}
-	}
-	defaults := make(map[string]cache.Config, len(namespaces))
-	for _, ns := range namespaces {
-		defaults[ns] = cache.Config{}
-	}
-	return cache.Options{DefaultNamespaces: defaults}
-}
-
-// Setup registers the Blueprint controller with mgr the way production runs
-// it: Secrets read from the API server, values drawn from crypto/rand.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
-	return (&BlueprintReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      rand.Reader,
-		Clock:     clock.RealClock{},
-	}).SetupWithManager(ctx, mgr)
-}
-
-// Options tunes the controller. The zero value is what Setup runs.
+// Options configures the Blueprint controller and the manager it runs in.
+// DefaultOptions is what cmd/main.go runs with its flags at their defaults,
+// and what every test suite starts from; a test that needs another knob sets
+// it where it builds its options.
 type Options struct {
-	// MaxConcurrentReconciles is how many Blueprints are reconciled at once;
-	// 0 keeps the manager's default (1).
+	// MaxConcurrentReconciles is how many Blueprints are reconciled at once.
 	MaxConcurrentReconciles int
+	// WatchNamespaces restricts the manager's cache, and with it every watch
+	// and index, to these namespaces; none means the whole cluster.
+	WatchNamespaces []string
+	// StripSecretMetadata drops managedFields and annotations from the
+	// metadata-only Secret watch's cache (see StripSecretMetadata).
+	StripSecretMetadata bool
+	// SecretQuietPeriod is DefaultSecretQuietPeriod unless set.
+	SecretQuietPeriod time.Duration
+	// Clock decides when scheduled rotations fall due; the real clock when
+	// nil. Tests step a fake one.
+	Clock clock.PassiveClock
+	// Rand is the entropy source of generated values; crypto/rand.Reader
+	// when nil.
+	Rand io.Reader
 }
 
-// SetupWithOptions is Setup with the controller tuned by opts.
-func SetupWithOptions(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	return (&BlueprintReconciler{
+// DefaultOptions are the production defaults, the ones `make bench`
+// measured best.
+func DefaultOptions() Options {
+	return Options{
+		MaxConcurrentReconciles: 8,
+		StripSecretMetadata:     true,
+		SecretQuietPeriod:       DefaultSecretQuietPeriod,
+	}
+}
+
+// ManagerOptions completes base, the manager's options, with what the
+// controller needs of the manager's client and cache: Secrets are never
+// cached (a cached Get would start an informer holding every Secret of the
+// cluster in memory; they are read from the API server when needed and
+// watched as metadata only), and the cache is restricted to
+// WatchNamespaces. The uncached Secret reads need no restriction: the
+// reconciler only reads in the Blueprint's own namespace.
+func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
+	base.Client.Cache = &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}
+	cacheOptions := cache.Options{}
+	if len(o.WatchNamespaces) > 0 {
+		cacheOptions.DefaultNamespaces = make(map[string]cache.Config, len(o.WatchNamespaces))
+		for _, ns := range o.WatchNamespaces {
+			cacheOptions.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	if o.StripSecretMetadata {
+		cacheOptions.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: StripSecretMetadata}}
+	}
+	base.Cache = cacheOptions
+	return base
+}
+
+// Setup registers the Blueprint controller and its field indexes with mgr,
+// which must have been built with o.ManagerOptions. It is the only way the
+// controller is wired, in production and in every test.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	r := &BlueprintReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      rand.Reader,
-		Clock:     clock.RealClock{},
-	}).setupWithManager(ctx, mgr, opts)
+		Rand:      o.Rand,
+		Clock:     o.Clock,
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Reader
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	quiet := o.SecretQuietPeriod
+	if quiet == 0 {
+		quiet = DefaultSecretQuietPeriod
+	}
+	// The quiet period is wall-clock time, whatever clock schedules rotations.
+	r.settle = &settleWindow{quiet: quiet, clock: clock.RealClock{}, last: map[types.NamespacedName]time.Time{}}
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexSecretNames, secretNames); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexServiceNames, serviceNames); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&staxv1alpha1.Blueprint{}).
+		Named("blueprint").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
+		// Owned objects and foreign objects in the way of a service are both
+		// found by name, so a Conflict clears as soon as the foreign object
+		// goes, without polling.
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
+		// Metadata is enough to notice that a referenced Secret appeared,
+		// changed or went away; the reconcile reads its content.
+		WatchesMetadata(&corev1.Secret{}, r.settle.handler(r.blueprintsByIndex(indexSecretNames))).
+		Complete(r)
 }
 
 // StripSecretMetadata is a cache transform for the metadata-only Secret
@@ -109,45 +158,6 @@ func StripSecretMetadata(obj any) (any, error) {
 		m.SetAnnotations(nil)
 	}
 	return obj, nil
-}
-
-// SecretMetadataCache is the cache setting of the metadata-only Secret watch
-// (see StripSecretMetadata), for cache.Options.ByObject.
-func SecretMetadataCache() map[client.Object]cache.ByObject {
-	return map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: StripSecretMetadata}}
-}
-
-// SetupWithManager registers the Blueprint controller and its indexes.
-func (r *BlueprintReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	return r.setupWithManager(ctx, mgr, Options{})
-}
-
-func (r *BlueprintReconciler) setupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	// The quiet period is wall-clock time, whatever clock schedules rotations.
-	r.settle = &settleWindow{quiet: SecretQuietPeriod, clock: clock.RealClock{}, last: map[types.NamespacedName]time.Time{}}
-	indexer := mgr.GetFieldIndexer()
-	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexSecretNames, secretNames); err != nil {
-		return err
-	}
-	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexServiceNames, serviceNames); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&staxv1alpha1.Blueprint{}).
-		Named("blueprint").
-		WithOptions(crcontroller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
-		// Owned objects and foreign objects in the way of a service are both
-		// found by name, so a Conflict clears as soon as the foreign object
-		// goes, without polling.
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
-		// Metadata is enough to notice that a referenced Secret appeared,
-		// changed or went away; the reconcile reads its content.
-		WatchesMetadata(&corev1.Secret{}, r.settle.handler(r.blueprintsByIndex(indexSecretNames))).
-		Complete(r)
 }
 
 // settleWindow debounces reconciles triggered by Secret events: each event

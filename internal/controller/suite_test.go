@@ -3,7 +3,6 @@ package controller
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -115,25 +114,27 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// startManager runs the operator the way cmd/main.go does, in-process.
+// startManager runs the operator the way cmd/main.go does, in-process, with
+// the production options. Two things differ, and only here: rotations are
+// scheduled by testClock, which specs step, and the manager's client counts
+// every write it sends (reconcilerWrites).
 func startManager() {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := DefaultOptions()
+	opts.Clock = testClock
+	mgr, err := ctrl.NewManager(cfg, opts.ManagerOptions(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Client:                 ClientOptions(),
 		// A restart builds the controller again in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
+			c, err := client.New(config, options)
+			return countingClient{Client: c, writes: &reconcilerWrites}, err
+		},
+	}))
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect((&BlueprintReconciler{
-		Client:    countingClient{Client: mgr.GetClient(), writes: &reconcilerWrites},
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      rand.Reader,
-		Clock:     testClock,
-	}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect(Setup(ctx, mgr, opts)).To(Succeed())
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

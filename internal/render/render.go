@@ -33,9 +33,7 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -441,36 +439,4 @@ func charsetOrDefault(c staxv1alpha1.Charset) staxv1alpha1.Charset {
 		return staxv1alpha1.CharsetAlphanumeric
 	}
 	return c
-}
-
-// DeploymentAvailable reports whether a Deployment runs its current template
-// on all desired replicas: the Deployment controller has seen the latest spec,
-// every replica is updated and available, and the rollout has not failed.
-func DeploymentAvailable(d *appsv1.Deployment) bool {
-	if d.Status.ObservedGeneration < d.Generation {
-		return false
-	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	if d.Status.UpdatedReplicas < want || d.Status.AvailableReplicas < want || d.Status.Replicas > d.Status.UpdatedReplicas {
-		return false
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionFalse && want > 0 {
-			return false
-		}
-		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-			return false
-		}
-	}
-	return true
-}
-
-// IsControlledBy reports whether obj's controller is the Blueprint with uid.
-func IsControlledBy(obj metav1.Object, uid string) bool {
-	ref := metav1.GetControllerOf(obj)
-	return ref != nil && string(ref.UID) == uid && ref.Kind == "Blueprint" &&
-		strings.HasPrefix(ref.APIVersion, staxv1alpha1.GroupVersion.Group+"/")
 }

@@ -32,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
 // AvailableStatus is the status the Deployment controller reports once every
@@ -46,15 +45,37 @@ func AvailableStatus(d *appsv1.Deployment) appsv1.DeploymentStatus {
 		Conditions: []appsv1.DeploymentCondition{{
 			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
 			LastUpdateTime: now, LastTransitionTime: now,
+		}, {
+			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable",
+			LastUpdateTime: now, LastTransitionTime: now,
 		}},
 	}
 }
 
 // NeedsRollout reports whether d's current generation is not yet reported
-// available.
+// available, by comparing d's status with what AvailableStatus would write.
+// It deliberately does not ask the operator's own availability rule
+// (internal/observe): the stand-in must not decide "rolled out" with the
+// predicate under test.
 func NeedsRollout(d *appsv1.Deployment) bool {
-	return d.Status.ObservedGeneration != d.Generation || !render.DeploymentAvailable(d) ||
-		d.Status.AvailableReplicas != ptr.Deref(d.Spec.Replicas, 1)
+	want := AvailableStatus(d)
+	st := d.Status
+	if st.ObservedGeneration != want.ObservedGeneration || st.Replicas != want.Replicas || st.UpdatedReplicas != want.UpdatedReplicas ||
+		st.ReadyReplicas != want.ReadyReplicas || st.AvailableReplicas != want.AvailableReplicas {
+		return true
+	}
+	for _, wc := range want.Conditions {
+		found := false
+		for _, c := range st.Conditions {
+			if c.Type == wc.Type && c.Status == wc.Status && c.Reason == wc.Reason {
+				found = true
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
 }
 
 // MarkAvailable plays the Deployment controller, which envtest does not run,
@@ -183,4 +204,14 @@ func IgnoreConflictOrNotFound(err error) error {
 		return nil
 	}
 	return err
+}
+
+// ControllerUID is the UID of obj's controller, empty when it has none. Tests
+// compare it with a Blueprint's UID themselves rather than asking the
+// operator's own ownership rules.
+func ControllerUID(obj metav1.Object) types.UID {
+	if ref := metav1.GetControllerOf(obj); ref != nil && ref.Kind == "Blueprint" {
+		return ref.UID
+	}
+	return ""
 }

@@ -86,16 +86,15 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, controller.DefaultOptions().ManagerOptions(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Client:                 controller.ClientOptions(),
-	})
+	}))
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stop = context.WithCancel(context.Background())
-	Expect(controller.Setup(ctx, mgr)).To(Succeed())
+	Expect(controller.Setup(ctx, mgr, controller.DefaultOptions())).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

@@ -19,7 +19,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
-	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // readiness lists a namespace's Blueprints, straight from the API server,
@@ -76,7 +75,7 @@ func ownObjectProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint
 		}
 		perService := map[string]int{}
 		for _, o := range objs {
-			if !render.IsControlledBy(o, string(bp.UID)) {
+			if testutil.ControllerUID(o) != bp.UID {
 				problems = append(problems, fmt.Sprintf("Blueprint %s: %s %s is not controlled by it", bp.Name, kind, o.GetName()))
 			}
 			perService[o.GetLabels()[staxv1alpha1.LabelService]]++

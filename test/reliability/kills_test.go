@@ -23,7 +23,6 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/testutil/faultproxy"
-	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // bpModel is what the test asked of one Blueprint: its spec, and how many

@@ -1,0 +1,170 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/metrics"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/secretgen"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/values"
+)
+
+// reconcileGeneratedSecret makes the generated Secret hold exactly one value
+// per managed secret, plus its previous value after a rotation: missing
+// values are generated, values are rotated when asked to, values of removed
+// secrets are dropped, and an existing value is otherwise never replaced.
+// Every decision is taken on a fresh read from the API server and written
+// with that read's resourceVersion, so a stale cache or a concurrent writer
+// makes the write fail and the loop read again, never overwrite.
+func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) error {
+	name := sc.plan.GeneratedSecretName
+	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
+	rotateNames, rotateID := values.ParseRotateRequest(sc.bp.Annotations)
+	req := values.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
+	for range maxSecretAttempts {
+		live := &corev1.Secret{}
+		err := r.APIReader.Get(ctx, key, live)
+		switch {
+		case apierrors.IsNotFound(err):
+			// The cache may still hold a Blueprint that was just deleted,
+			// whose Secret the garbage collector has already removed:
+			// generating values for it would make a Secret nobody owns (under
+			// Retain, one that is never collected). Ask the API server.
+			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
+				if gone {
+					sc.abandoned = true
+					return errBlueprintGone
+				}
+				return err
+			}
+			st := values.State{}
+			change, err := values.Sync(&st, req, r.generate)
+			if err != nil {
+				return err
+			}
+			secret := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.bp.Namespace},
+				Type:       corev1.SecretTypeOpaque,
+			}
+			values.MarkOwned(secret, sc.bp)
+			st.WriteTo(secret)
+			if err := r.Create(ctx, secret); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					continue
+				}
+				return fmt.Errorf("creating Secret %s: %w", name, err)
+			}
+			r.recordGeneratedSecret(sc, secret, &st, change)
+			return nil
+		case err != nil:
+			return fmt.Errorf("reading Secret %s: %w", name, err)
+		}
+
+		switch values.Claim(live, sc.bp) {
+		case ownership.Foreign:
+			sc.problem(status.Problem{
+				Reason:   staxv1alpha1.ReasonConflict,
+				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
+				Stalling: true,
+			}, servicesConsumingValues(sc.plan)...)
+			return nil
+		case ownership.Deleting:
+			// The Secret of a deleted predecessor on its way out: its values
+			// are going, so wait for it rather than adopt what is being
+			// deleted.
+			sc.problem(status.Problem{
+				Reason:  staxv1alpha1.ReasonProgressing,
+				Message: fmt.Sprintf("waiting for the deletion of Secret %s, left by a deleted Blueprint of the same name", name),
+			}, servicesConsumingValues(sc.plan)...)
+			return nil
+		}
+
+		st := values.FromSecret(live)
+		change, err := values.Sync(&st, req, r.generate)
+		if err != nil {
+			return err
+		}
+		ownershipChanged := values.MarkOwned(live, sc.bp)
+		if !change.Modified && !ownershipChanged {
+			r.recordGeneratedSecret(sc, live, &st, change)
+			return nil
+		}
+		st.WriteTo(live)
+		// Update carries live's resourceVersion: if anyone wrote the Secret
+		// since we read it, the API server refuses and we read again.
+		if err := r.Update(ctx, live); err != nil {
+			if apierrors.IsConflict(err) {
+				continue
+			}
+			return fmt.Errorf("updating Secret %s: %w", name, err)
+		}
+		r.recordGeneratedSecret(sc, live, &st, change)
+		return nil
+	}
+	return fmt.Errorf("Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
+}
+
+func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
+	return secretgen.Generate(r.Rand, string(m.Charset), m.Length)
+}
+
+// recordGeneratedSecret keeps what later phases and status need, and tells
+// the user what changed, by name.
+func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
+	sc.generatedSecret = secret
+	for _, m := range sc.plan.Managed {
+		meta := st.Values[m.Name]
+		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
+	}
+	if !change.NextRotation.IsZero() {
+		sc.requeueAfter = max(change.NextRotation.Sub(r.Clock.Now()), time.Second)
+	}
+	name := secret.Name
+	metrics.ValuesGenerated(len(change.Generated))
+	for trigger, names := range change.Rotated {
+		metrics.Rotated(trigger, len(names))
+	}
+	if len(change.Generated) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
+			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
+	}
+	for _, trigger := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
+		if names := change.Rotated[trigger]; len(names) > 0 {
+			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Rotated", "RotateValues",
+				"rotated value(s) in Secret %s (%s): %s; previous values stay under NAME%s until the next rotation",
+				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
+		}
+	}
+	if len(change.Removed) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
+			"removed value(s) no longer declared from Secret %s: %s", name, strings.Join(change.Removed, ", "))
+	}
+	if len(change.UnknownRotateNames) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "RotateIgnored", "RotateValues",
+			"%s names no auto-generated secret of this Blueprint: %s", staxv1alpha1.RotateAnnotation, strings.Join(change.UnknownRotateNames, ", "))
+	}
+}
+
+// servicesConsumingValues lists the services that consume any value. Without
+// the generated Secret they cannot be rendered: it holds the generated values
+// and the key of the digest that rolls them out.
+func servicesConsumingValues(plan *render.Plan) []string {
+	var out []string
+	for _, svc := range plan.Services {
+		if len(svc.Uses) > 0 {
+			out = append(out, svc.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+package controller
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/metrics"
+	"github.com/stax-dev/blueprint-operator/internal/observe"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+// observe summarises the reconcile for status.
+func (sc *scope) observe(reconcileErr error) status.Observation {
+	obs := status.Observation{
+		Generation: sc.bp.Generation,
+		Problems:   sc.problems,
+		Err:        reconcileErr,
+	}
+	if sc.generatedSecret != nil {
+		obs.GeneratedSecretName = sc.generatedSecret.Name
+	}
+	for _, svc := range sc.bp.Spec.Services {
+		o := status.ServiceObservation{Name: svc.Name, Desired: 1}
+		if svc.Replicas != nil {
+			o.Desired = *svc.Replicas
+		}
+		if dep, ok := sc.deployments[svc.Name]; ok {
+			o.Ready = dep.Status.ReadyReplicas
+			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && len(sc.waitingFor[svc.Name]) == 0 &&
+				observe.DeploymentAvailable(dep)
+			o.SecretsDigest = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
+		}
+		if d, ok := sc.digests[svc.Name]; ok {
+			o.SecretsDigest = d
+		}
+		o.WaitingFor = sc.waitingFor[svc.Name]
+		obs.Services = append(obs.Services, o)
+	}
+	obs.Secrets = sc.secrets
+	return obs
+}
+
+// patchStatus writes the status computed from this reconcile, once, and only
+// if it differs from what is stored.
+func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
+	if ctx.Err() != nil || sc.postponed > 0 || sc.abandoned {
+		// The manager is stopping, or a newer Secret change overtook the
+		// reconcile: what it saw says nothing final about the Blueprint. The
+		// next run reports its state.
+		return nil
+	}
+	before := sc.bp.DeepCopy()
+	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
+	// status.Apply always sets Ready.
+	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
+	key := client.ObjectKeyFromObject(sc.bp)
+	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {
+		// Reported even when nothing changed: after a restart the gauge
+		// starts empty and learns every Blueprint from the initial reconciles.
+		metrics.SetReady(key, newReady.Status)
+		return nil
+	}
+	if err := r.Status().Patch(ctx, sc.bp, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Forget(key)
+		}
+		return client.IgnoreNotFound(err)
+	}
+	metrics.SetReady(key, newReady.Status)
+	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
+	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing &&
+		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
+	}
+	log.FromContext(ctx).V(1).Info("status updated", "ready", readyString(newReady), "readyServices", sc.bp.Status.ReadyServices)
+	return nil
+}
+
+func readyString(c *metav1.Condition) string {
+	if c == nil {
+		return "Unknown"
+	}
+	return string(c.Status) + "/" + c.Reason
+}
