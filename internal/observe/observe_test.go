@@ -132,4 +132,3 @@ func TestDeploymentAvailable(t *testing.T) {
 		})
 	}
 }
-
