@@ -133,15 +133,19 @@ shown for such a field, and left to the type's section otherwise.
 {{- end -}}
 
 {{- /*
-"rules": the CEL rules (+kubebuilder:validation:XValidation) of a type and of
-its fields, with their messages. Argument: dict "t" *types.Type, "isStruct".
+"rules": the CEL rules (+kubebuilder:validation:XValidation, and those
+controller-gen makes of ExactlyOneOf, AtMostOneOf, AtLeastOneOf) of a type
+and of its fields, with their messages. Argument: dict "t" *types.Type, "isStruct".
 A field's rules that come from its type are in that type's section.
 */ -}}
 {{- define "rules" -}}
 {{- $t := .t -}}
 {{- $xv := "kubebuilder:validation:XValidation" -}}
 {{- $ixv := "kubebuilder:validation:items:XValidation" -}}
+{{- /* controller-gen turns these markers into CEL rules with these messages. */ -}}
+{{- $oneOf := list (list "ExactlyOneOf" "exactly one of" "exactly one of the fields in %v must be set") (list "AtMostOneOf" "at most one of" "at most one of the fields in %v may be set") (list "AtLeastOneOf" "at least one of" "at least one of the fields in %v must be set") -}}
 {{- $has := index $t.Markers $xv -}}
+{{- range $oneOf }}{{ if index $t.Markers (print "kubebuilder:validation:" (first .)) }}{{ $has = true }}{{ end }}{{ end -}}
 {{- range $t.Members }}{{ if or (and (index .Markers $xv) (not (deepEqual (index .Markers $xv) (index .Type.Markers $xv)))) (index .Markers $ixv) }}{{ $has = true }}{{ end }}{{ end -}}
 {{- if $has }}
 
@@ -153,6 +157,11 @@ A field's rules that come from its type are in that type's section.
 |---|---|---|
 {{- range index $t.Markers $xv }}
 | {{ if $.isStruct }}the object{{ else }}the value{{ end }}{{ with .FieldPath }}, reported at `{{ . }}`{{ end }} | {{ template "code" (dict "s" .Rule "cell" true) }} | {{ template "message" . }} |
+{{- end }}
+{{- range $o := $oneOf }}
+{{- range index $t.Markers (print "kubebuilder:validation:" (first $o)) }}
+| the object | {{ index $o 1 }} {{ range $i, $f := . }}{{ if $i }}, {{ end }}`{{ $f }}`{{ end }} is set (`+kubebuilder:validation:{{ first $o }}`) | {{ printf (index $o 2) . }} |
+{{- end }}
 {{- end }}
 {{- range $t.Members }}
 {{- $f := . }}
@@ -172,6 +181,6 @@ A field's rules that come from its type are in that type's section.
 {{- define "message" -}}
 {{- if .Message }}{{ template "cell" .Message }}
 {{- else if .MessageExpression }}computed by {{ template "code" (dict "s" .MessageExpression "cell" true) }}
-{{- else }}failed rule: the rule itself
+{{- else }}{{ template "code" (dict "s" (print "failed rule: " .Rule) "cell" true) }}
 {{- end -}}
 {{- end -}}
