@@ -47,8 +47,11 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: docs
-docs: ## Generate docs/api.md from the API types (hack/apidocs).
-	go run ./hack/apidocs -dir api/v1alpha1 -out docs/api.md
+docs: crd-ref-docs ## Generate docs/api.md from the API types (crd-ref-docs with the templates in hack/crd-ref-docs).
+	consts="$$(hack/crd-ref-docs/constants.sh ./api/v1alpha1)"; \
+	"$(CRD_REF_DOCS)" --source-path=./api/v1alpha1 --config=hack/crd-ref-docs/config.yaml --renderer=markdown \
+		--templates-dir=hack/crd-ref-docs/templates --output-path=docs/api.md --log-level=WARN \
+		--template-value=version=$(CRD_REF_DOCS_VERSION) $${consts:+--template-value=constants="$$consts"}
 
 .PHONY: verify
 verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference) are stale, or examples and docs disagree with the code.
@@ -57,7 +60,7 @@ verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy,
 		git status --porcelain -- api config dist/chart internal/validate docs/api.md; git --no-pager diff --stat -- api config dist/chart internal/validate docs/api.md; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	go test ./hack/apidocs/ ./internal/examples/
+	go test ./internal/examples/
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.
@@ -144,17 +147,24 @@ $(LOCALBIN):
 ## Tool Binaries
 KUBECTL ?= kubectl
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs
 SETUP_ENVTEST ?= $(LOCALBIN)/setup-envtest
 ENVTEST_BINARIES ?= hack/envtest-binaries.sh
 
 ## Tool Versions
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+CRD_REF_DOCS_VERSION ?= v0.3.0
 SETUP_ENVTEST_VERSION ?= v0.25.1
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
 $(CONTROLLER_GEN): $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS) ## Download crd-ref-docs locally if necessary.
+$(CRD_REF_DOCS): $(LOCALBIN)
+	$(call go-install-tool,$(CRD_REF_DOCS),github.com/elastic/crd-ref-docs,$(CRD_REF_DOCS_VERSION))
 
 .PHONY: setup-envtest
 setup-envtest: $(SETUP_ENVTEST) ## Download setup-envtest locally if necessary.
