@@ -54,7 +54,7 @@ func parseDir(t *testing.T, dir string) []*ast.File {
 }
 
 // The reasons are read from the source rather than listed here, so a reason
-// added to internal/status fails this test until the page explains it.
+// added to api/v1alpha1 fails this test until the page explains it.
 func TestTroubleshootingHasASectionPerReason(t *testing.T) {
 	page := readFile(t, "docs", "troubleshooting.md")
 	headings := map[string]bool{}
@@ -65,7 +65,7 @@ func TestTroubleshootingHasASectionPerReason(t *testing.T) {
 	}
 
 	var reasons []string
-	for _, f := range parseDir(t, filepath.Join("internal", "status")) {
+	for _, f := range parseDir(t, filepath.Join("api", "v1alpha1")) {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
@@ -94,7 +94,7 @@ func TestTroubleshootingHasASectionPerReason(t *testing.T) {
 		staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonInvalidReference, staxv1alpha1.ReasonDependencyCycle,
 		staxv1alpha1.ReasonConflict, staxv1alpha1.ReasonReconcileError} {
 		if !slices.Contains(reasons, r) {
-			t.Errorf("reason %s not found by parsing internal/status", r)
+			t.Errorf("reason %s not found by parsing api/v1alpha1", r)
 		}
 	}
 
