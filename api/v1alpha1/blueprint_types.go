@@ -65,7 +65,7 @@ type BlueprintSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
-	Services []BlueprintService `json:"services"`
+	Services []BlueprintService `json:"services,omitempty"`
 
 	// deletionPolicy says what happens to the generated Secret when the
 	// Blueprint is deleted. Delete (the default) deletes it with the
@@ -103,13 +103,13 @@ type BlueprintService struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// image is the container image to run.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
-	Image string `json:"image"`
+	Image string `json:"image,omitempty"`
 
 	// replicas is the desired number of pods. Defaults to 1.
 	// +optional
@@ -175,7 +175,7 @@ type ServicePort struct {
 	// +required
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	ContainerPort int32 `json:"containerPort"`
+	ContainerPort int32 `json:"containerPort,omitempty"`
 
 	// protocol is TCP, UDP or SCTP. Defaults to TCP.
 	// +optional
@@ -200,14 +200,14 @@ type ServiceSecret struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('.') && !self.endsWith('.previous')",message="name must not start with '.' or end with '.previous': those keys of the generated Secret are reserved"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// envKey is the environment variable that receives the value.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
-	EnvKey string `json:"envKey"`
+	EnvKey string `json:"envKey,omitempty"`
 
 	// value is 'auto-generated', to have the operator generate the value once
 	// with crypto/rand and keep it, or a single reference: ${secret:NAME/KEY}
@@ -217,7 +217,7 @@ type ServiceSecret struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	Value string `json:"value"`
+	Value string `json:"value,omitempty"`
 
 	// length of a generated value. Defaults to 32. Together with charset it
 	// must give at least 128 bits of entropy.
@@ -259,28 +259,46 @@ type ServiceResources struct {
 }
 
 // BlueprintStatus is the observed state of a Blueprint. It never contains a
-// secret value.
+// secret value. It is never empty: observedGeneration defaults to -1, and the
+// operator always writes it.
+// +kubebuilder:validation:MinProperties=1
 type BlueprintStatus struct {
-	// observedGeneration is the Blueprint generation this status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// observedGeneration is the Blueprint generation this status describes.
+	// -1 until the operator has written the status.
+	// +optional
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
+
 	// generatedSecretName is the Secret that holds this Blueprint's generated
 	// values, one key per managed secret name.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	GeneratedSecretName string `json:"generatedSecretName,omitempty"`
 
-	// readyServices counts services whose Deployment is available with its
-	// current template, as READY/TOTAL.
+	// readyServiceCount is the number of services whose state is Available.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=32
+	ReadyServiceCount *int32 `json:"readyServiceCount,omitempty"`
+
+	// serviceCount is the number of services of the Blueprint.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=32
+	ServiceCount *int32 `json:"serviceCount,omitempty"`
+
+	// readyServices is readyServiceCount and serviceCount for display, as
+	// READY/TOTAL (the Services column of kubectl get). Programs should read
+	// the two counts instead of parsing it.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=16
 	ReadyServices string `json:"readyServices,omitempty"`
 
@@ -304,37 +322,63 @@ type BlueprintStatus struct {
 type ManagedSecretStatus struct {
 	// name of the managed secret.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// lastRotated is when the current value was generated.
 	// +optional
 	LastRotated *metav1.Time `json:"lastRotated,omitempty"`
 }
 
+// ServiceState is how far a service is from available.
+// +kubebuilder:validation:Enum=Available;Progressing;WaitingForDependencies
+type ServiceState string
+
+const (
+	// ServiceStateAvailable: the service's Deployment is available with its
+	// current template.
+	ServiceStateAvailable ServiceState = "Available"
+	// ServiceStateWaitingForDependencies: services it depends on (waitingFor)
+	// are not available yet, so its Deployment runs no replicas.
+	ServiceStateWaitingForDependencies ServiceState = "WaitingForDependencies"
+	// ServiceStateProgressing: any other state short of available: the
+	// Deployment is rolling out, or a problem the Ready condition reports
+	// (a missing Secret, a conflicting object) holds it back.
+	ServiceStateProgressing ServiceState = "Progressing"
+)
+
 // ServiceStatus is the observed state of one service.
 type ServiceStatus struct {
 	// name of the service.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
+
+	// state is Available when the service's Deployment is available with its
+	// current template; WaitingForDependencies while services it depends on
+	// (waitingFor) are not available, so it runs no replicas; Progressing
+	// otherwise: its Deployment is rolling out, or a problem the Ready
+	// condition names holds it back.
+	// +optional
+	State ServiceState `json:"state,omitempty"`
 
 	// desiredReplicas is the replica count the Blueprint asks for.
 	// +optional
-	DesiredReplicas int32 `json:"desiredReplicas"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	DesiredReplicas *int32 `json:"desiredReplicas,omitempty"`
 
 	// readyReplicas is the number of ready pods of the current template.
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas"`
-
-	// ready is true when the service's Deployment is available with its
-	// current template.
-	// +optional
-	Ready bool `json:"ready"`
+	// +kubebuilder:validation:Minimum=0
+	ReadyReplicas *int32 `json:"readyReplicas,omitempty"`
 
 	// secretsDigest is the keyed digest of the values the running template
 	// consumes (the pod template's stax.dev/secrets-digest annotation).
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	SecretsDigest string `json:"secretsDigest,omitempty"`
 
@@ -361,12 +405,13 @@ type ServiceStatus struct {
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is used as a label value and in the generated Secret's name"
 type Blueprint struct {
 	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the desired environment.
 	// +required
-	Spec BlueprintSpec `json:"spec"`
+	Spec BlueprintSpec `json:"spec,omitzero"`
 
 	// status is the observed state, written by the operator. Until the
 	// operator has written it, observedGeneration is -1, so kstatus (Flux)
@@ -374,7 +419,7 @@ type Blueprint struct {
 	// Current.
 	// +optional
 	// +kubebuilder:default:={"observedGeneration":-1}
-	Status BlueprintStatus `json:"status,omitempty"`
+	Status BlueprintStatus `json:"status,omitzero"`
 }
 
 // BlueprintList is a list of Blueprints.
@@ -384,8 +429,4 @@ type BlueprintList struct {
 	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Blueprint `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Blueprint{}, &BlueprintList{})
 }

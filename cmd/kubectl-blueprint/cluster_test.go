@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -197,15 +198,15 @@ func TestStatus(t *testing.T) {
 
 	generated := metav1.NewTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))
 	bp.Status = staxv1alpha1.BlueprintStatus{
-		ObservedGeneration: bp.Generation,
+		ObservedGeneration: ptr.To(bp.Generation),
 		Conditions: []metav1.Condition{{
 			Type: staxv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Progressing",
 			Message: "1 of 3 services available", LastTransitionTime: metav1.Now(),
 		}},
 		Services: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 0, WaitingFor: []string{"db"}},
-			{Name: "cache", DesiredReplicas: 1, ReadyReplicas: 0},
+			{Name: "db", State: staxv1alpha1.ServiceStateAvailable, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](1)},
+			{Name: "api", State: staxv1alpha1.ServiceStateWaitingForDependencies, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}},
+			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
 		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -91,10 +92,10 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 	for _, spec := range bp.Spec.Services {
 		readyColumn, reason := "-", ""
 		if st, ok := services[spec.Name]; ok {
-			readyColumn = fmt.Sprintf("%d/%d", st.ReadyReplicas, st.DesiredReplicas)
+			readyColumn = fmt.Sprintf("%d/%d", ptr.Deref(st.ReadyReplicas, 0), ptr.Deref(st.DesiredReplicas, 0))
 			switch {
-			case st.Ready:
-			case len(st.WaitingFor) > 0:
+			case st.State == staxv1alpha1.ServiceStateAvailable:
+			case st.State == staxv1alpha1.ServiceStateWaitingForDependencies && len(st.WaitingFor) > 0:
 				reason = "waiting for: " + strings.Join(st.WaitingFor, ", ")
 			case ready != nil:
 				reason = ready.Reason

@@ -241,7 +241,8 @@ func printStatus(ctx context.Context, c client.Client, key types.NamespacedName)
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Blueprint %s/%s\tservices ready %s\tobservedGeneration %d\n", bp.Namespace, bp.Name, bp.Status.ReadyServices, bp.Status.ObservedGeneration)
+	fmt.Fprintf(w, "Blueprint %s/%s\tservices ready %d/%d\tobservedGeneration %d\n", bp.Namespace, bp.Name,
+		ptr.Deref(bp.Status.ReadyServiceCount, 0), ptr.Deref(bp.Status.ServiceCount, 0), ptr.Deref(bp.Status.ObservedGeneration, -1))
 	for _, cond := range bp.Status.Conditions {
 		fmt.Fprintf(w, "  %s=%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 	}
@@ -250,7 +251,7 @@ func printStatus(ctx context.Context, c client.Client, key types.NamespacedName)
 		if len(s.WaitingFor) > 0 {
 			waiting = "waiting for " + strings.Join(s.WaitingFor, ", ")
 		}
-		fmt.Fprintf(w, "  service %s\tready %d/%d\t%s\n", s.Name, s.ReadyReplicas, s.DesiredReplicas, waiting)
+		fmt.Fprintf(w, "  service %s\t%s\tready %d/%d\t%s\n", s.Name, s.State, ptr.Deref(s.ReadyReplicas, 0), ptr.Deref(s.DesiredReplicas, 0), waiting)
 	}
 	_ = w.Flush()
 }

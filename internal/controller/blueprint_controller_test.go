@@ -238,13 +238,17 @@ var _ = Describe("Blueprint reconciler", func() {
 
 		rollOut(ns, bp.Name)
 		current = getBlueprint(ns, bp.Name)
-		Expect(current.Status.ObservedGeneration).To(Equal(current.Generation))
+		Expect(current.Status.ObservedGeneration).To(HaveValue(Equal(current.Generation)))
+		Expect(current.Status.ReadyServiceCount).To(HaveValue(Equal(int32(2))))
+		Expect(current.Status.ServiceCount).To(HaveValue(Equal(int32(2))))
 		Expect(current.Status.ReadyServices).To(Equal("2/2"))
 		Expect(current.Status.GeneratedSecretName).To(Equal("payments-dev-generated"))
 		Expect(current.Status.Services).To(ConsistOf(
-			And(HaveField("Name", "db"), HaveField("DesiredReplicas", int32(1)), HaveField("ReadyReplicas", int32(1)), HaveField("Ready", true),
+			And(HaveField("Name", "db"), HaveField("DesiredReplicas", HaveValue(Equal(int32(1)))), HaveField("ReadyReplicas", HaveValue(Equal(int32(1)))),
+				HaveField("State", staxv1alpha1.ServiceStateAvailable),
 				HaveField("SecretsDigest", MatchRegexp("^[0-9a-f]{64}$")), HaveField("WaitingFor", BeEmpty())),
-			And(HaveField("Name", "api"), HaveField("DesiredReplicas", int32(2)), HaveField("ReadyReplicas", int32(2)), HaveField("Ready", true),
+			And(HaveField("Name", "api"), HaveField("DesiredReplicas", HaveValue(Equal(int32(2)))), HaveField("ReadyReplicas", HaveValue(Equal(int32(2)))),
+				HaveField("State", staxv1alpha1.ServiceStateAvailable),
 				HaveField("SecretsDigest", MatchRegexp("^[0-9a-f]{64}$")), HaveField("WaitingFor", BeEmpty())),
 		))
 		Expect(current.Status.Secrets).To(ConsistOf(And(HaveField("Name", "db-password"), HaveField("LastRotated", Not(BeNil())))))

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
@@ -33,9 +34,11 @@ type Problem struct {
 
 // ServiceObservation is what a reconcile saw of one service's Deployment.
 type ServiceObservation struct {
-	Name      string
-	Desired   int32
-	Ready     int32
+	Name    string
+	Desired int32
+	// Ready is the number of ready pods of the current template.
+	Ready int32
+	// Available: the Deployment is available with its current template.
 	Available bool
 	// SecretsDigest is the digest of the values the service's template
 	// consumes.
@@ -60,7 +63,7 @@ type Observation struct {
 // their status changes, so applying the same observation twice changes
 // nothing and the reconciler writes nothing.
 func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
-	st.ObservedGeneration = obs.Generation
+	st.ObservedGeneration = ptr.To(obs.Generation)
 	st.GeneratedSecretName = obs.GeneratedSecretName
 	setServices(st, obs.Services)
 	st.Secrets = obs.Secrets
@@ -69,19 +72,37 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	setStalledCondition(st, obs)
 }
 
+// State is the state status reports for a service: Available when its
+// Deployment is available, WaitingForDependencies while it is held back for
+// services it depends on, Progressing otherwise.
+func State(s ServiceObservation) staxv1alpha1.ServiceState {
+	switch {
+	case s.Available:
+		return staxv1alpha1.ServiceStateAvailable
+	case len(s.WaitingFor) > 0:
+		return staxv1alpha1.ServiceStateWaitingForDependencies
+	default:
+		return staxv1alpha1.ServiceStateProgressing
+	}
+}
+
 func setServices(st *staxv1alpha1.BlueprintStatus, services []ServiceObservation) {
 	st.Services = nil
-	ready := 0
+	var ready int32
 	for _, s := range services {
+		state := State(s)
 		st.Services = append(st.Services, staxv1alpha1.ServiceStatus{
-			Name: s.Name, DesiredReplicas: s.Desired, ReadyReplicas: s.Ready, Ready: s.Available,
+			Name: s.Name, State: state, DesiredReplicas: ptr.To(s.Desired), ReadyReplicas: ptr.To(s.Ready),
 			SecretsDigest: s.SecretsDigest, WaitingFor: s.WaitingFor,
 		})
-		if s.Available {
+		if state == staxv1alpha1.ServiceStateAvailable {
 			ready++
 		}
 	}
-	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(services))
+	total := int32(len(services)) //nolint:gosec // at most 32 services (MaxItems)
+	st.ReadyServiceCount = ptr.To(ready)
+	st.ServiceCount = ptr.To(total)
+	st.ReadyServices = fmt.Sprintf("%d/%d", ready, total)
 }
 
 // summary is the reason and message that best explain why the Blueprint is
@@ -105,9 +126,9 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	}
 	var pending []string
 	for _, s := range obs.Services {
-		switch {
-		case s.Available:
-		case len(s.WaitingFor) > 0:
+		switch State(s) {
+		case staxv1alpha1.ServiceStateAvailable:
+		case staxv1alpha1.ServiceStateWaitingForDependencies:
 			pending = append(pending, fmt.Sprintf("%s (waiting for %s)", s.Name, strings.Join(s.WaitingFor, ", ")))
 		default:
 			pending = append(pending, fmt.Sprintf("%s (%d/%d ready)", s.Name, s.Ready, s.Desired))

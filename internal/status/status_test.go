@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/status"
@@ -48,6 +49,17 @@ func pending(name string, ready, desired int32) status.ServiceObservation {
 	return status.ServiceObservation{Name: name, Desired: desired, Ready: ready}
 }
 
+// Service states, as status reports them.
+const (
+	stateAvailable   = staxv1alpha1.ServiceStateAvailable
+	stateProgressing = staxv1alpha1.ServiceStateProgressing
+	stateWaiting     = staxv1alpha1.ServiceStateWaitingForDependencies
+)
+
+func serviceStatus(name string, ready, desired int32, state staxv1alpha1.ServiceState) staxv1alpha1.ServiceStatus {
+	return staxv1alpha1.ServiceStatus{Name: name, State: state, DesiredReplicas: &desired, ReadyReplicas: &ready}
+}
+
 // bothAvailable is the payments-dev example with every Deployment available.
 var bothAvailable = []status.ServiceObservation{available("db", 1), available("api", 2)}
 
@@ -68,21 +80,21 @@ func condition(t metav1.ConditionStatus, reason, message string) wantCondition {
 }
 
 var applyTests = map[string]struct {
-	before            staxv1alpha1.BlueprintStatus
-	obs               status.Observation
-	want              map[string]wantCondition // exactly the conditions present
-	wantReadyServices string
-	wantServices      []staxv1alpha1.ServiceStatus
+	before               staxv1alpha1.BlueprintStatus
+	obs                  status.Observation
+	want                 map[string]wantCondition // exactly the conditions present
+	wantReady, wantTotal int32                    // readyServiceCount, serviceCount
+	wantServices         []staxv1alpha1.ServiceStatus
 }{
 	"all services available": {
 		obs: status.Observation{Generation: 1, GeneratedSecretName: "payments-dev-generated", Services: bothAvailable},
 		want: map[string]wantCondition{
 			ready: condition(metav1.ConditionTrue, staxv1alpha1.ReasonAvailable, "all 2 services are available"),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"a Deployment rolling out": {
@@ -91,10 +103,10 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 		},
-		wantReadyServices: "1/2",
+		wantReady: 1, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 1, 2, stateProgressing),
 		},
 	},
 	"several Deployments rolling out, in service order": {
@@ -105,11 +117,25 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (2/2 ready)"),
 		},
-		wantReadyServices: "1/3",
+		wantReady: 1, wantTotal: 3,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 0, Ready: false},
-			{Name: "cache", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: false},
+			serviceStatus("db", 0, 1, stateProgressing),
+			serviceStatus("cache", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateProgressing),
+		},
+	},
+	"a service waiting for its dependencies": {
+		obs: status.Observation{Generation: 1, Services: []status.ServiceObservation{
+			pending("db", 0, 1), {Name: "api", Desired: 2, WaitingFor: []string{"db"}},
+		}},
+		want: map[string]wantCondition{
+			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
+			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
+		},
+		wantReady: 0, wantTotal: 2,
+		wantServices: []staxv1alpha1.ServiceStatus{
+			serviceStatus("db", 0, 1, stateProgressing),
+			{Name: "api", State: stateWaiting, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}},
 		},
 	},
 	"referenced Secret not found": {
@@ -118,10 +144,10 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonSecretNotFound, msgSecretNotFound),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonSecretNotFound, msgSecretNotFound),
 		},
-		wantReadyServices: "1/2",
+		wantReady: 1, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 1, 2, stateProgressing),
 		},
 	},
 	"waiting problems joined, first one's reason": {
@@ -130,10 +156,10 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonSecretKeyNotFound, msgKeyNotFound+"; "+msgSecretNotFound),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"conflict stalls and still reports waiting problems": {
@@ -143,10 +169,10 @@ var applyTests = map[string]struct {
 			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 		},
-		wantReadyServices: "1/2",
+		wantReady: 1, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 1, 2, stateProgressing),
 		},
 	},
 	"first stalling problem gives the reason": {
@@ -155,10 +181,10 @@ var applyTests = map[string]struct {
 			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
 			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonInvalidReference, msgInvalidRef+"; "+msgConflict),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"repeated messages reported once": {
@@ -167,10 +193,10 @@ var applyTests = map[string]struct {
 			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonConflict, msgConflict+"; "+msgSecretNotFound),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"transient error": {
@@ -179,10 +205,10 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"stalling problem beats transient error": {
@@ -191,10 +217,10 @@ var applyTests = map[string]struct {
 			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonInvalidReference, msgInvalidRef),
 			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonInvalidReference, msgInvalidRef),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"transient error beats waiting problems": {
@@ -203,19 +229,21 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonReconcileError, errTransient.Error()),
 		},
-		wantReadyServices: "1/2",
+		wantReady: 1, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 1, 2, stateProgressing),
 		},
 	},
 	"stalled Blueprint becomes ready": {
 		before: staxv1alpha1.BlueprintStatus{
-			ObservedGeneration: 1,
+			ObservedGeneration: ptr.To[int64](1),
+			ReadyServiceCount:  ptr.To[int32](1),
+			ServiceCount:       ptr.To[int32](2),
 			ReadyServices:      "1/2",
 			Services: []staxv1alpha1.ServiceStatus{
-				{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-				{Name: "legacy", DesiredReplicas: 1, ReadyReplicas: 0, Ready: false},
+				serviceStatus("db", 1, 1, stateAvailable),
+				serviceStatus("legacy", 0, 1, stateProgressing),
 			},
 			Conditions: []metav1.Condition{
 				{Type: ready, Status: metav1.ConditionFalse, Reason: staxv1alpha1.ReasonConflict, Message: msgConflict, ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
@@ -227,15 +255,15 @@ var applyTests = map[string]struct {
 		want: map[string]wantCondition{
 			ready: condition(metav1.ConditionTrue, staxv1alpha1.ReasonAvailable, "all 2 services are available"),
 		},
-		wantReadyServices: "2/2",
+		wantReady: 2, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 2, Ready: true},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
 	"ready Blueprint starts a rollout": {
 		before: staxv1alpha1.BlueprintStatus{
-			ObservedGeneration: 1,
+			ObservedGeneration: ptr.To[int64](1),
 			Conditions: []metav1.Condition{
 				{Type: ready, Status: metav1.ConditionTrue, Reason: staxv1alpha1.ReasonAvailable, Message: "all 2 services are available", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))},
 			},
@@ -245,10 +273,10 @@ var applyTests = map[string]struct {
 			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: api (1/2 ready)"),
 		},
-		wantReadyServices: "1/2",
+		wantReady: 1, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
-			{Name: "db", DesiredReplicas: 1, ReadyReplicas: 1, Ready: true},
-			{Name: "api", DesiredReplicas: 2, ReadyReplicas: 1, Ready: false},
+			serviceStatus("db", 1, 1, stateAvailable),
+			serviceStatus("api", 1, 2, stateProgressing),
 		},
 	},
 }
@@ -259,14 +287,18 @@ func TestApply(t *testing.T) {
 			st := tt.before.DeepCopy()
 			status.Apply(st, tt.obs)
 
-			if st.ObservedGeneration != tt.obs.Generation {
-				t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, tt.obs.Generation)
+			if got := ptr.Deref(st.ObservedGeneration, -1); got != tt.obs.Generation {
+				t.Errorf("observedGeneration = %d, want %d", got, tt.obs.Generation)
 			}
 			if st.GeneratedSecretName != tt.obs.GeneratedSecretName {
 				t.Errorf("generatedSecretName = %q, want %q", st.GeneratedSecretName, tt.obs.GeneratedSecretName)
 			}
-			if st.ReadyServices != tt.wantReadyServices {
-				t.Errorf("readyServices = %q, want %q", st.ReadyServices, tt.wantReadyServices)
+			if !equality.Semantic.DeepEqual(st.ReadyServiceCount, &tt.wantReady) || !equality.Semantic.DeepEqual(st.ServiceCount, &tt.wantTotal) {
+				t.Errorf("readyServiceCount, serviceCount = %v, %v, want %d, %d",
+					ptr.Deref(st.ReadyServiceCount, -1), ptr.Deref(st.ServiceCount, -1), tt.wantReady, tt.wantTotal)
+			}
+			if want := fmt.Sprintf("%d/%d", tt.wantReady, tt.wantTotal); st.ReadyServices != want {
+				t.Errorf("readyServices = %q, want %q", st.ReadyServices, want)
 			}
 			if !equality.Semantic.DeepEqual(st.Services, tt.wantServices) {
 				t.Errorf("services = %+v, want %+v", st.Services, tt.wantServices)

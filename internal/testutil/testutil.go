@@ -116,7 +116,7 @@ func RollOut(ctx context.Context, c client.Client, ns, blueprint string) error {
 func IsReady(bp *staxv1alpha1.Blueprint) bool {
 	c := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady)
 	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "Available" &&
-		c.ObservedGeneration == bp.Generation && bp.Status.ObservedGeneration == bp.Generation
+		c.ObservedGeneration == bp.Generation && ptr.Deref(bp.Status.ObservedGeneration, -1) == bp.Generation
 }
 
 // DeploymentPlayer plays the Deployment controller for every Deployment
