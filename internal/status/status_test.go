@@ -129,8 +129,8 @@ var applyTests = map[string]struct {
 			pending("db", 0, 1), {Name: "api", Desired: 2, WaitingFor: []string{"db"}},
 		}},
 		want: map[string]wantCondition{
-			ready:       condition(metav1.ConditionFalse, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
-			reconciling: condition(metav1.ConditionTrue, status.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
+			ready:       condition(metav1.ConditionFalse, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
+			reconciling: condition(metav1.ConditionTrue, staxv1alpha1.ReasonProgressing, "waiting for Deployments to be available: db (0/1 ready), api (waiting for db)"),
 		},
 		wantReady: 0, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
