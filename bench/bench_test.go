@@ -112,7 +112,9 @@ func TestAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = f.WriteString(`eprints","namespace":"bp-00","name":"bp-0001","subresource":"status"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:04.000000Z"}` + "\n")
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	events, err = l.Between(userManager, from, from.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

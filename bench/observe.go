@@ -248,12 +248,6 @@ func (o *observer) expectNewDigest(key types.NamespacedName) (<-chan time.Time, 
 	return ch, old
 }
 
-func (o *observer) forgetWaiters(key types.NamespacedName) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.waiters, key)
-}
-
 type timeoutError struct {
 	what      string
 	got, want int

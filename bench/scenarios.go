@@ -109,7 +109,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if r.mgr != nil {
 		if exited, err := r.mgr.Exited(); exited {
-			return fmt.Errorf("manager exited: %v", err)
+			return fmt.Errorf("manager exited: %w", err)
 		}
 	}
 	r.res.Run.LoadEnd = loadavg()
@@ -503,7 +503,7 @@ func (r *runner) latency(ctx context.Context) error {
 		case t := <-ch:
 			op = append(op, t.Sub(t0))
 		case <-time.After(r.cfg.waitTimeout):
-			return fmt.Errorf("Deployment %s kept its template %s after its Secret was edited", ref.web(), r.cfg.waitTimeout)
+			return fmt.Errorf("deployment %s kept its template %s after its Secret was edited", ref.web(), r.cfg.waitTimeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -658,7 +658,7 @@ func (r *runner) sharedSecret(ctx context.Context) error {
 					last = t
 				}
 			case <-deadline:
-				return 0, fmt.Errorf("Deployment %s kept its template after Secret %s/%s was edited", refs[i].web(), ns, secret)
+				return 0, fmt.Errorf("deployment %s kept its template after Secret %s/%s was edited", refs[i].web(), ns, secret)
 			}
 		}
 		return last.Sub(t0), nil
@@ -815,7 +815,7 @@ func (r *runner) memoryAfter(ctx context.Context, synced time.Time) (proc.Memory
 		}
 	}
 	if exited, err := r.mgr.Exited(); exited {
-		return proc.Memory{}, fmt.Errorf("manager exited: %v", err)
+		return proc.Memory{}, fmt.Errorf("manager exited: %w", err)
 	}
 	return proc.ReadMemory(r.mgr.PID())
 }

@@ -145,7 +145,7 @@ func renderPlain(r bpRef, ns string) ([]client.Object, []runtime.ApplyConfigurat
 	bp.UID = types.UID("00000000-0000-0000-0000-" + fmt.Sprintf("%012x", len(r.Suffix)))
 	plan, errs := render.Build(bp)
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("rendering %s: %v", r.Name, errs[0])
+		return nil, nil, fmt.Errorf("rendering %s: %w", r.Name, errs[0])
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{

@@ -109,7 +109,9 @@ func run() error {
 	go func() { mgrDone <- mgr.Start(mgrCtx) }()
 	defer func() {
 		stopMgr()
-		<-mgrDone
+		if err := <-mgrDone; err != nil {
+			fmt.Println("operator stopped with an error:", err)
+		}
 	}()
 
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

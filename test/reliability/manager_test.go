@@ -117,12 +117,6 @@ func (m *managerProcess) exited() bool {
 	}
 }
 
-// logContains reports whether the manager's log file holds s.
-func (m *managerProcess) logContains(s string) bool {
-	b, err := os.ReadFile(filepath.Join(workDir, m.name+".log"))
-	return err == nil && bytes.Contains(b, []byte(s))
-}
-
 // supervisedManager keeps a manager running the way kubelet keeps a
 // container running: when it exits, it is started again after a pause. It
 // counts the restarts; a fault test reports them.

@@ -61,7 +61,7 @@ func (m *Manager) WaitSynced(ctx context.Context, timeout time.Duration) (time.T
 	for {
 		select {
 		case <-m.done:
-			return time.Time{}, fmt.Errorf("manager exited before its caches synced (%v); log %s:\n%s", m.err, m.LogPath, tail(m.LogPath))
+			return time.Time{}, fmt.Errorf("manager exited before its caches synced (%w); log %s:\n%s", m.exitErr(), m.LogPath, tail(m.LogPath))
 		default:
 		}
 		raw, err := os.ReadFile(m.LogPath)
@@ -104,14 +104,26 @@ func (m *Manager) Stop() error {
 	return nil
 }
 
-// Exited reports whether the process ended, and how.
+// ErrExitedCleanly is how Exited reports a process that exited with status 0.
+var ErrExitedCleanly = errors.New("exit status 0")
+
+// Exited reports whether the process ended, and how: its exit error, or
+// ErrExitedCleanly.
 func (m *Manager) Exited() (bool, error) {
 	select {
 	case <-m.done:
-		return true, m.err
+		return true, m.exitErr()
 	default:
 		return false, nil
 	}
+}
+
+// exitErr is how the ended process ended, never nil.
+func (m *Manager) exitErr() error {
+	if m.err == nil {
+		return ErrExitedCleanly
+	}
+	return m.err
 }
 
 func tail(path string) string {
