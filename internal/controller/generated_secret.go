@@ -112,7 +112,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		r.recordGeneratedSecret(sc, live, &st, change)
 		return nil
 	}
-	return fmt.Errorf("Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
+	return fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
 }
 
 func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {

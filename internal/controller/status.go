@@ -55,7 +55,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 		// The manager is stopping, or a newer Secret change overtook the
 		// reconcile: what it saw says nothing final about the Blueprint. The
 		// next run reports its state.
-		return nil
+		return nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
 	}
 	before := sc.bp.DeepCopy()
 	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))

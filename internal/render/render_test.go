@@ -899,6 +899,6 @@ func applyAs(t *testing.T, manager string, ac any, live metav1.Object) {
 		Operation:  metav1.ManagedFieldsOperationApply,
 		APIVersion: patch.GetAPIVersion(),
 		FieldsType: "FieldsV1",
-		FieldsV1:   &metav1.FieldsV1{Raw: raw},
+		FieldsV1:   metav1.NewFieldsV1(string(raw)),
 	}})
 }

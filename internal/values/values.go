@@ -21,10 +21,9 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
-const (
-	// digestKeyBytes is the HMAC-SHA256 key size.
-	digestKeyBytes = 32
-)
+// digestKeyLength is the length of the digest key in base64url symbols:
+// 43 x 6 = 258 bits, at least the 256 of an HMAC-SHA256 key.
+const digestKeyLength = 43
 
 // Rotation triggers, as counted in metrics and named in events.
 const (
@@ -92,7 +91,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		st.Values = map[string]ValueMeta{}
 	}
 	if _, ok := st.Data[staxv1alpha1.DigestKey]; !ok {
-		key, err := gen(render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: 43})
+		key, err := gen(render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: digestKeyLength})
 		if err != nil {
 			return ch, fmt.Errorf("generating the digest key: %w", err)
 		}
