@@ -48,7 +48,7 @@ const maxSecretAttempts = 5
 // BlueprintReconciler reconciles Blueprints.
 type BlueprintReconciler struct {
 	// Client reads Blueprints, Deployments and Services from the cache and
-	// writes everything. It never caches Secrets (see ClientOptions).
+	// writes everything. It never caches Secrets (see Options.ManagerOptions).
 	client.Client
 	// APIReader reads straight from the API server: Secrets, and objects the
 	// cache has not seen yet, so that cache lag can neither make the operator
