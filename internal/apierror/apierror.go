@@ -22,6 +22,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Operations, as they read in messages ("updating Secret x: ...").
@@ -70,8 +71,9 @@ func Wrap(op, kind, name string, err error) error {
 	if errors.As(err, &status) {
 		out.Code = status.Status().Code
 		out.Reason = status.Status().Reason
-		if out.Reason == "" {
-			out.Reason = apierrors.ReasonForError(err)
+		if out.Reason == "" && out.Code != 0 {
+			// What client-go makes of a bare status code.
+			out.Reason = apierrors.NewGenericServerResponse(int(out.Code), "", schema.GroupResource{}, "", "", 0, false).Status().Reason
 		}
 	} else {
 		out.class = classify(err)
