@@ -503,8 +503,8 @@ func TestSync(t *testing.T) {
 					removed:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
 					pending:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
 					nextPrune: t1.Add(h), modified: true,
-					data:      map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B"},
-					values:    map[string]ValueMeta{"a": removedMeta("r1", t0, t1), "b": meta("", t0)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t1), "b": meta("", t0)},
 				}},
 				// Later, still within the period: pending, nothing written,
 				// the removal time is the first one.
@@ -532,21 +532,21 @@ func TestSync(t *testing.T) {
 					removed:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
 					pending:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
 					nextPrune: t1.Add(h), modified: true,
-					data:      map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
-					values:    map[string]ValueMeta{"a": removedMeta("r1", t0, t1)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t1)},
 				}},
 				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 2*h)}, Retention: h, Now: t2}, want{
 					restored: []string{"a"}, modified: true, next: t0.Add(2 * h),
-					data:     map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
-					values:   map[string]ValueMeta{"a": meta("r1", t0)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": meta("r1", t0)},
 				}},
 				// Removed again later: a new removal time, a new period.
 				{Request{Retention: h, Now: t4}, want{
 					removed:   []Removal{{Name: "a", RemovedAt: t4, PruneAfter: t4.Add(h)}},
 					pending:   []Removal{{Name: "a", RemovedAt: t4, PruneAfter: t4.Add(h)}},
 					nextPrune: t4.Add(h), modified: true,
-					data:      map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
-					values:    map[string]ValueMeta{"a": removedMeta("r1", t0, t4)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t4)},
 				}},
 			},
 		},
@@ -573,8 +573,8 @@ func TestSync(t *testing.T) {
 					pruned:   map[string][]string{PruneRequested: {"a"}},
 					pending:  []Removal{{Name: "b", RemovedAt: t1, PruneAfter: t1.Add(h)}},
 					unknownP: []string{"c", "zz"}, nextPrune: t1.Add(h), modified: true, pHandled: "a,c,zz@1",
-					data:     map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
-					values:   map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": meta("", t0)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
+					values: map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": meta("", t0)},
 				}},
 				// The same request again (a GitOps re-sync) with b removed
 				// since: b is kept, not pruned.
@@ -582,8 +582,8 @@ func TestSync(t *testing.T) {
 					removed:   []Removal{{Name: "c", RemovedAt: t3, PruneAfter: t3.Add(h)}},
 					pending:   []Removal{{Name: "b", RemovedAt: t1, PruneAfter: t1.Add(h)}, {Name: "c", RemovedAt: t3, PruneAfter: t3.Add(h)}},
 					nextPrune: t1.Add(h), modified: true, pHandled: "a,c,zz@1",
-					data:      map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
-					values:    map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": removedMeta("", t0, t3)},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
+					values: map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": removedMeta("", t0, t3)},
 				}},
 				// A request with no names prunes every pending value; the
 				// handled request is recorded.
