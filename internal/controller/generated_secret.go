@@ -174,14 +174,21 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
 		}
 	}
-	if len(change.Removed) > 0 {
-		kept := make([]string, 0, len(change.Removed))
-		for _, rm := range change.Removed {
-			kept = append(kept, fmt.Sprintf("%s (kept until %s)", rm.Name, rm.PruneAfter.UTC().Truncate(time.Second).Format(time.RFC3339)))
+	// One event per deadline: values removed together are kept until the
+	// same time.
+	var deadlines []time.Time
+	kept := map[time.Time][]string{}
+	for _, rm := range change.Removed {
+		due := rm.PruneAfter.UTC().Truncate(time.Second)
+		if _, ok := kept[due]; !ok {
+			deadlines = append(deadlines, due)
 		}
+		kept[due] = append(kept[due], rm.Name)
+	}
+	for _, due := range deadlines {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
-			"value(s) no longer declared stay in Secret %s until their retention ends, and come back unchanged if declared again before: %s; kubectl blueprint prune deletes them now",
-			name, strings.Join(kept, ", "))
+			"value(s) no longer declared are kept in Secret %s until %s, and come back unchanged if declared again before then (kubectl blueprint prune deletes them now): %s",
+			name, due.Format(time.RFC3339), strings.Join(kept[due], ", "))
 	}
 	if len(change.Restored) > 0 {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Restored", "RestoreValues",

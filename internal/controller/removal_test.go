@@ -100,8 +100,8 @@ var _ = Describe("Removed values", func() {
 		after := secret(Default)
 		Expect(after.Data).To(Equal(before.Data), "nothing is deleted, nothing changes")
 		Expect(values.DecodeValues(after.Annotations)["a"].RemovedAt).NotTo(BeNil(), "the removal time is recorded on the Secret")
-		Eventually(eventNotes("Removed"), timeout, interval).Should(ContainElement(
-			ContainSubstring("a (kept until " + pending.PruneAfter.UTC().Format(time.RFC3339) + ")")))
+		Eventually(eventNotes("Removed"), timeout, interval).Should(ContainElement(And(
+			ContainSubstring("kept in Secret remover-generated until "+pending.PruneAfter.UTC().Format(time.RFC3339)), HaveSuffix(": a"))))
 		Eventually(getDeployment(ns, "app"), timeout, interval).Should(WithTransform(envByName, And(Not(HaveKey("V_a")), HaveKey("V_b"))))
 
 		By("bringing a back unchanged, with its previous value and rotation state, when declared again")
@@ -142,7 +142,7 @@ var _ = Describe("Removed values", func() {
 			HaveKeyWithValue("by-hand", []byte("not the operator's")),
 			HaveKeyWithValue("gone"+staxv1alpha1.PreviousValueSuffix, []byte("not the operator's either")))))
 		Eventually(pendingNames(bp.Name), timeout, interval).Should(BeEmpty())
-		Eventually(eventNotes("Pruned"), timeout, interval).Should(ContainElement(ContainSubstring("(retention ended), with their previous values: a")))
+		Eventually(eventNotes("Pruned"), timeout, interval).Should(ContainElement(ContainSubstring("(expired), with their previous values: a")))
 	})
 
 	It("keeps removed values for the manager's default period when the Blueprint sets none", func() {

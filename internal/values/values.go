@@ -87,7 +87,7 @@ type Removal struct {
 // Prune triggers, as named in events.
 const (
 	// PruneExpired: the retention period after the removal has passed.
-	PruneExpired = "retention ended"
+	PruneExpired = "expired"
 	// PruneRequested: the prune annotation asked for it.
 	PruneRequested = "requested"
 )
