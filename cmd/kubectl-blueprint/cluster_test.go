@@ -209,6 +209,9 @@ func TestStatus(t *testing.T) {
 			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
 		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
+		PendingRemovals: []staxv1alpha1.PendingRemoval{
+			{Name: "old-token", RemovedAt: generated, PruneAfter: metav1.NewTime(generated.Add(168 * time.Hour))},
+		},
 	}
 	if err := c.Status().Update(context.Background(), bp); err != nil {
 		t.Fatal(err)
@@ -225,6 +228,9 @@ SERVICE   READY   VALUES                                      LAST ROTATION     
 db        1/1     db-password                                 2026-03-01T09:30:00Z
 api       0/2     db-password,stripe/api-key,stripe/webhook   2026-03-01T09:30:00Z   waiting for: db
 cache     0/1     -                                           -                      Progressing
+
+Removed from the spec, kept until pruned (kubectl blueprint prune deletes them now):
+  old-token: removed 2026-03-01T09:30:00Z, pruned after 2026-03-08T09:30:00Z
 `
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)

@@ -116,6 +116,12 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 			return err
 		}
 	}
+	if len(bp.Status.PendingRemovals) > 0 {
+		fmt.Fprint(w, "\nRemoved from the spec, kept until pruned (kubectl blueprint prune deletes them now):\n")
+		for _, p := range bp.Status.PendingRemovals {
+			fmt.Fprintf(w, "  %s: removed %s, pruned after %s\n", p.Name, p.RemovedAt.UTC().Format(time.RFC3339), p.PruneAfter.UTC().Format(time.RFC3339))
+		}
+	}
 	return nil
 }
 
