@@ -356,11 +356,11 @@ type PendingRemoval struct {
 
 	// removedAt is when the operator found the secret no longer declared.
 	// +required
-	RemovedAt metav1.Time `json:"removedAt,omitempty,omitzero"`
+	RemovedAt *metav1.Time `json:"removedAt,omitempty"`
 
 	// pruneAfter is when the value is deleted unless declared again.
 	// +required
-	PruneAfter metav1.Time `json:"pruneAfter,omitempty,omitzero"`
+	PruneAfter *metav1.Time `json:"pruneAfter,omitempty"`
 }
 
 // ManagedSecretStatus is the observed state of one generated value.

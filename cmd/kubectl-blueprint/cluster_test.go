@@ -210,7 +210,7 @@ func TestStatus(t *testing.T) {
 		},
 		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
 		PendingRemovals: []staxv1alpha1.PendingRemoval{
-			{Name: "old-token", RemovedAt: generated, PruneAfter: metav1.NewTime(generated.Add(168 * time.Hour))},
+			{Name: "old-token", RemovedAt: &generated, PruneAfter: &metav1.Time{Time: generated.Add(168 * time.Hour)}},
 		},
 	}
 	if err := c.Status().Update(context.Background(), bp); err != nil {
@@ -246,7 +246,7 @@ func TestPrune(t *testing.T) {
 	now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
 	bp.Status = staxv1alpha1.BlueprintStatus{
 		ObservedGeneration: ptr.To(bp.Generation),
-		PendingRemovals:    []staxv1alpha1.PendingRemoval{{Name: "old-token", RemovedAt: now, PruneAfter: metav1.NewTime(now.Add(time.Hour))}},
+		PendingRemovals:    []staxv1alpha1.PendingRemoval{{Name: "old-token", RemovedAt: &now, PruneAfter: &metav1.Time{Time: now.Add(time.Hour)}}},
 	}
 	if err := c.Status().Update(context.Background(), bp); err != nil {
 		t.Fatal(err)

@@ -85,15 +85,17 @@ still declared is never pruned.`,
 			if len(notPending) > 0 {
 				// The status may lag a spec edit made a moment ago: request
 				// anyway; the operator reports names it cannot prune.
-				fmt.Fprintf(streams.ErrOut, "warning: status.pendingRemovals of blueprint %s does not list %s (yet); the operator ignores names with no value pending removal\n",
-					name, strings.Join(notPending, ", "))
+				if _, err := fmt.Fprintf(streams.ErrOut, "warning: status.pendingRemovals of blueprint %s does not list %s (yet); the operator ignores names with no value pending removal\n",
+					name, strings.Join(notPending, ", ")); err != nil {
+					return err
+				}
 			}
 			what := "every value pending removal"
 			if len(secrets) > 0 {
 				what = strings.Join(secrets, ", ")
 			}
-			fmt.Fprintf(streams.Out, "blueprint.stax.dev/%s: prune of %s requested at %s\n", name, what, requestedAt)
-			return nil
+			_, err = fmt.Fprintf(streams.Out, "blueprint.stax.dev/%s: prune of %s requested at %s\n", name, what, requestedAt)
+			return err
 		},
 	}
 }

@@ -101,8 +101,8 @@ func TestWrap(t *testing.T) {
 		t.Error("Wrap(nil) != nil")
 	}
 	inner := Wrap(OpRead, "Secret", "x", statusError(404, metav1.StatusReasonNotFound))
-	if Wrap(OpUpdate, "Deployment", "y", inner) != inner {
-		t.Error("an *Error is wrapped again")
+	if got := Wrap(OpUpdate, "Deployment", "y", inner); got.Error() != inner.Error() {
+		t.Errorf("an *Error is wrapped again: %q", got.Error())
 	}
 }
 

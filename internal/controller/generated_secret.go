@@ -147,7 +147,7 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 	}
 	for _, p := range change.Pending {
 		sc.pendingRemovals = append(sc.pendingRemovals, staxv1alpha1.PendingRemoval{
-			Name: p.Name, RemovedAt: metav1.NewTime(p.RemovedAt.UTC().Truncate(time.Second)), PruneAfter: metav1.NewTime(p.PruneAfter.UTC().Truncate(time.Second)),
+			Name: p.Name, RemovedAt: &metav1.Time{Time: p.RemovedAt.UTC().Truncate(time.Second)}, PruneAfter: &metav1.Time{Time: p.PruneAfter.UTC().Truncate(time.Second)},
 		})
 	}
 	for _, due := range []time.Time{change.NextRotation, change.NextPrune} {

@@ -84,7 +84,7 @@ var _ = Describe("Removed values", func() {
 			return k8sClient.Update(ctx, s)
 		}, timeout, interval).Should(Succeed())
 
-		By("giving a a previous value")
+		By("rotating value a, so it has a previous value")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
 			b.Annotations = map[string]string{staxv1alpha1.RotateAnnotation: "a"}
 		})

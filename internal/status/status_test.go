@@ -555,7 +555,7 @@ func TestApplyWithholdsAPIServerMessages(t *testing.T) {
 
 func TestApplyPendingRemovals(t *testing.T) {
 	at := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	pending := []staxv1alpha1.PendingRemoval{{Name: "db-password", RemovedAt: at, PruneAfter: metav1.NewTime(at.Add(time.Hour))}}
+	pending := []staxv1alpha1.PendingRemoval{{Name: "db-password", RemovedAt: &at, PruneAfter: &metav1.Time{Time: at.Add(time.Hour)}}}
 	var st staxv1alpha1.BlueprintStatus
 	status.Apply(&st, status.Observation{Generation: 1, PendingRemovals: pending})
 	if !reflect.DeepEqual(st.PendingRemovals, pending) {
