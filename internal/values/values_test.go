@@ -141,7 +141,7 @@ func checkStep(t *testing.T, i int, st *State, ch Change, g *fakeGen, w want) {
 			gotPruned[k] = v
 		}
 	}
-	if exp := w.pruned; !reflect.DeepEqual(gotPruned, exp) && !(len(gotPruned) == 0 && len(exp) == 0) {
+	if exp := w.pruned; !reflect.DeepEqual(gotPruned, exp) && (len(gotPruned) != 0 || len(exp) != 0) {
 		t.Errorf("step %d: Pruned = %v, want %v", i, gotPruned, exp)
 	}
 	if got, exp := emptyIfNil(ch.Removed), emptyIfNil(w.removed); !reflect.DeepEqual(got, exp) {
