@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,28 +28,39 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
-// installPolicy installs a ValidatingAdmissionPolicy that denies operations
-// on Secrets of namespace ns for which condition (CEL) holds, with
-// messageExpression as its message, and a binding that enforces it. It
-// returns a function that removes both.
-func installPolicy(ns string, operations []admissionregistrationv1.OperationType, condition, messageExpression string) func() {
+// admissionPolicy is a ValidatingAdmissionPolicy the specs install: it
+// denies the operations on resources (of the core group, or apps for
+// deployments) in one namespace for which condition (CEL) holds, with
+// messageExpression as its message; paramSecret, if set, names a Secret of
+// that namespace the expressions read as params.
+type admissionPolicy struct {
+	namespace         string
+	group, resource   string
+	operations        []admissionregistrationv1.OperationType
+	condition         string
+	messageExpression string
+	paramSecret       string
+}
+
+// install creates the policy and a binding that enforces it, and returns a
+// function that removes both (also registered with DeferCleanup).
+func (p admissionPolicy) install() func() {
 	ctx := context.Background()
-	name := "test-" + ns + "-" + rand.String(5)
+	name := "test-" + p.namespace + "-" + rand.String(5)
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
 			MatchConstraints: &admissionregistrationv1.MatchResources{
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: p.namespace}},
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: operations,
-					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
+					Operations: p.operations,
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{p.group}, APIVersions: []string{"v1"}, Resources: []string{p.resource}},
 				}}},
 			},
-			Validations: []admissionregistrationv1.Validation{{Expression: "!(" + condition + ")", MessageExpression: messageExpression}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "!(" + p.condition + ")", MessageExpression: p.messageExpression}},
 		},
 	}
-	Expect(k8sClient.Create(ctx, policy)).To(Succeed())
 	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
@@ -56,6 +68,14 @@ func installPolicy(ns string, operations []admissionregistrationv1.OperationType
 			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
 		},
 	}
+	if p.paramSecret != "" {
+		policy.Spec.ParamKind = &admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "Secret"}
+		binding.Spec.ParamRef = &admissionregistrationv1.ParamRef{
+			Name: p.paramSecret, Namespace: p.namespace,
+			ParameterNotFoundAction: ptr.To(admissionregistrationv1.DenyAction),
+		}
+	}
+	Expect(k8sClient.Create(ctx, policy)).To(Succeed())
 	Expect(k8sClient.Create(ctx, binding)).To(Succeed())
 	remove := func() {
 		Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, binding))).To(Succeed())
@@ -63,6 +83,41 @@ func installPolicy(ns string, operations []admissionregistrationv1.OperationType
 	}
 	DeferCleanup(remove)
 	return remove
+}
+
+// expectNotIn fails if any of forms appears in the namespace's Blueprints
+// and events or in the manager's log.
+func expectNotIn(ns string, forms ...string) {
+	ctx := context.Background()
+	places := map[string]string{"logs": logs.String()}
+	for name, list := range map[string]client.ObjectList{
+		"Blueprints": &staxv1alpha1.BlueprintList{}, "events.k8s.io events": &eventsv1.EventList{}, "core events": &corev1.EventList{},
+	} {
+		Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		b, err := json.Marshal(list)
+		Expect(err).NotTo(HaveOccurred())
+		places[name] = string(b)
+	}
+	for place, text := range places {
+		for _, form := range forms {
+			Expect(strings.Contains(text, form)).To(BeFalse(), "%q reached %s", form, place)
+		}
+	}
+}
+
+// expectReported waits until the Ready condition, a Warning event and the
+// manager's log all carry want.
+func expectReported(ns, name, want string) {
+	Eventually(readyCondition(ns, name), timeout, interval).Should(And(
+		haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError),
+		HaveField("Message", ContainSubstring(want))))
+	Eventually(func(g Gomega) []eventsv1.Event {
+		events := &eventsv1.EventList{}
+		g.Expect(k8sClient.List(context.Background(), events, client.InNamespace(ns))).To(Succeed())
+		return events.Items
+	}, timeout, interval).Should(ContainElement(And(
+		HaveField("Type", corev1.EventTypeWarning), HaveField("Reason", staxv1alpha1.ReasonReconcileError), HaveField("Note", ContainSubstring(want)))))
+	Eventually(logs.String, timeout, interval).Should(ContainSubstring(want), "controller-runtime logs the reconcile error")
 }
 
 var _ = Describe("Admission policies", func() {
@@ -84,8 +139,11 @@ var _ = Describe("Admission policies", func() {
 		value := string(secret(Default).Data["token"])
 
 		By("installing a policy that freezes the generated Secret and quotes its value")
-		unfreeze := installPolicy(ns, []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-			"object.metadata.name == '"+render.GeneratedSecretName(bp.Name)+"'", "'frozen: ' + string(oldObject.data['token'])")
+		unfreeze := admissionPolicy{
+			namespace: ns, resource: "secrets", operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+			condition:         "object.metadata.name == '" + render.GeneratedSecretName(bp.Name) + "'",
+			messageExpression: "'frozen: ' + string(oldObject.data['token'])",
+		}.install()
 		// The policy is enforced, and its message holds the value (CEL sees
 		// a Secret's data base64-encoded): a dry-run update goes through
 		// admission and changes nothing.
@@ -106,38 +164,65 @@ var _ = Describe("Admission policies", func() {
 			b.Annotations = map[string]string{staxv1alpha1.RotateAnnotation: "token"}
 		})
 		want := fmt.Sprintf("updating Secret frozen-generated: the API server answered %d %s: refused by validation, an admission policy or webhook, or authorization", code, reason)
-		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
-			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonReconcileError),
-			HaveField("Message", ContainSubstring(want))))
-		Eventually(func(g Gomega) []eventsv1.Event {
-			events := &eventsv1.EventList{}
-			g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-			return events.Items
-		}, timeout, interval).Should(ContainElement(And(
-			HaveField("Type", corev1.EventTypeWarning), HaveField("Reason", staxv1alpha1.ReasonReconcileError), HaveField("Note", ContainSubstring(want)))))
-		Eventually(logs.String, timeout, interval).Should(ContainSubstring(want), "controller-runtime logs the reconcile error")
+		expectReported(ns, bp.Name, want)
 		Expect(secret(Default).Data["token"]).To(Equal([]byte(value)), "the denied rotation changed nothing")
 
 		By("keeping the value out of status, events and logs")
-		places := map[string]string{"logs": logs.String()}
-		for name, list := range map[string]client.ObjectList{
-			"Blueprints": &staxv1alpha1.BlueprintList{}, "events.k8s.io events": &eventsv1.EventList{}, "core events": &corev1.EventList{},
-		} {
-			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
-			b, err := json.Marshal(list)
-			Expect(err).NotTo(HaveOccurred())
-			places[name] = string(b)
-		}
-		for place, text := range places {
-			Expect(strings.Contains(text, value)).To(BeFalse(), "the value leaked into %s", place)
-			Expect(strings.Contains(text, encoded)).To(BeFalse(), "the value leaked (base64) into %s", place)
-			Expect(strings.Contains(text, "frozen: ")).To(BeFalse(), "the policy's message reached %s", place)
-		}
+		expectNotIn(ns, value, encoded, "frozen: ")
 
 		By("rotating once the policy is gone")
 		unfreeze()
 		Eventually(func(g Gomega) []byte { return secret(g).Data["token"] }, timeout, interval).ShouldNot(Equal([]byte(value)))
 		Eventually(readyCondition(ns, bp.Name), timeout, interval).ShouldNot(HaveField("Reason", staxv1alpha1.ReasonReconcileError))
+	})
+
+	It("reports a denied Deployment the same way, when the policy quotes a value it reads as a parameter", func() {
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "quoted", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "app", Image: "busybox:1.37",
+				// Held back until Secret later exists, so the Deployment is
+				// first applied once the policy is in place.
+				Env:     map[string]staxv1alpha1.EnvValue{"LATER": "${secret:later/key}"},
+				Secrets: []staxv1alpha1.ServiceSecret{{Name: "token", EnvKey: "TOKEN", Value: staxv1alpha1.AutoGenerated}},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		secret := generatedSecret(ns, bp.Name)
+		Eventually(secret, timeout, interval).Should(HaveField("Data", HaveKey("token")))
+		value := string(secret(Default).Data["token"])
+		encoded := base64.StdEncoding.EncodeToString([]byte(value))
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(HaveField("Reason", staxv1alpha1.ReasonSecretNotFound))
+
+		By("installing a policy on Deployments that quotes the generated Secret, read as its parameter")
+		admissionPolicy{
+			namespace: ns, group: "apps", resource: "deployments",
+			operations:        []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			condition:         "true",
+			messageExpression: "'quoted: ' + string(params.data['token'])",
+			paramSecret:       render.GeneratedSecretName(bp.Name),
+		}.install()
+		var denial *apierrors.StatusError
+		Eventually(func(g Gomega) {
+			probe := &appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns},
+				Spec: appsv1.DeploymentSpec{
+					Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "probe"}},
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "probe"}},
+						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.37"}}},
+					},
+				},
+			}
+			err := k8sClient.Create(ctx, probe, client.DryRunAll)
+			g.Expect(errors.As(err, &denial)).To(BeTrue(), "the policy is not enforced yet")
+			g.Expect(strings.Contains(err.Error(), "quoted: "+encoded)).To(BeTrue(), "the API server's message quotes the value")
+		}, timeout, interval).Should(Succeed())
+
+		By("letting the operator apply the Deployment, which the policy denies")
+		createSecret(ns, "later", map[string]string{"key": "later-value-" + rand.String(6)})
+		expectReported(ns, bp.Name, fmt.Sprintf("creating Deployment app: the API server answered %d %s", denial.Status().Code, denial.Status().Reason))
+		expectNotIn(ns, value, encoded, "quoted: ")
 	})
 
 	It("never adopts a Secret controlled by a deleted predecessor: reports it, waits for garbage collection, then generates", func() {
@@ -153,8 +238,11 @@ var _ = Describe("Admission policies", func() {
 			Data:       map[string][]byte{"pw": []byte(planted)},
 		}
 		Expect(k8sClient.Create(ctx, probe)).To(Succeed())
-		unblock := installPolicy(ns, []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
-			"request.userInfo.username == 'kube-controller-manager' && oldObject.metadata.name == '"+secretName+"'", "'held for the test'")
+		unblock := admissionPolicy{
+			namespace: ns, resource: "secrets", operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+			condition:         "request.userInfo.username == 'kube-controller-manager' && oldObject.metadata.name == '" + secretName + "'",
+			messageExpression: "'held for the test'",
+		}.install()
 		gcConfig := rest.CopyConfig(cfg)
 		gcConfig.Impersonate = rest.ImpersonationConfig{UserName: "kube-controller-manager", Groups: []string{"system:masters"}}
 		asGC, err := client.New(gcConfig, client.Options{Scheme: scheme})
