@@ -150,13 +150,8 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 			Name: p.Name, RemovedAt: &metav1.Time{Time: p.RemovedAt.UTC().Truncate(time.Second)}, PruneAfter: &metav1.Time{Time: p.PruneAfter.UTC().Truncate(time.Second)},
 		})
 	}
-	for _, due := range []time.Time{change.NextRotation, change.NextPrune} {
-		if !due.IsZero() {
-			after := max(due.Sub(r.Clock.Now()), time.Second)
-			if sc.requeueAfter == 0 || after < sc.requeueAfter {
-				sc.requeueAfter = after
-			}
-		}
+	if due := change.NextDue(); !due.IsZero() {
+		sc.requeueAfter = max(due.Sub(r.Clock.Now()), time.Second)
 	}
 	name := secret.Name
 	metrics.ValuesGenerated(len(change.Generated))

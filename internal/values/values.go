@@ -126,6 +126,19 @@ type Change struct {
 	Modified bool
 }
 
+// NextDue is when the Blueprint must be reconciled again for this Change's
+// sake: the earlier of NextRotation and NextPrune, zero when neither is set.
+func (ch Change) NextDue() time.Time {
+	switch {
+	case ch.NextRotation.IsZero():
+		return ch.NextPrune
+	case ch.NextPrune.IsZero() || ch.NextRotation.Before(ch.NextPrune):
+		return ch.NextRotation
+	default:
+		return ch.NextPrune
+	}
+}
+
 // Generator makes a new value for a managed secret.
 type Generator func(render.ManagedSecret) ([]byte, error)
 

@@ -1084,3 +1084,27 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// TestNextDue: the reconciler requeues at the earlier of the next rotation
+// and the next prune.
+func TestNextDue(t *testing.T) {
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	tests := map[string]struct {
+		ch   Change
+		want time.Time
+	}{
+		"nothing due":    {},
+		"rotation only":  {ch: Change{NextRotation: t1}, want: t1},
+		"prune only":     {ch: Change{NextPrune: t1}, want: t1},
+		"rotation first": {ch: Change{NextRotation: t1, NextPrune: t2}, want: t1},
+		"prune first":    {ch: Change{NextRotation: t2, NextPrune: t1}, want: t1},
+		"both at once":   {ch: Change{NextRotation: t1, NextPrune: t1}, want: t1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tt.ch.NextDue(); !got.Equal(tt.want) {
+				t.Errorf("NextDue = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
