@@ -81,12 +81,19 @@ func main() {
 		"Burst allowed above --kube-api-qps; 0 keeps client-go's default. Ignored when --kube-api-qps is -1.")
 	flag.BoolVar(&controllerOptions.StripSecretMetadata, "strip-secret-metadata", controllerOptions.StripSecretMetadata,
 		"Drop managedFields and annotations from the metadata-only Secret watch's cache (nothing reads them), so large Secrets elsewhere in the cluster cost little memory.")
+	flag.DurationVar(&controllerOptions.RemovedValueRetention, "removed-value-retention", controllerOptions.RemovedValueRetention,
+		"How long a generated value whose secret is no longer declared stays in the generated Secret before it is pruned, "+
+			"unless the Blueprint sets spec.removedValueRetention; 0 prunes at once.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+	if controllerOptions.RemovedValueRetention < 0 {
+		setupLog.Error(nil, "--removed-value-retention must not be negative", "value", controllerOptions.RemovedValueRetention.String())
+		os.Exit(1)
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

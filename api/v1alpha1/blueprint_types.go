@@ -74,6 +74,22 @@ type BlueprintSpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// removedValueRetention is how long a generated value whose secret is no
+	// longer declared (removed from the spec, or its whole service removed)
+	// stays in the generated Secret, for example 168h, as a Go duration
+	// between 0s and 8760h (one year). Declared again within that time, the
+	// value comes back unchanged, with its previous value and rotation
+	// state; after it, the value is pruned. 0s prunes at once. Unset, the
+	// manager's --removed-value-retention applies (7 days by default). The
+	// period runs from the removal, under the setting in force when it is
+	// checked. status.pendingRemovals lists what is kept and until when;
+	// kubectl blueprint prune deletes it earlier.
+	// +optional
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('8760h')",message="removedValueRetention must be a duration between 0s and 8760h, for example 168h",reason=FieldValueInvalid
+	RemovedValueRetention string `json:"removedValueRetention,omitempty"`
 }
 
 // DeletionPolicy is what happens to generated values when their Blueprint is
@@ -316,6 +332,35 @@ type BlueprintStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=512
 	Secrets []ManagedSecretStatus `json:"secrets,omitempty"`
+
+	// pendingRemovals lists the generated values whose secret is no longer
+	// declared and that the generated Secret still holds, with when each
+	// was removed and when it is pruned; never a value. Declare the secret
+	// again before pruneAfter to keep the value.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=512
+	PendingRemovals []PendingRemoval `json:"pendingRemovals,omitempty"`
+}
+
+// PendingRemoval is a generated value kept after its secret was removed
+// from the spec.
+type PendingRemoval struct {
+	// name of the removed managed secret; its value is key name (and its
+	// previous value name.previous) of the generated Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name,omitempty"`
+
+	// removedAt is when the operator found the secret no longer declared.
+	// +required
+	RemovedAt *metav1.Time `json:"removedAt,omitempty"`
+
+	// pruneAfter is when the value is deleted unless declared again.
+	// +required
+	PruneAfter *metav1.Time `json:"pruneAfter,omitempty"`
 }
 
 // ManagedSecretStatus is the observed state of one generated value.

@@ -33,6 +33,24 @@ const RotateAnnotation = "stax.dev/rotate"
 // names is a new request.
 const RotateRequestedAtAnnotation = "stax.dev/rotate-requested-at"
 
+// PruneAnnotation on a Blueprint requests that values kept after their secret
+// was removed from the spec be deleted now, before their retention period
+// ends: comma-separated names of such values, or PruneAllValue for all of
+// them. Like RotateAnnotation, a request is identified by this annotation
+// together with PruneRequestedAtAnnotation and the handled request is
+// recorded on the generated Secret (PruneHandledAnnotation), so a re-sync of
+// the same annotations does not prune again. kubectl blueprint prune sets
+// both.
+const PruneAnnotation = "stax.dev/prune"
+
+// PruneRequestedAtAnnotation optionally accompanies PruneAnnotation with the
+// time of the request (RFC 3339), so that a repeated request is a new one.
+const PruneRequestedAtAnnotation = "stax.dev/prune-requested-at"
+
+// PruneAllValue as PruneAnnotation's value prunes every value pending
+// removal.
+const PruneAllValue = "*"
+
 // SecretsDigestAnnotation is set on each rendered pod template. It changes
 // exactly when a value the service consumes changes, so the Deployment rolls
 // out. It is an HMAC-SHA256 under a key only the operator knows, so it does
@@ -48,12 +66,18 @@ const (
 	// to. It survives the Blueprint (deletionPolicy Retain), so a Blueprint of
 	// the same name adopts the Secret instead of generating new values.
 	GeneratedForAnnotation = "stax.dev/generated-for"
-	// ValuesAnnotation records, per value, the rotation token it was made for
-	// and when it was made: JSON, never a value.
+	// ValuesAnnotation records, per value, the rotation token it was made for,
+	// when it was made and, once its secret is no longer declared, when it
+	// was removed: JSON, names and times only, never a value. The keys it
+	// lists (with their NAME.previous) and DigestKey are the only keys of
+	// the generated Secret the operator ever deletes.
 	ValuesAnnotation = "stax.dev/values"
 	// RotateHandledAnnotation records the last imperative rotation request
 	// carried out, so a re-sync of the same request does not rotate again.
 	RotateHandledAnnotation = "stax.dev/rotate-handled"
+	// PruneHandledAnnotation records the last prune request carried out, so
+	// a re-sync of the same request does not prune again.
+	PruneHandledAnnotation = "stax.dev/prune-handled"
 	// DigestKey is the key of the generated Secret that holds the HMAC key of
 	// the secrets digest. Managed secret names cannot start with '.'.
 	DigestKey = ".digest-key"

@@ -209,6 +209,9 @@ func TestStatus(t *testing.T) {
 			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
 		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
+		PendingRemovals: []staxv1alpha1.PendingRemoval{
+			{Name: "old-token", RemovedAt: &generated, PruneAfter: &metav1.Time{Time: generated.Add(168 * time.Hour)}},
+		},
 	}
 	if err := c.Status().Update(context.Background(), bp); err != nil {
 		t.Fatal(err)
@@ -225,8 +228,107 @@ SERVICE   READY   VALUES                                      LAST ROTATION     
 db        1/1     db-password                                 2026-03-01T09:30:00Z
 api       0/2     db-password,stripe/api-key,stripe/webhook   2026-03-01T09:30:00Z   waiting for: db
 cache     0/1     -                                           -                      Progressing
+
+Removed from the spec, kept until pruned (kubectl blueprint prune deletes them now):
+  old-token: removed 2026-03-01T09:30:00Z, pruned after 2026-03-08T09:30:00Z
 `
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
+}
+
+func TestPrune(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	bp := createReadmeBlueprint(t, c, ns)
+	// The status the operator would write after db-password was removed
+	// from the spec (no operator runs here).
+	now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+	bp.Status = staxv1alpha1.BlueprintStatus{
+		ObservedGeneration: ptr.To(bp.Generation),
+		PendingRemovals:    []staxv1alpha1.PendingRemoval{{Name: "old-token", RemovedAt: &now, PruneAfter: &metav1.Time{Time: now.Add(time.Hour)}}},
+	}
+	if err := c.Status().Update(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantValue  string
+		wantStdout string
+		wantStderr string
+	}{
+		{
+			name: "a declared secret is refused", args: []string{"payments-dev", "db-password"}, wantCode: 1,
+			wantStderr: `error: secret "db-password" is still declared by service db of blueprint payments-dev: remove it from the spec first; only values no longer declared can be pruned` + "\n",
+		},
+		{
+			name: "a pending value", args: []string{"payments-dev", "old-token", "old-token"}, wantValue: "old-token",
+			wantStdout: "blueprint.stax.dev/payments-dev: prune of old-token requested at ",
+		},
+		{
+			name: "a name not (yet) pending: requested, with a warning", args: []string{"payments-dev", "other"}, wantValue: "other",
+			wantStdout: "blueprint.stax.dev/payments-dev: prune of other requested at ",
+			wantStderr: "warning: status.pendingRemovals of blueprint payments-dev does not list other (yet); the operator ignores names with no value pending removal\n",
+		},
+		{
+			name: "no names: everything pending", args: []string{"payments-dev"}, wantValue: staxv1alpha1.PruneAllValue,
+			wantStdout: "blueprint.stax.dev/payments-dev: prune of every value pending removal requested at ",
+		},
+		{
+			name: "an unknown Blueprint", args: []string{"payments-prod"}, wantCode: 1,
+			wantStderr: `error: blueprint "payments-prod" not found in namespace "` + ns + `"` + "\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := time.Now().UTC().Truncate(time.Second)
+			code, stdout, stderr := plugin(t, "", append([]string{"prune", "--kubeconfig", kubeconfig, "-n", ns}, tc.args...)...)
+			after := time.Now().UTC()
+			if code != tc.wantCode || stderr != tc.wantStderr || !strings.HasPrefix(stdout, tc.wantStdout) || (tc.wantStdout == "") != (stdout == "") {
+				t.Fatalf("exit code %d, stdout %q, stderr %q; want %d, %q..., %q", code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+			got := &staxv1alpha1.Blueprint{}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), got); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantCode != 0 {
+				return
+			}
+			if v := got.Annotations[staxv1alpha1.PruneAnnotation]; v != tc.wantValue {
+				t.Errorf("%s = %q, want %q", staxv1alpha1.PruneAnnotation, v, tc.wantValue)
+			}
+			stamp := got.Annotations[staxv1alpha1.PruneRequestedAtAnnotation]
+			at, err := time.Parse(time.RFC3339, stamp)
+			if err != nil || at.Before(before) || at.After(after) || stdout != tc.wantStdout+stamp+"\n" {
+				t.Errorf("%s = %q (stdout %q), want the request time between %s and %s", staxv1alpha1.PruneRequestedAtAnnotation, stamp, stdout, before, after)
+			}
+		})
+	}
+	// A refused request sets nothing.
+	fresh := createReadmeBlueprintNamed(t, c, ns, "payments-qa")
+	if code, _, _ := plugin(t, "", "prune", "--kubeconfig", kubeconfig, "-n", ns, "payments-qa", "db-password"); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(fresh), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fresh.Annotations[staxv1alpha1.PruneAnnotation]; ok {
+		t.Errorf("a refused prune was requested: %v", fresh.Annotations)
+	}
+}
+
+func createReadmeBlueprintNamed(t *testing.T, c client.Client, ns, name string) *staxv1alpha1.Blueprint {
+	t.Helper()
+	bp := &staxv1alpha1.Blueprint{}
+	if err := yaml.UnmarshalStrict([]byte(readme), bp); err != nil {
+		t.Fatal(err)
+	}
+	bp.Namespace, bp.Name = ns, name
+	if err := c.Create(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+	return bp
 }

@@ -45,7 +45,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "kubectl-blueprint",
-		Short: "Validate, render, rotate and inspect stax.dev Blueprints",
+		Short: "Validate, render, rotate, prune and inspect stax.dev Blueprints",
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl blueprint",
 		},
@@ -64,6 +64,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newValidateCommand(streams),
 		newRenderCommand(flags, streams),
 		newRotateCommand(flags, streams),
+		newPruneCommand(flags, streams),
 		newStatusCommand(flags, streams),
 	)
 	return root

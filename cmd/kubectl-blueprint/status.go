@@ -116,6 +116,12 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 			return err
 		}
 	}
+	if len(bp.Status.PendingRemovals) > 0 {
+		fmt.Fprint(w, "\nRemoved from the spec, kept until pruned (kubectl blueprint prune deletes them now):\n")
+		for _, p := range bp.Status.PendingRemovals {
+			fmt.Fprintf(w, "  %s: removed %s, pruned after %s\n", p.Name, formatTime(p.RemovedAt), formatTime(p.PruneAfter))
+		}
+	}
 	return nil
 }
 
@@ -148,4 +154,11 @@ func consumed(uses []render.Usage, lastRotated map[string]time.Time) (values, ro
 		rotated = latest.UTC().Format(time.RFC3339)
 	}
 	return values, rotated
+}
+
+func formatTime(t *metav1.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }

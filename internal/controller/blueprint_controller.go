@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
 	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/logging"
@@ -58,8 +59,11 @@ type BlueprintReconciler struct {
 	// Rand is the entropy source of generated values: crypto/rand.Reader in
 	// production.
 	Rand io.Reader
-	// Clock decides when scheduled rotations fall due.
+	// Clock decides when scheduled rotations and prunes fall due.
 	Clock clock.PassiveClock
+	// RemovedValueRetention is how long a value no longer declared is kept,
+	// unless the Blueprint sets spec.removedValueRetention.
+	RemovedValueRetention time.Duration
 	// settle delays reconciles that Secret events trigger until the Secrets
 	// have been quiet for a moment, so a burst of edits rolls a Deployment
 	// out once.
@@ -89,7 +93,9 @@ type scope struct {
 	waitingFor map[string][]string
 	// secrets is what status reports of each generated value.
 	secrets []staxv1alpha1.ManagedSecretStatus
-	// requeueAfter is when the next scheduled rotation falls due.
+	// pendingRemovals is what status reports of values kept after removal.
+	pendingRemovals []staxv1alpha1.PendingRemoval
+	// requeueAfter is when the next scheduled rotation or prune falls due.
 	requeueAfter time.Duration
 	// postponed is set when a Secret changed while this reconcile ran: it
 	// stops before writing any workload or status and runs again once the
@@ -116,7 +122,7 @@ func (r *BlueprintReconciler) blueprintGone(ctx context.Context, bp *staxv1alpha
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading Blueprint %s: %w", bp.Name, err)
+		return false, apierror.Wrap(apierror.OpRead, "Blueprint", bp.Name, err)
 	}
 	return live.UID != bp.UID || !live.DeletionTimestamp.IsZero(), nil
 }
@@ -168,7 +174,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		waitingFor:  map[string][]string{},
 	}
 	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, sc, retErr))
+		// controller-runtime logs the returned error: its text must not
+		// carry an API server's message (see internal/apierror).
+		retErr = apierror.Sanitize(errors.Join(retErr, r.patchStatus(ctx, sc, retErr)))
 	}()
 
 	r.buildPlan(sc)
@@ -231,7 +239,7 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 				case apierrors.IsNotFound(err):
 					secret = nil
 				case err != nil:
-					return fmt.Errorf("reading referenced Secret %s: %w", name, err)
+					return apierror.Wrap(apierror.OpRead, "Secret", name, err)
 				}
 				secrets[name] = secret
 			}
@@ -367,8 +375,7 @@ type namedApplyConfiguration interface {
 // It returns whether it wrote.
 func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, desired namedApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: *desired.GetName()}
-	kind := fmt.Sprintf("%T", live)
-	kind = kind[strings.LastIndex(kind, ".")+1:]
+	kind := kindOf(live)
 	err := r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
 		// The cache may not have seen an object created moments ago; ask the
@@ -379,13 +386,13 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 			// this apply, conflicting fields make the apply fail instead of
 			// taking them over.
 			if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
-				return false, fmt.Errorf("creating %s %s: %w", kind, key.Name, err)
+				return false, apierror.Wrap(apierror.OpCreate, kind, key.Name, err)
 			}
 			return true, nil
 		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading %s %s: %w", kind, key.Name, err)
+		return false, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
 	if ownership.Rendered(live, sc.bp) != ownership.Owned {
 		sc.problem(status.Problem{
@@ -404,9 +411,15 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	}
 	// ForceOwnership: fields we render are ours; a hand edit is reverted.
 	if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("applying %s %s: %w", kind, key.Name, err)
+		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
 	}
 	return true, nil
+}
+
+// kindOf names obj's Go type, which is its kind: Deployment, Service.
+func kindOf(obj client.Object) string {
+	kind := fmt.Sprintf("%T", obj)
+	return kind[strings.LastIndex(kind, ".")+1:]
 }
 
 // deleteStaleObjects deletes Deployments of services no longer declared and
@@ -422,7 +435,7 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return err
+		return apierror.Wrap(apierror.OpList, "Deployments", "", err)
 	}
 	for i := range deployments.Items {
 		if err := r.deleteIfStale(ctx, sc, &deployments.Items[i], wantDeployment); err != nil {
@@ -431,7 +444,7 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 	}
 	services := &corev1.ServiceList{}
 	if err := r.List(ctx, services, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return err
+		return apierror.Wrap(apierror.OpList, "Services", "", err)
 	}
 	for i := range services.Items {
 		if err := r.deleteIfStale(ctx, sc, &services.Items[i], wantService); err != nil {
@@ -447,7 +460,7 @@ func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj 
 	}
 	uid := obj.GetUID()
 	if err := r.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
+		return apierror.Wrap(apierror.OpDelete, kindOf(obj), obj.GetName(), err)
 	}
 	return nil
 }

@@ -313,7 +313,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Expect(latest.ResourceVersion).To(Equal(current.ResourceVersion))
 	})
 
-	It("keeps generated values across edits and restarts, and drops only removed ones", func() {
+	It("keeps generated values across edits and restarts, and stops using only removed ones", func() {
 		bp := &staxv1alpha1.Blueprint{
 			ObjectMeta: metav1.ObjectMeta{Name: "keeper", Namespace: ns},
 			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
@@ -345,14 +345,15 @@ var _ = Describe("Blueprint reconciler", func() {
 		Eventually(secret, timeout, interval).Should(HaveField("Data", HaveKey("c")))
 		Expect(secret(Default).Data).To(And(HaveKeyWithValue("a", first["a"]), HaveKeyWithValue("b", first["b"])))
 
-		By("removing a value's declaration removes its key only")
+		By("removing a value's declaration keeps its key for the retention period (see \"Removed values\") and takes it out of the Deployment")
 		Eventually(func() error {
 			current := getBlueprint(ns, bp.Name)
 			current.Spec.Services[0].Secrets = current.Spec.Services[0].Secrets[1:]
 			return k8sClient.Update(ctx, current)
 		}, timeout, interval).Should(Succeed())
-		Eventually(secret, timeout, interval).Should(HaveField("Data", Not(HaveKey("a"))))
-		Expect(secret(Default).Data).To(HaveKeyWithValue("b", first["b"]))
+		Eventually(func(g Gomega) []staxv1alpha1.PendingRemoval { return getBlueprint(ns, bp.Name).Status.PendingRemovals }, timeout, interval).
+			Should(ConsistOf(HaveField("Name", "a")))
+		Expect(secret(Default).Data).To(And(HaveKeyWithValue("a", first["a"]), HaveKeyWithValue("b", first["b"])))
 		Eventually(getDeployment(ns, "app"), timeout, interval).Should(WithTransform(envByName, And(Not(HaveKey("A")), HaveKey("B"), HaveKey("C"))))
 	})
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -23,7 +24,8 @@ import (
 // reconcileGeneratedSecret makes the generated Secret hold exactly one value
 // per managed secret, plus its previous value after a rotation: missing
 // values are generated, values are rotated when asked to, values of removed
-// secrets are dropped, and an existing value is otherwise never replaced.
+// secrets are kept for the retention period and then pruned, and an existing
+// value is otherwise never replaced.
 // Every decision is taken on a fresh read from the API server and written
 // with that read's resourceVersion, so a stale cache or a concurrent writer
 // makes the write fail and the loop read again, never overwrite.
@@ -31,7 +33,13 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 	name := sc.plan.GeneratedSecretName
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	rotateNames, rotateID := values.ParseRotateRequest(sc.bp.Annotations)
-	req := values.Request{Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID, Now: r.Clock.Now()}
+	pruneNames, pruneID := values.ParsePruneRequest(sc.bp.Annotations)
+	req := values.Request{
+		Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID,
+		PruneNames: pruneNames, PruneID: pruneID,
+		Retention: values.Retention(sc.bp.Spec.RemovedValueRetention, r.RemovedValueRetention),
+		Now:       r.Clock.Now(),
+	}
 	for range maxSecretAttempts {
 		live := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, key, live)
@@ -63,12 +71,12 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				if apierrors.IsAlreadyExists(err) {
 					continue
 				}
-				return fmt.Errorf("creating Secret %s: %w", name, err)
+				return apierror.Wrap(apierror.OpCreate, "Secret", name, err)
 			}
 			r.recordGeneratedSecret(sc, secret, &st, change)
 			return nil
 		case err != nil:
-			return fmt.Errorf("reading Secret %s: %w", name, err)
+			return apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
 
 		switch values.Claim(live, sc.bp) {
@@ -77,6 +85,16 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				Reason:   staxv1alpha1.ReasonConflict,
 				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
 				Stalling: true,
+			}, servicesConsumingValues(sc.plan)...)
+			return nil
+		case ownership.Superseded:
+			// Controlled by a deleted predecessor of the same name: the
+			// garbage collector deletes it. Adopting it would make the new
+			// Blueprint's values depend on who wins that race.
+			sc.problem(status.Problem{
+				Reason: staxv1alpha1.ReasonProgressing,
+				Message: fmt.Sprintf("waiting for the garbage collector to delete Secret %s, controlled by a deleted Blueprint of the same name (uid %s); new values are generated once it is gone",
+					name, metav1.GetControllerOf(live).UID),
 			}, servicesConsumingValues(sc.plan)...)
 			return nil
 		case ownership.Deleting:
@@ -107,7 +125,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			if apierrors.IsConflict(err) {
 				continue
 			}
-			return fmt.Errorf("updating Secret %s: %w", name, err)
+			return apierror.Wrap(apierror.OpUpdate, "Secret", name, err)
 		}
 		r.recordGeneratedSecret(sc, live, &st, change)
 		return nil
@@ -127,8 +145,13 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 		meta := st.Values[m.Name]
 		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
 	}
-	if !change.NextRotation.IsZero() {
-		sc.requeueAfter = max(change.NextRotation.Sub(r.Clock.Now()), time.Second)
+	for _, p := range change.Pending {
+		sc.pendingRemovals = append(sc.pendingRemovals, staxv1alpha1.PendingRemoval{
+			Name: p.Name, RemovedAt: &metav1.Time{Time: p.RemovedAt.UTC().Truncate(time.Second)}, PruneAfter: &metav1.Time{Time: p.PruneAfter.UTC().Truncate(time.Second)},
+		})
+	}
+	if due := change.NextDue(); !due.IsZero() {
+		sc.requeueAfter = max(due.Sub(r.Clock.Now()), time.Second)
 	}
 	name := secret.Name
 	metrics.ValuesGenerated(len(change.Generated))
@@ -146,9 +169,35 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
 		}
 	}
-	if len(change.Removed) > 0 {
+	// One event per deadline: values removed together are kept until the
+	// same time.
+	var deadlines []time.Time
+	kept := map[time.Time][]string{}
+	for _, rm := range change.Removed {
+		due := rm.PruneAfter.UTC().Truncate(time.Second)
+		if _, ok := kept[due]; !ok {
+			deadlines = append(deadlines, due)
+		}
+		kept[due] = append(kept[due], rm.Name)
+	}
+	for _, due := range deadlines {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
-			"removed value(s) no longer declared from Secret %s: %s", name, strings.Join(change.Removed, ", "))
+			"value(s) no longer declared are kept in Secret %s until %s, and come back unchanged if declared again before then (kubectl blueprint prune deletes them now): %s",
+			name, due.Format(time.RFC3339), strings.Join(kept[due], ", "))
+	}
+	if len(change.Restored) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Restored", "RestoreValues",
+			"value(s) declared again before their retention ended are kept unchanged in Secret %s: %s", name, strings.Join(change.Restored, ", "))
+	}
+	for _, trigger := range []string{values.PruneExpired, values.PruneRequested} {
+		if names := change.Pruned[trigger]; len(names) > 0 {
+			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Pruned", "PruneValues",
+				"pruned value(s) no longer declared from Secret %s (%s), with their previous values: %s", name, trigger, strings.Join(names, ", "))
+		}
+	}
+	if len(change.UnknownPruneNames) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "PruneIgnored", "PruneValues",
+			"%s names no value pending removal: %s", staxv1alpha1.PruneAnnotation, strings.Join(change.UnknownPruneNames, ", "))
 	}
 	if len(change.UnknownRotateNames) > 0 {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "RotateIgnored", "RotateValues",

@@ -43,6 +43,11 @@ const (
 // out once instead of once per edit.
 const DefaultSecretQuietPeriod = 500 * time.Millisecond
 
+// DefaultRemovedValueRetention is how long a generated value whose secret is
+// no longer declared stays in the generated Secret, unless the Blueprint
+// sets spec.removedValueRetention (manager flag --removed-value-retention).
+const DefaultRemovedValueRetention = 7 * 24 * time.Hour
+
 // Options configures the Blueprint controller and the manager it runs in.
 // DefaultOptions is what cmd/main.go runs with its flags at their defaults,
 // and what every test suite starts from; a test that needs another knob sets
@@ -64,6 +69,9 @@ type Options struct {
 	// Rand is the entropy source of generated values; crypto/rand.Reader
 	// when nil.
 	Rand io.Reader
+	// RemovedValueRetention is how long a value no longer declared is kept
+	// (DefaultRemovedValueRetention in DefaultOptions); 0 prunes at once.
+	RemovedValueRetention time.Duration
 }
 
 // DefaultOptions are the production defaults, the ones `make bench`
@@ -73,6 +81,7 @@ func DefaultOptions() Options {
 		MaxConcurrentReconciles: 8,
 		StripSecretMetadata:     true,
 		SecretQuietPeriod:       DefaultSecretQuietPeriod,
+		RemovedValueRetention:   DefaultRemovedValueRetention,
 	}
 }
 
@@ -109,6 +118,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
 		Rand:      o.Rand,
 		Clock:     o.Clock,
+
+		RemovedValueRetention: o.RemovedValueRetention,
 	}
 	if r.Rand == nil {
 		r.Rand = rand.Reader

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/status"
@@ -45,6 +46,7 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		obs.Services = append(obs.Services, o)
 	}
 	obs.Secrets = sc.secrets
+	obs.PendingRemovals = sc.pendingRemovals
 	return obs
 }
 
@@ -72,7 +74,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(key)
 		}
-		return client.IgnoreNotFound(err)
+		return apierror.Wrap(apierror.OpPatch, "Blueprint status", sc.bp.Name, client.IgnoreNotFound(err))
 	}
 	metrics.SetReady(key, newReady.Status)
 	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)

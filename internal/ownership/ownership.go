@@ -31,6 +31,13 @@ const (
 	Adoptable
 	// Deleting: the object is being deleted; wait for it to go.
 	Deleting
+	// Superseded: the object is controlled by another Blueprint of the same
+	// name, a deleted predecessor (a Blueprint's name is unique in its
+	// namespace, so one of that name with another UID is gone). The garbage
+	// collector deletes it; wait for it to go, never adopt it, as
+	// Kubernetes' ControllerRefManager never adopts an object that has a
+	// controller.
+	Superseded
 	// Foreign: the object is someone else's. It is never written: the
 	// operator reports a Conflict and leaves it untouched.
 	Foreign
@@ -44,6 +51,8 @@ func (v Verdict) String() string {
 		return "Adoptable"
 	case Deleting:
 		return "Deleting"
+	case Superseded:
+		return "Superseded"
 	default:
 		return "Foreign"
 	}
@@ -72,23 +81,37 @@ func Rendered(obj metav1.Object, bp *staxv1alpha1.Blueprint) Verdict {
 }
 
 // Retained is the verdict on an object that may outlive its Blueprint and is
-// marked with markerAnnotation (the generated Secret):
+// marked with markerAnnotation (the generated Secret). Rows are checked in
+// order; "being deleted" turns Owned and Adoptable into Deleting:
 //
-//	controlled by this Blueprint                       Owned (Deleting while being deleted)
-//	marked for this Blueprint's name, no controller    Adoptable (Deleting while being deleted)
-//	marked for this name, controlled by a Blueprint    Adoptable (a deleted predecessor's; Deleting while being deleted)
-//	anything else                                      Foreign
+//	controlled by this Blueprint (its UID)                         Owned
+//	controlled by a Blueprint of this name with another UID,
+//	  marked for this name or unmarked                             Superseded: wait for garbage collection
+//	any other controller (another Blueprint, a ReplicaSet, ...)    Foreign
+//	no controller, marked for this Blueprint's name                Adoptable (under Delete and Retain alike)
+//	no controller, marked for another name, or unmarked            Foreign
 //
-// Type checks (an Opaque Secret, say) are the caller's: they come first.
+// An orphan is adopted under both policies: under Retain that is how a
+// retained or restored Secret comes back; under Delete it is how a
+// Blueprint switched from Retain to Delete (whose Secret is an orphan until
+// then), or re-created after a Retain predecessor or after a deletion with
+// --cascade=orphan, keeps its values. An orphan is never collected, so no
+// race decides the outcome. Type checks (an Opaque Secret, say) are the
+// caller's: they come first.
 func Retained(obj metav1.Object, bp *staxv1alpha1.Blueprint, markerAnnotation string) Verdict {
+	marker, marked := obj.GetAnnotations()[markerAnnotation]
+	ref := metav1.GetControllerOf(obj)
 	verdict := Foreign
 	switch {
 	case IsControlledBy(obj, bp.UID):
 		verdict = Owned
-	case obj.GetAnnotations()[markerAnnotation] == bp.Name:
-		if ref := metav1.GetControllerOf(obj); ref == nil || IsBlueprintRef(*ref) {
-			verdict = Adoptable
+	case ref != nil:
+		if IsBlueprintRef(*ref) && ref.Name == bp.Name && (!marked || marker == bp.Name) {
+			return Superseded
 		}
+		return Foreign
+	case marked && marker == bp.Name:
+		verdict = Adoptable
 	}
 	if verdict != Foreign && obj.GetDeletionTimestamp() != nil {
 		return Deleting

@@ -87,42 +87,56 @@ func blueprint(policy staxv1alpha1.DeletionPolicy) *staxv1alpha1.Blueprint {
 
 const marker = "stax.dev/generated-for"
 
+// TestRetained is the adoption table of the generated Secret, row by row,
+// under both deletion policies (the verdict is the same under both: see
+// Retained).
 func TestRetained(t *testing.T) {
-	bpRef := func(uid string) metav1.OwnerReference {
-		return metav1.OwnerReference{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "payments-dev", UID: types.UID(uid), Controller: ptr.To(true)}
+	bpRef := func(name, uid string) metav1.OwnerReference {
+		return metav1.OwnerReference{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: name, UID: types.UID(uid), Controller: ptr.To(true)}
 	}
+	rsRef := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "x", UID: "uid-9", Controller: ptr.To(true)}
+	nonController := metav1.OwnerReference{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "payments-dev", UID: "uid-0"}
 	deleting := metav1.NewTime(time.Unix(1, 0))
 	tests := map[string]struct {
-		marker   string
+		marker   *string
 		refs     []metav1.OwnerReference
 		deleting bool
 		want     Verdict
 	}{
-		"controlled by this Blueprint":                      {marker: "payments-dev", refs: []metav1.OwnerReference{bpRef("uid-1")}, want: Owned},
-		"controlled by this Blueprint without the marker":   {refs: []metav1.OwnerReference{bpRef("uid-1")}, want: Owned},
-		"controlled by this Blueprint, being deleted":       {refs: []metav1.OwnerReference{bpRef("uid-1")}, deleting: true, want: Deleting},
-		"orphan marked for this name":                       {marker: "payments-dev", want: Adoptable},
-		"orphan marked for this name, being deleted":        {marker: "payments-dev", deleting: true, want: Deleting},
-		"marked for this name, controlled by a predecessor": {marker: "payments-dev", refs: []metav1.OwnerReference{bpRef("uid-0")}, want: Adoptable},
-		"marked for this name, controlled by a ReplicaSet":  {marker: "payments-dev", refs: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "x", UID: "uid-9", Controller: ptr.To(true)}}, want: Foreign},
-		"marked for another Blueprint":                      {marker: "orders-dev", want: Foreign},
-		"marked for another Blueprint, being deleted":       {marker: "orders-dev", deleting: true, want: Foreign},
-		"no marker, no controller":                          {want: Foreign},
-		"no marker, controlled by another Blueprint":        {refs: []metav1.OwnerReference{bpRef("uid-0")}, want: Foreign},
+		"controlled by this Blueprint":                                           {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-1")}, want: Owned},
+		"controlled by this Blueprint without the marker":                        {refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-1")}, want: Owned},
+		"controlled by this Blueprint, being deleted":                            {refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-1")}, deleting: true, want: Deleting},
+		"orphan marked for this name":                                            {marker: ptr.To("payments-dev"), want: Adoptable},
+		"orphan marked for this name, another Blueprint as non-controller owner": {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{nonController}, want: Adoptable},
+		"orphan marked for this name, being deleted":                             {marker: ptr.To("payments-dev"), deleting: true, want: Deleting},
+		"marked for this name, controlled by a predecessor":                      {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-0")}, want: Superseded},
+		"marked for this name, controlled by a predecessor, being deleted":       {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-0")}, deleting: true, want: Superseded},
+		"unmarked, controlled by a predecessor":                                  {refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-0")}, want: Superseded},
+		"marked for another name, controlled by a predecessor":                   {marker: ptr.To("orders-dev"), refs: []metav1.OwnerReference{bpRef("payments-dev", "uid-0")}, want: Foreign},
+		"marked for this name, controlled by another Blueprint":                  {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{bpRef("orders-dev", "uid-2")}, want: Foreign},
+		"marked for this name, controlled by a ReplicaSet":                       {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{rsRef}, want: Foreign},
+		"marked for this name, controlled by a Blueprint of another group":       {marker: ptr.To("payments-dev"), refs: []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Blueprint", Name: "payments-dev", UID: "uid-0", Controller: ptr.To(true)}}, want: Foreign},
+		"marked for another Blueprint":                                           {marker: ptr.To("orders-dev"), want: Foreign},
+		"marked for another Blueprint, being deleted":                            {marker: ptr.To("orders-dev"), deleting: true, want: Foreign},
+		"marker empty":                               {marker: ptr.To(""), want: Foreign},
+		"no marker, no controller":                   {want: Foreign},
+		"no marker, controlled by another Blueprint": {refs: []metav1.OwnerReference{bpRef("orders-dev", "uid-2")}, want: Foreign},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{OwnerReferences: tt.refs}}
-			if tt.marker != "" {
-				obj.Annotations = map[string]string{marker: tt.marker}
-			}
-			if tt.deleting {
-				obj.DeletionTimestamp = &deleting
-			}
-			if got := Retained(obj, blueprint(staxv1alpha1.DeletionPolicyDelete), marker); got != tt.want {
-				t.Errorf("Retained = %v, want %v", got, tt.want)
-			}
-		})
+	for _, policy := range []staxv1alpha1.DeletionPolicy{staxv1alpha1.DeletionPolicyDelete, staxv1alpha1.DeletionPolicyRetain} {
+		for name, tt := range tests {
+			t.Run(string(policy)+"/"+name, func(t *testing.T) {
+				obj := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{OwnerReferences: tt.refs}}
+				if tt.marker != nil {
+					obj.Annotations = map[string]string{marker: *tt.marker}
+				}
+				if tt.deleting {
+					obj.DeletionTimestamp = &deleting
+				}
+				if got := Retained(obj, blueprint(policy), marker); got != tt.want {
+					t.Errorf("Retained = %v, want %v", got, tt.want)
+				}
+			})
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 )
 
 // maxMessage bounds condition messages well below the API's 32768 limit.
@@ -55,6 +56,8 @@ type Observation struct {
 	Services            []ServiceObservation
 	// Secrets reports the generated values, by name.
 	Secrets []staxv1alpha1.ManagedSecretStatus
+	// PendingRemovals reports values kept after their secret was removed.
+	PendingRemovals []staxv1alpha1.PendingRemoval
 	// Err is a transient error of this reconcile, retried with backoff.
 	Err error
 }
@@ -67,6 +70,7 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	st.GeneratedSecretName = obs.GeneratedSecretName
 	setServices(st, obs.Services)
 	st.Secrets = obs.Secrets
+	st.PendingRemovals = obs.PendingRemovals
 	setReadyCondition(st, obs)
 	setReconcilingCondition(st, obs)
 	setStalledCondition(st, obs)
@@ -120,7 +124,8 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	case len(stalling) > 0:
 		return stalling[0].Reason, joinProblems(append(stalling, waiting...)), true, false
 	case obs.Err != nil:
-		return staxv1alpha1.ReasonReconcileError, truncate(obs.Err.Error()), false, false
+		// Never the API server's message: it can quote the object.
+		return staxv1alpha1.ReasonReconcileError, truncate(apierror.Message(obs.Err)), false, false
 	case len(waiting) > 0:
 		return waiting[0].Reason, joinProblems(waiting), false, false
 	}

@@ -3,12 +3,14 @@ package status_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -513,5 +516,53 @@ func TestApplyTruncatesLongMessages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApplyWithholdsAPIServerMessages: an API error reaches the Ready
+// condition as operation, object, code and reason, whether the reconciler
+// wrapped it or not; the server's message (which can quote a value) never.
+func TestApplyWithholdsAPIServerMessages(t *testing.T) {
+	const value = "quoted-VALUE-123"
+	denied := &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: 422, Reason: metav1.StatusReasonInvalid,
+		Message: "ValidatingAdmissionPolicy 'freeze' denied request: frozen: " + value,
+	}}
+	for name, err := range map[string]error{
+		"wrapped":   apierror.Wrap(apierror.OpUpdate, "Secret", "payments-dev-generated", denied),
+		"unwrapped": fmt.Errorf("updating Secret payments-dev-generated: %w", denied),
+		"joined":    errors.Join(apierror.Wrap(apierror.OpUpdate, "Secret", "payments-dev-generated", denied), denied),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var st staxv1alpha1.BlueprintStatus
+			status.Apply(&st, status.Observation{Generation: 1, Err: err})
+			ready := meta.FindStatusCondition(st.Conditions, staxv1alpha1.ConditionReady)
+			if ready == nil || ready.Reason != staxv1alpha1.ReasonReconcileError {
+				t.Fatalf("Ready = %+v", ready)
+			}
+			if strings.Contains(ready.Message, value) || strings.Contains(ready.Message, "frozen") {
+				t.Errorf("the server's message reached the condition: %q", ready.Message)
+			}
+			if !strings.Contains(ready.Message, "422 Invalid") {
+				t.Errorf("message %q does not say what the API server answered", ready.Message)
+			}
+			if name != "unwrapped" && !strings.Contains(ready.Message, "updating Secret payments-dev-generated") {
+				t.Errorf("message %q does not name the object", ready.Message)
+			}
+		})
+	}
+}
+
+func TestApplyPendingRemovals(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	pending := []staxv1alpha1.PendingRemoval{{Name: "db-password", RemovedAt: &at, PruneAfter: &metav1.Time{Time: at.Add(time.Hour)}}}
+	var st staxv1alpha1.BlueprintStatus
+	status.Apply(&st, status.Observation{Generation: 1, PendingRemovals: pending})
+	if !reflect.DeepEqual(st.PendingRemovals, pending) {
+		t.Errorf("PendingRemovals = %+v, want %+v", st.PendingRemovals, pending)
+	}
+	status.Apply(&st, status.Observation{Generation: 2})
+	if st.PendingRemovals != nil {
+		t.Errorf("PendingRemovals not cleared: %+v", st.PendingRemovals)
 	}
 }

@@ -47,6 +47,7 @@ func FromSecret(secret *corev1.Secret) State {
 		Data:          data,
 		Values:        DecodeValues(secret.Annotations),
 		RotateHandled: secret.Annotations[staxv1alpha1.RotateHandledAnnotation],
+		PruneHandled:  secret.Annotations[staxv1alpha1.PruneHandledAnnotation],
 	}
 }
 
@@ -63,5 +64,10 @@ func (st *State) WriteTo(secret *corev1.Secret) {
 		delete(secret.Annotations, staxv1alpha1.RotateHandledAnnotation)
 	} else {
 		secret.Annotations[staxv1alpha1.RotateHandledAnnotation] = st.RotateHandled
+	}
+	if st.PruneHandled == "" {
+		delete(secret.Annotations, staxv1alpha1.PruneHandledAnnotation)
+	} else {
+		secret.Annotations[staxv1alpha1.PruneHandledAnnotation] = st.PruneHandled
 	}
 }

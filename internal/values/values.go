@@ -38,13 +38,22 @@ type ValueMeta struct {
 	Rotation string `json:"rotation,omitempty"`
 	// GeneratedAt is when the current value was generated.
 	GeneratedAt time.Time `json:"generatedAt"`
+	// RemovedAt is when the value's secret was found no longer declared; nil
+	// while it is declared. The value (and NAME.previous) is kept until the
+	// retention period after RemovedAt has passed, then pruned.
+	RemovedAt *time.Time `json:"removedAt,omitempty"`
 }
 
 // State is the generated Secret's content, as read from the API server.
+//
+// The operator's keys are the ones it tracks: DigestKey, and NAME and
+// NAME.previous for every NAME in Values. Any other key was written by
+// someone else and is never deleted.
 type State struct {
 	Data          map[string][]byte
 	Values        map[string]ValueMeta
 	RotateHandled string
+	PruneHandled  string
 }
 
 // Request is what the Blueprint asks for.
@@ -54,8 +63,33 @@ type Request struct {
 	// empty when no rotation is requested.
 	RotateNames []string
 	RotateID    string
-	Now         time.Time
+	// PruneNames and PruneID come from the prune annotations (see
+	// ParsePruneRequest); PruneID is empty when no prune is requested, and
+	// no PruneNames with a PruneID asks to prune every value pending
+	// removal.
+	PruneNames []string
+	PruneID    string
+	// Retention is how long a value whose secret is no longer declared is
+	// kept; 0 prunes it at once.
+	Retention time.Duration
+	Now       time.Time
 }
+
+// Removal is a value whose secret is no longer declared, kept until
+// PruneAfter.
+type Removal struct {
+	Name       string
+	RemovedAt  time.Time
+	PruneAfter time.Time
+}
+
+// Prune triggers, as named in events.
+const (
+	// PruneExpired: the retention period after the removal has passed.
+	PruneExpired = "expired"
+	// PruneRequested: the prune annotation asked for it.
+	PruneRequested = "requested"
+)
 
 // Change says what Sync did, for events, metrics and requeueing. It never
 // holds a value.
@@ -63,7 +97,24 @@ type Change struct {
 	Generated []string
 	// Rotated maps a trigger to the names it rotated.
 	Rotated map[string][]string
-	Removed []string
+	// Removed lists the values found no longer declared in this Sync and
+	// kept for the retention period.
+	Removed []Removal
+	// Pending lists every value kept after its secret was removed, newly
+	// removed ones included, by name.
+	Pending []Removal
+	// Restored lists values whose secret was declared again within the
+	// retention period: they are kept as they were.
+	Restored []string
+	// Pruned maps a prune trigger to the names whose values (and previous
+	// values) it deleted.
+	Pruned map[string][]string
+	// UnknownPruneNames were requested for pruning but are not values
+	// pending removal.
+	UnknownPruneNames []string
+	// NextPrune is when the earliest pending removal falls due; zero when
+	// none is pending.
+	NextPrune time.Time
 	// UnknownRotateNames were requested for rotation but are not managed
 	// secrets of the Blueprint.
 	UnknownRotateNames []string
@@ -74,16 +125,31 @@ type Change struct {
 	Modified bool
 }
 
+// NextDue is when the Blueprint must be reconciled again for this Change's
+// sake: the earlier of NextRotation and NextPrune, zero when neither is set.
+func (ch Change) NextDue() time.Time {
+	switch {
+	case ch.NextRotation.IsZero():
+		return ch.NextPrune
+	case ch.NextPrune.IsZero() || ch.NextRotation.Before(ch.NextPrune):
+		return ch.NextRotation
+	default:
+		return ch.NextPrune
+	}
+}
+
 // Generator makes a new value for a managed secret.
 type Generator func(render.ManagedSecret) ([]byte, error)
 
 // Sync brings st to what req asks for: it generates missing values, rotates
 // values whose rotation token changed, whose rotation was requested, or
 // whose schedule is due (keeping the previous value under NAME.previous),
-// and drops values no longer declared. A value that exists and is not due
-// for rotation is never touched.
+// and keeps values no longer declared for req.Retention before pruning them
+// (at once when a prune is requested). A value that exists and is not due
+// for rotation is never touched; a key the operator does not track is never
+// deleted.
 func Sync(st *State, req Request, gen Generator) (Change, error) {
-	ch := Change{Rotated: map[string][]string{}}
+	ch := Change{Rotated: map[string][]string{}, Pruned: map[string][]string{}}
 	if st.Data == nil {
 		st.Data = map[string][]byte{}
 	}
@@ -111,6 +177,14 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		declared[m.Name] = true
 		delete(requested, m.Name)
 		meta, known := st.Values[m.Name]
+		if known && meta.RemovedAt != nil {
+			// Declared again within the retention period: the value comes
+			// back as it was, with its previous value and rotation state.
+			meta.RemovedAt = nil
+			st.Values[m.Name] = meta
+			ch.Restored = append(ch.Restored, m.Name)
+			ch.Modified = true
+		}
 		_, exists := st.Data[m.Name]
 		rotateRequested := newRequest && contains(req.RotateNames, m.Name)
 		trigger := ""
@@ -168,23 +242,72 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		ch.Modified = true
 	}
 
-	for k := range st.Data {
-		base := strings.TrimSuffix(k, staxv1alpha1.PreviousValueSuffix)
-		if k == staxv1alpha1.DigestKey || declared[base] {
+	syncRemovals(st, req, declared, &ch)
+	return ch, nil
+}
+
+// syncRemovals keeps, prunes or reports each tracked value whose secret is
+// no longer declared. Only tracked keys are ever deleted.
+func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) {
+	pruneAll := false
+	pruneNames := map[string]bool{}
+	if req.PruneID != "" && req.PruneID != st.PruneHandled {
+		pruneAll = len(req.PruneNames) == 0
+		for _, n := range req.PruneNames {
+			pruneNames[n] = true
+		}
+	}
+	names := make([]string, 0, len(st.Values))
+	for n := range st.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if declared[n] {
 			continue
 		}
-		delete(st.Data, k)
-		ch.Removed = append(ch.Removed, k)
+		meta := st.Values[n]
+		requested := pruneAll || pruneNames[n]
+		delete(pruneNames, n)
+		removedAt := req.Now
+		if meta.RemovedAt != nil {
+			removedAt = *meta.RemovedAt
+		}
+		due := removedAt.Add(req.Retention)
+		switch {
+		case requested:
+			ch.Pruned[PruneRequested] = append(ch.Pruned[PruneRequested], n)
+		case !req.Now.Before(due):
+			ch.Pruned[PruneExpired] = append(ch.Pruned[PruneExpired], n)
+		default:
+			r := Removal{Name: n, RemovedAt: removedAt, PruneAfter: due}
+			if meta.RemovedAt == nil {
+				meta.RemovedAt = &removedAt
+				st.Values[n] = meta
+				ch.Removed = append(ch.Removed, r)
+				ch.Modified = true
+			}
+			ch.Pending = append(ch.Pending, r)
+			if ch.NextPrune.IsZero() || due.Before(ch.NextPrune) {
+				ch.NextPrune = due
+			}
+			continue
+		}
+		delete(st.Data, n)
+		delete(st.Data, n+staxv1alpha1.PreviousValueSuffix)
+		delete(st.Values, n)
 		ch.Modified = true
 	}
-	for n := range st.Values {
-		if !declared[n] {
-			delete(st.Values, n)
-			ch.Modified = true
-		}
+	for n := range pruneNames {
+		ch.UnknownPruneNames = append(ch.UnknownPruneNames, n)
 	}
-	sort.Strings(ch.Removed)
-	return ch, nil
+	sort.Strings(ch.UnknownPruneNames)
+	// Like the rotate request: an absent request clears the record, a
+	// handled one is remembered, so a re-sync does not prune again.
+	if st.PruneHandled != req.PruneID {
+		st.PruneHandled = req.PruneID
+		ch.Modified = true
+	}
 }
 
 func contains(list []string, s string) bool {
@@ -208,11 +331,54 @@ func ParseRotateRequest(annotations map[string]string) (names []string, id strin
 			names = append(names, n)
 		}
 	}
-	id = raw
-	if at := annotations[staxv1alpha1.RotateRequestedAtAnnotation]; at != "" {
-		id = raw + "@" + at
+	return names, requestID(raw, annotations[staxv1alpha1.RotateRequestedAtAnnotation])
+}
+
+// ParsePruneRequest reads the prune annotations of a Blueprint: the names
+// whose values to prune (none: every value pending removal, written
+// PruneAllValue) and the identity of the request, empty when none is made.
+func ParsePruneRequest(annotations map[string]string) (names []string, id string) {
+	raw, ok := annotations[staxv1alpha1.PruneAnnotation]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, ""
+	}
+	id = requestID(raw, annotations[staxv1alpha1.PruneRequestedAtAnnotation])
+	for _, n := range strings.Split(raw, ",") {
+		switch n = strings.TrimSpace(n); n {
+		case "":
+		case staxv1alpha1.PruneAllValue:
+			// "*" anywhere prunes everything pending.
+			return nil, id
+		default:
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		// Only commas: no request, rather than everything.
+		return nil, ""
 	}
 	return names, id
+}
+
+func requestID(raw, at string) string {
+	if at == "" {
+		return raw
+	}
+	return raw + "@" + at
+}
+
+// Retention is the retention period of values a Blueprint no longer
+// declares: spec, the Blueprint's removedValueRetention, when it is set and
+// valid (admission checks it), def otherwise.
+func Retention(spec string, def time.Duration) time.Duration {
+	if spec == "" {
+		return def
+	}
+	d, err := time.ParseDuration(spec)
+	if err != nil || d < 0 {
+		return def
+	}
+	return d
 }
 
 // DecodeValues reads staxv1alpha1.ValuesAnnotation. A malformed annotation (edited by

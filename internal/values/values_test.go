@@ -54,6 +54,10 @@ func meta(rotation string, at time.Time) ValueMeta {
 	return ValueMeta{Rotation: rotation, GeneratedAt: at}
 }
 
+func removedMeta(rotation string, at, removed time.Time) ValueMeta {
+	return ValueMeta{Rotation: rotation, GeneratedAt: at, RemovedAt: &removed}
+}
+
 func bytesMap(m map[string]string) map[string][]byte {
 	out := map[string][]byte{}
 	for k, v := range m {
@@ -71,7 +75,7 @@ func stringMap(m map[string][]byte) map[string]string {
 }
 
 func cloneState(st State) State {
-	out := State{Data: map[string][]byte{}, Values: map[string]ValueMeta{}, RotateHandled: st.RotateHandled}
+	out := State{Data: map[string][]byte{}, Values: map[string]ValueMeta{}, RotateHandled: st.RotateHandled, PruneHandled: st.PruneHandled}
 	for k, v := range st.Data {
 		out.Data[k] = slices.Clone(v)
 	}
@@ -85,8 +89,14 @@ func cloneState(st State) State {
 type want struct {
 	generated []string
 	rotated   map[string][]string
-	removed   []string
+	pruned    map[string][]string
+	removed   []Removal
+	pending   []Removal
+	restored  []string
 	unknown   []string
+	unknownP  []string
+	nextPrune time.Time
+	pHandled  string
 	next      time.Time
 	modified  bool
 	calls     []string // names the generator was called for, in order
@@ -125,8 +135,32 @@ func checkStep(t *testing.T, i int, st *State, ch Change, g *fakeGen, w want) {
 	if !reflect.DeepEqual(gotRot, expRot) {
 		t.Errorf("step %d: Rotated = %v, want %v", i, gotRot, expRot)
 	}
+	gotPruned := map[string][]string{}
+	for k, v := range ch.Pruned {
+		if len(v) > 0 {
+			gotPruned[k] = v
+		}
+	}
+	if exp := w.pruned; !reflect.DeepEqual(gotPruned, exp) && (len(gotPruned) != 0 || len(exp) != 0) {
+		t.Errorf("step %d: Pruned = %v, want %v", i, gotPruned, exp)
+	}
 	if got, exp := emptyIfNil(ch.Removed), emptyIfNil(w.removed); !reflect.DeepEqual(got, exp) {
-		t.Errorf("step %d: Removed = %q, want %q", i, got, exp)
+		t.Errorf("step %d: Removed = %+v, want %+v", i, got, exp)
+	}
+	if got, exp := emptyIfNil(ch.Pending), emptyIfNil(w.pending); !reflect.DeepEqual(got, exp) {
+		t.Errorf("step %d: Pending = %+v, want %+v", i, got, exp)
+	}
+	if got, exp := emptyIfNil(ch.Restored), emptyIfNil(w.restored); !reflect.DeepEqual(got, exp) {
+		t.Errorf("step %d: Restored = %q, want %q", i, got, exp)
+	}
+	if got, exp := emptyIfNil(ch.UnknownPruneNames), emptyIfNil(w.unknownP); !reflect.DeepEqual(got, exp) {
+		t.Errorf("step %d: UnknownPruneNames = %q, want %q", i, got, exp)
+	}
+	if !ch.NextPrune.Equal(w.nextPrune) {
+		t.Errorf("step %d: NextPrune = %v, want %v", i, ch.NextPrune, w.nextPrune)
+	}
+	if st.PruneHandled != w.pHandled {
+		t.Errorf("step %d: PruneHandled = %q, want %q", i, st.PruneHandled, w.pHandled)
 	}
 	if got, exp := emptyIfNil(ch.UnknownRotateNames), emptyIfNil(w.unknown); !reflect.DeepEqual(got, exp) {
 		t.Errorf("step %d: UnknownRotateNames = %q, want %q", i, got, exp)
@@ -424,26 +458,26 @@ func TestSync(t *testing.T) {
 				}},
 			},
 		},
-		"removal drops a value, its previous value and its metadata, never the digest key": {
+		"retention 0: removal prunes a value, its previous value and its metadata at once, never the digest key nor a key it did not write": {
 			initial: State{
 				Data: bytesMap(map[string]string{
-					staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B", "b" + prev: "B0", "c": "C", "stray": "S",
+					staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B", "b" + prev: "B0", "c": "C", "stray": "S", "stray" + prev: "S0",
 				}),
 				Values: map[string]ValueMeta{"a": meta("", t0), "b": meta("", t0), "c": meta("", t0), "gone": meta("", t0)},
 			},
 			steps: []step{
 				{Request{Managed: []render.ManagedSecret{ms("b", "", 0)}, Now: t1}, want{
-					removed: []string{"a", "a" + prev, "c", "stray"}, modified: true,
-					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "b" + prev: "B0"},
+					pruned: map[string][]string{PruneExpired: {"a", "c", "gone"}}, modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "b" + prev: "B0", "stray": "S", "stray" + prev: "S0"},
 					values: map[string]ValueMeta{"b": meta("", t0)},
 				}},
 				{Request{Now: t2}, want{
-					removed: []string{"b", "b" + prev}, modified: true,
-					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
+					pruned: map[string][]string{PruneExpired: {"b"}}, modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "stray": "S", "stray" + prev: "S0"},
 					values: map[string]ValueMeta{},
 				}},
 				{Request{Now: t3}, want{
-					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "stray": "S", "stray" + prev: "S0"},
 					values: map[string]ValueMeta{},
 				}},
 			},
@@ -452,9 +486,143 @@ func TestSync(t *testing.T) {
 			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k"}), Values: map[string]ValueMeta{"gone": meta("", t0)}},
 			steps: []step{
 				{Request{Now: t1}, want{
+					pruned:   map[string][]string{PruneExpired: {"gone"}},
 					modified: true,
 					data:     map[string]string{staxv1alpha1.DigestKey: "k"},
 					values:   map[string]ValueMeta{},
+				}},
+			},
+		},
+		"removed value is kept for the retention period, reported pending, then pruned when due": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B"}),
+				Values: map[string]ValueMeta{"a": meta("r1", t0), "b": meta("", t0)},
+			},
+			steps: []step{
+				{Request{Managed: []render.ManagedSecret{ms("b", "", 0)}, Retention: h, Now: t1}, want{
+					removed:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					pending:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					nextPrune: t1.Add(h), modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t1), "b": meta("", t0)},
+				}},
+				// Later, still within the period: pending, nothing written,
+				// the removal time is the first one.
+				{Request{Managed: []render.ManagedSecret{ms("b", "", 0)}, Retention: h, Now: t1.Add(h - time.Second)}, want{
+					pending:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					nextPrune: t1.Add(h),
+					data:      map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B"},
+					values:    map[string]ValueMeta{"a": removedMeta("r1", t0, t1), "b": meta("", t0)},
+				}},
+				// Due: pruned with its previous value and metadata.
+				{Request{Managed: []render.ManagedSecret{ms("b", "", 0)}, Retention: h, Now: t1.Add(h)}, want{
+					pruned: map[string][]string{PruneExpired: {"a"}}, modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B"},
+					values: map[string]ValueMeta{"b": meta("", t0)},
+				}},
+			},
+		},
+		"declared again within the period: value, previous value and rotation state come back unchanged": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"}),
+				Values: map[string]ValueMeta{"a": meta("r1", t0)},
+			},
+			steps: []step{
+				{Request{Retention: h, Now: t1}, want{
+					removed:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					pending:   []Removal{{Name: "a", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					nextPrune: t1.Add(h), modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t1)},
+				}},
+				{Request{Managed: []render.ManagedSecret{ms("a", "r1", 2*h)}, Retention: h, Now: t2}, want{
+					restored: []string{"a"}, modified: true, next: t0.Add(2 * h),
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": meta("r1", t0)},
+				}},
+				// Removed again later: a new removal time, a new period.
+				{Request{Retention: h, Now: t4}, want{
+					removed:   []Removal{{Name: "a", RemovedAt: t4, PruneAfter: t4.Add(h)}},
+					pending:   []Removal{{Name: "a", RemovedAt: t4, PruneAfter: t4.Add(h)}},
+					nextPrune: t4.Add(h), modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0"},
+					values: map[string]ValueMeta{"a": removedMeta("r1", t0, t4)},
+				}},
+			},
+		},
+		"declared again with another rotation token: restored, then rotated as the token asks": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}),
+				Values: map[string]ValueMeta{"a": removedMeta("r1", t0, t1)},
+			},
+			steps: []step{
+				{Request{Managed: []render.ManagedSecret{ms("a", "r2", 0)}, Retention: h, Now: t2}, want{
+					restored: []string{"a"}, rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "A"},
+					values: map[string]ValueMeta{"a": meta("r2", t2)},
+				}},
+			},
+		},
+		"prune request: named values go at once, others stay, unknown names reported, a re-sync prunes nothing more": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A", "a" + prev: "A0", "b": "B", "c": "C"}),
+				Values: map[string]ValueMeta{"a": removedMeta("", t0, t1), "b": removedMeta("", t0, t1), "c": meta("", t0)},
+			},
+			steps: []step{
+				{Request{Managed: []render.ManagedSecret{ms("c", "", 0)}, PruneNames: []string{"a", "c", "zz"}, PruneID: "a,c,zz@1", Retention: h, Now: t2}, want{
+					pruned:   map[string][]string{PruneRequested: {"a"}},
+					pending:  []Removal{{Name: "b", RemovedAt: t1, PruneAfter: t1.Add(h)}},
+					unknownP: []string{"c", "zz"}, nextPrune: t1.Add(h), modified: true, pHandled: "a,c,zz@1",
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
+					values: map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": meta("", t0)},
+				}},
+				// The same request again (a GitOps re-sync) with b removed
+				// since: b is kept, not pruned.
+				{Request{PruneNames: []string{"a", "c", "zz"}, PruneID: "a,c,zz@1", Retention: h, Now: t3}, want{
+					removed:   []Removal{{Name: "c", RemovedAt: t3, PruneAfter: t3.Add(h)}},
+					pending:   []Removal{{Name: "b", RemovedAt: t1, PruneAfter: t1.Add(h)}, {Name: "c", RemovedAt: t3, PruneAfter: t3.Add(h)}},
+					nextPrune: t1.Add(h), modified: true, pHandled: "a,c,zz@1",
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "b": "B", "c": "C"},
+					values: map[string]ValueMeta{"b": removedMeta("", t0, t1), "c": removedMeta("", t0, t3)},
+				}},
+				// A request with no names prunes every pending value; the
+				// handled request is recorded.
+				{Request{PruneID: "*@2", Retention: h, Now: t3}, want{
+					pruned: map[string][]string{PruneRequested: {"b", "c"}}, modified: true, pHandled: "*@2",
+					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
+					values: map[string]ValueMeta{},
+				}},
+				// The request gone: the record is cleared.
+				{Request{Retention: h, Now: t3}, want{
+					modified: true,
+					data:     map[string]string{staxv1alpha1.DigestKey: "k"},
+					values:   map[string]ValueMeta{},
+				}},
+			},
+		},
+		"a secret removed and pruned in the same edit goes at once": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}),
+				Values: map[string]ValueMeta{"a": meta("", t0)},
+			},
+			steps: []step{
+				{Request{PruneNames: []string{"a"}, PruneID: "a", Retention: h, Now: t1}, want{
+					pruned: map[string][]string{PruneRequested: {"a"}}, modified: true, pHandled: "a",
+					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
+					values: map[string]ValueMeta{},
+				}},
+			},
+		},
+		"a shorter retention set later applies from the recorded removal": {
+			initial: State{
+				Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "A"}),
+				Values: map[string]ValueMeta{"a": removedMeta("", t0, t1)},
+			},
+			steps: []step{
+				{Request{Retention: 15 * time.Minute, Now: t3}, want{
+					pruned: map[string][]string{PruneExpired: {"a"}}, modified: true,
+					data:   map[string]string{staxv1alpha1.DigestKey: "k"},
+					values: map[string]ValueMeta{},
 				}},
 			},
 		},
@@ -502,7 +670,7 @@ func TestSyncIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ch.Modified || len(ch.Generated) > 0 || len(ch.Rotated) > 0 || len(ch.Removed) > 0 || len(ch.UnknownRotateNames) > 0 {
+			if ch.Modified || len(ch.Generated) > 0 || len(ch.Rotated) > 0 || len(ch.Removed) > 0 || len(ch.UnknownRotateNames) > 0 || len(ch.Pruned) > 0 || len(ch.Restored) > 0 {
 				t.Errorf("second Sync reported a change: %+v", ch)
 			}
 			if len(g.calls) > 0 {
@@ -714,6 +882,7 @@ func TestSyncProperty(t *testing.T) {
 	pool := []string{"a", "b", "c", "d"}
 	tokens := []string{"", "r1", "r2"}
 	everies := []time.Duration{0, 0, time.Hour, 30 * time.Minute}
+	retentions := []time.Duration{0, time.Hour, 3 * time.Hour}
 	for seq := 0; seq < 200; seq++ {
 		rng := rand.New(rand.NewSource(int64(seq)))
 		st := State{}
@@ -721,6 +890,7 @@ func TestSyncProperty(t *testing.T) {
 		now := t0
 		var digest []byte
 		rotateID, rotateNames := "", []string(nil)
+		pruneID, pruneNames := "", []string(nil)
 		for op := 0; op < 30; op++ {
 			// Random hand edits between syncs.
 			switch rng.Intn(10) {
@@ -749,8 +919,23 @@ func TestSyncProperty(t *testing.T) {
 				}
 				rotateID = strings.Join(rotateNames, ",") + fmt.Sprintf("@%d", rng.Intn(3))
 			}
+			switch rng.Intn(4) {
+			case 0:
+				pruneID, pruneNames = "", nil
+			case 1:
+				pruneNames = nil
+				for _, n := range append(slices.Clone(pool), "zz") {
+					if rng.Intn(3) == 0 {
+						pruneNames = append(pruneNames, n)
+					}
+				}
+				pruneID = strings.Join(pruneNames, ",") + fmt.Sprintf("@%d", rng.Intn(3))
+			}
 			now = now.Add(time.Duration(rng.Intn(90)) * time.Minute)
-			req := Request{Managed: managed, RotateNames: rotateNames, RotateID: rotateID, Now: now}
+			req := Request{
+				Managed: managed, RotateNames: rotateNames, RotateID: rotateID,
+				PruneNames: pruneNames, PruneID: pruneID, Retention: retentions[rng.Intn(len(retentions))], Now: now,
+			}
 
 			before := cloneState(st)
 			g.calls = nil
@@ -809,15 +994,54 @@ func TestSyncProperty(t *testing.T) {
 					t.Fatalf("%s: %s is scheduled but NextRotation is zero", where, m.Name)
 				}
 			}
-			for k := range st.Data {
-				if k != staxv1alpha1.DigestKey && !declared[strings.TrimSuffix(k, prev)] {
-					t.Fatalf("%s: undeclared key %s kept", where, k)
+			pruned := map[string]bool{}
+			for _, names := range ch.Pruned {
+				for _, n := range names {
+					pruned[n] = true
 				}
 			}
-			for k := range st.Values {
-				if !declared[k] {
-					t.Fatalf("%s: metadata of undeclared %s kept", where, k)
+			for k, v := range before.Data {
+				base := strings.TrimSuffix(k, prev)
+				if k == staxv1alpha1.DigestKey || declared[base] {
+					continue
 				}
+				_, tracked := before.Values[base]
+				cur, kept := st.Data[k]
+				switch {
+				case !tracked && !kept:
+					t.Fatalf("%s: key %s the operator did not write was deleted", where, k)
+				case kept && string(cur) != string(v):
+					t.Fatalf("%s: undeclared key %s changed", where, k)
+				case tracked && kept == pruned[base]:
+					t.Fatalf("%s: tracked undeclared key %s kept=%v, reported pruned=%v", where, k, kept, pruned[base])
+				}
+			}
+			pending := map[string]Removal{}
+			for _, r := range ch.Pending {
+				pending[r.Name] = r
+			}
+			for k, m := range st.Values {
+				if declared[k] {
+					if m.RemovedAt != nil {
+						t.Fatalf("%s: declared %s marked removed", where, k)
+					}
+					continue
+				}
+				r, ok := pending[k]
+				switch {
+				case m.RemovedAt == nil || !ok:
+					t.Fatalf("%s: undeclared %s kept but not pending: %+v", where, k, m)
+				case !r.RemovedAt.Equal(*m.RemovedAt) || !r.PruneAfter.Equal(m.RemovedAt.Add(req.Retention)) || !now.Before(r.PruneAfter):
+					t.Fatalf("%s: pending %s reported %+v for metadata %+v at %v", where, k, r, m, now)
+				case ch.NextPrune.After(r.PruneAfter):
+					t.Fatalf("%s: NextPrune %v is after %s's due time", where, ch.NextPrune, k)
+				}
+				if pruneID != "" && pruneID != before.PruneHandled && (len(pruneNames) == 0 || slices.Contains(pruneNames, k)) {
+					t.Fatalf("%s: %s requested for pruning but kept", where, k)
+				}
+			}
+			if len(pending) != len(ch.Pending) || (len(pending) > 0) == ch.NextPrune.IsZero() {
+				t.Fatalf("%s: pending %+v, NextPrune %v", where, ch.Pending, ch.NextPrune)
 			}
 			if digest == nil {
 				digest = st.Data[staxv1alpha1.DigestKey]
@@ -827,7 +1051,7 @@ func TestSyncProperty(t *testing.T) {
 			if len(g.calls) != len(reported)+boolInt(before.Data[staxv1alpha1.DigestKey] == nil) {
 				t.Fatalf("%s: generator called for %q, reported %v", where, g.names(), reported)
 			}
-			if !sort.StringsAreSorted(ch.Removed) || !sort.StringsAreSorted(ch.UnknownRotateNames) {
+			if !sort.StringsAreSorted(ch.UnknownRotateNames) || !sort.StringsAreSorted(ch.UnknownPruneNames) {
 				t.Fatalf("%s: unsorted lists in %+v", where, ch)
 			}
 			if unchanged := reflect.DeepEqual(st, before); unchanged == ch.Modified {
@@ -835,6 +1059,9 @@ func TestSyncProperty(t *testing.T) {
 			}
 			if st.RotateHandled != rotateID {
 				t.Fatalf("%s: RotateHandled = %q, want %q", where, st.RotateHandled, rotateID)
+			}
+			if st.PruneHandled != pruneID {
+				t.Fatalf("%s: PruneHandled = %q, want %q", where, st.PruneHandled, pruneID)
 			}
 
 			// Generate once: the same request again changes nothing.
@@ -856,4 +1083,28 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestNextDue: the reconciler requeues at the earlier of the next rotation
+// and the next prune.
+func TestNextDue(t *testing.T) {
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	tests := map[string]struct {
+		ch   Change
+		want time.Time
+	}{
+		"nothing due":    {},
+		"rotation only":  {ch: Change{NextRotation: t1}, want: t1},
+		"prune only":     {ch: Change{NextPrune: t1}, want: t1},
+		"rotation first": {ch: Change{NextRotation: t1, NextPrune: t2}, want: t1},
+		"prune first":    {ch: Change{NextRotation: t2, NextPrune: t1}, want: t1},
+		"both at once":   {ch: Change{NextRotation: t1, NextPrune: t1}, want: t1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tt.ch.NextDue(); !got.Equal(tt.want) {
+				t.Errorf("NextDue = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
