@@ -81,6 +81,16 @@ func main() {
 		"Burst allowed above --kube-api-qps; 0 keeps client-go's default. Ignored when --kube-api-qps is -1.")
 	flag.BoolVar(&controllerOptions.StripSecretMetadata, "strip-secret-metadata", controllerOptions.StripSecretMetadata,
 		"Drop managedFields and annotations from the metadata-only Secret watch's cache (nothing reads them), so large Secrets elsewhere in the cluster cost little memory.")
+	flag.DurationVar(&controllerOptions.SecretQuietPeriod, "secret-quiet-period", controllerOptions.SecretQuietPeriod,
+		"How long the values a Blueprint reads from Secrets must stay the same before a change of them rolls its Deployments out, "+
+			"so a burst of edits rolls out once. Only that rollout waits: spec edits, rotations and status are reconciled at once.")
+	flag.DurationVar(&controllerOptions.SecretMaxWait, "secret-max-wait", controllerOptions.SecretMaxWait,
+		"The longest a change of values read from Secrets is held back by --secret-quiet-period while the Secrets keep changing; "+
+			"after it the latest values roll out even while the churn goes on. Never less than --secret-quiet-period.")
+	flag.BoolVar(&controllerOptions.RequireReferenceableLabel, "require-referenceable-label", controllerOptions.RequireReferenceableLabel,
+		"Lockdown for shared clusters: a Blueprint may reference only Secrets labelled "+staxv1alpha1.LabelReferenceable+"=\"true\" "+
+			"(besides its own generated Secret); any other reference is reported as "+staxv1alpha1.ReasonSecretNotReferenceable+
+			" and its data is never read.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
