@@ -135,11 +135,18 @@ func (s *scope) problem(p status.Problem, services ...string) {
 	}
 }
 
+// RBAC: exactly the verbs the reconciler sends, as the controller suite's
+// audit log checks (rbac_audit_test.go). Deployments and Services are
+// written by server-side apply (patch; create when the apply creates) and
+// deleted when stale, never updated; status is patched, never updated;
+// blueprints/finalizers update is what OwnerReferencesPermissionEnforcement
+// requires for blockOwnerDeletion.
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints,verbs=get;list;watch
-// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=patch
+// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings a Blueprint's generated Secret, Deployments and Services to

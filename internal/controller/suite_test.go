@@ -34,10 +34,13 @@ import (
 )
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	testEnv *envtest.Environment
+	cfg     *rest.Config
+	// managerCfg authenticates as the manager's own user, bound to the
+	// ClusterRole of config/rbac/role.yaml (rbac_audit_test.go).
+	managerCfg *rest.Config
+	k8sClient  client.Client
+	scheme     = runtime.NewScheme()
 	// logs collects everything the manager logs, at every verbosity, so the
 	// suite can prove no secret value was ever logged.
 	logs syncBuffer
@@ -86,6 +89,7 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	configureAudit(testEnv)
 	var err error
 	cfg, err = testEnv.Start()
 	DeferCleanup(func() {
@@ -103,6 +107,7 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	controllerManager = startControllerManager(testEnv)
+	managerCfg = managerConfig(testEnv)
 	startManager()
 })
 
@@ -111,17 +116,25 @@ var _ = AfterSuite(func() {
 	// even when this check fails and no control plane is left behind.
 	if k8sClient != nil {
 		expectNoValueLeaked()
+		expectRBACMatchesAudit()
 	}
 })
 
 // startManager runs the operator the way cmd/main.go does, in-process, with
-// the production options. Two things differ, and only here: rotations are
-// scheduled by testClock, which specs step, and the manager's client counts
-// every write it sends (reconcilerWrites).
-func startManager() {
+// the production options. What differs, and only here: rotations are
+// scheduled by testClock and the quiet period measured by settleClock, which
+// specs step; reconciles are counted (reconciles); and the manager's client
+// counts every write it sends (reconcilerWrites). mutate, if given, changes
+// the options as a flag would.
+func startManager(mutate ...func(*Options)) {
 	opts := DefaultOptions()
 	opts.Clock = testClock
-	mgr, err := ctrl.NewManager(cfg, opts.ManagerOptions(ctrl.Options{
+	opts.SettleClock = settleClock
+	opts.Reconciled = countReconcile
+	for _, m := range mutate {
+		m(&opts)
+	}
+	mgr, err := ctrl.NewManager(managerCfg, opts.ManagerOptions(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -146,10 +159,10 @@ func startManager() {
 
 // restartManager stops the running manager and starts a new one: a fresh
 // process as far as caches and memory go.
-func restartManager() {
+func restartManager(mutate ...func(*Options)) {
 	stopManager()
 	<-managerDone
-	startManager()
+	startManager(mutate...)
 }
 
 // newNamespace gives each spec its own namespace.
