@@ -70,7 +70,7 @@ type BlueprintReconciler struct {
 	// out once (settle.go).
 	settle *settle.Window
 	// reconciled is Options.Reconciled.
-	reconciled func(types.NamespacedName)
+	reconciled func(ReconcileRecord)
 }
 
 // scope is one reconcile's view of a Blueprint.
@@ -136,15 +136,19 @@ func (s *scope) problem(p status.Problem, services ...string) {
 }
 
 // RBAC: exactly the verbs the reconciler sends, as the controller suite's
-// audit log checks (rbac_audit_test.go). Deployments and Services are
+// audit log checks (rbac_audit_test.go), plus what admission and informers
+// need of a real cluster (its rbacExceptions). Deployments and Services are
 // written by server-side apply (patch; create when the apply creates) and
-// deleted when stale, never updated; status is patched, never updated;
-// blueprints/finalizers update is what OwnerReferencesPermissionEnforcement
-// requires for blockOwnerDeletion.
+// deleted when stale, never updated; status is patched, never updated.
+// OwnerReferencesPermissionEnforcement admission (on by default on
+// OpenShift) needs update on blueprints/finalizers to set
+// blockOwnerDeletion, and delete on secrets to add an ownerReference to the
+// generated Secret under deletionPolicy Delete; the operator never deletes a
+// Secret itself.
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=patch
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -155,10 +159,11 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	// client-go logs request and response bodies, Secret data included,
 	// through this logger at high verbosity: cap it, whatever the flags.
 	ctx = ctrl.LoggerInto(ctx, logging.Capped(ctrl.LoggerFrom(ctx)))
-	if r.reconciled != nil {
-		defer r.reconciled(req.NamespacedName)
-	}
 	bp := &staxv1alpha1.Blueprint{}
+	if r.reconciled != nil {
+		rec := ReconcileRecord{Key: req.NamespacedName, Began: time.Now()}
+		defer func() { rec.ResourceVersion = bp.ResourceVersion; r.reconciled(rec) }()
+	}
 	if err := r.Get(ctx, req.NamespacedName, bp); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(req.NamespacedName)

@@ -270,7 +270,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Eventually(getDeployment(ns, "api"), timeout, interval).Should(Not(BeNil()))
 		rollOut(ns, bp.Name)
 
-		versions := func() []string {
+		versions := func(g Gomega) []string {
 			var out []string
 			keys := []struct {
 				obj  client.Object
@@ -281,32 +281,39 @@ var _ = Describe("Blueprint reconciler", func() {
 				{&corev1.Service{}, "db"}, {&corev1.Service{}, "api"},
 			}
 			for _, k := range keys {
-				Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: k.name}, k.obj)).To(Succeed())
+				g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: k.name}, k.obj)).To(Succeed())
 				out = append(out, fmt.Sprintf("%T/%s@%s", k.obj, k.name, k.obj.GetResourceVersion()))
 			}
 			return out
 		}
-		before := versions()
+		before := versions(Default)
 		writesBefore := reconcilerWrites.Load()
 
 		By("triggering reconciles without changing anything they render")
 		current := getBlueprint(ns, bp.Name)
 		current.Annotations = map[string]string{"example.com/touched": "yes"}
 		Expect(k8sClient.Update(ctx, current)).To(Succeed())
+		expectReconciled(ns, bp.Name, time.Now(), current.ResourceVersion)
 		stripe := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "stripe"}, stripe)).To(Succeed())
 		stripe.Labels = map[string]string{"touched": "yes"}
 		Expect(k8sClient.Update(ctx, stripe)).To(Succeed())
-		restartManager()
+		expectReconciled(ns, bp.Name, time.Now(), current.ResourceVersion)
+		stopManager()
+		<-managerDone
+		restarted := time.Now()
+		startManager()
+		// The new manager's first reconcile, from a cold cache.
+		expectReconciled(ns, bp.Name, restarted, current.ResourceVersion)
 
-		after := func() []string {
-			v := versions()
+		after := func(g Gomega) []string {
+			v := versions(g)
 			v[0] = before[0] // the annotation edit itself bumped the Blueprint
 			return v
 		}
 		Consistently(after, 3*time.Second, 200*time.Millisecond).Should(Equal(before))
-		// Reconciles ran (the watch events above guarantee it) and sent no
-		// request at all, not even a no-op apply.
+		// The reconciles proven above sent no request at all, not even a
+		// no-op apply.
 		Expect(reconcilerWrites.Load()).To(Equal(writesBefore))
 		// The Blueprint itself: only our annotation edit, no status write.
 		latest := getBlueprint(ns, bp.Name)
@@ -332,7 +339,11 @@ var _ = Describe("Blueprint reconciler", func() {
 		Expect(first["b"]).To(MatchRegexp(`^[0-9a-f]{40}$`))
 
 		By("surviving a manager restart")
-		restartManager()
+		stopManager()
+		<-managerDone
+		restarted := time.Now()
+		startManager()
+		expectReconciled(ns, bp.Name, restarted, "")
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, 2*time.Second, 200*time.Millisecond).Should(Equal(first))
 
 		By("adding a value without touching the others")

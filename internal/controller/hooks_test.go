@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -8,39 +9,49 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// reconcileCounts counts the reconciles of each Blueprint that completed
-// (Options.Reconciled), so a spec that says a reconcile changed nothing can
-// first prove that it ran.
-var reconcileCounts = struct {
+// reconcileLog keeps every completed reconcile (Options.Reconciled), so a
+// spec that says a reconcile changed nothing can first prove that one ran,
+// and saw what the spec changed.
+var reconcileLog = struct {
 	sync.Mutex
-	n map[types.NamespacedName]int
-}{n: map[types.NamespacedName]int{}}
+	records map[types.NamespacedName][]ReconcileRecord
+}{records: map[types.NamespacedName][]ReconcileRecord{}}
 
-func countReconcile(key types.NamespacedName) {
-	reconcileCounts.Lock()
-	defer reconcileCounts.Unlock()
-	reconcileCounts.n[key]++
+func recordReconcile(rec ReconcileRecord) {
+	reconcileLog.Lock()
+	defer reconcileLog.Unlock()
+	reconcileLog.records[rec.Key] = append(reconcileLog.records[rec.Key], rec)
 }
 
-// reconciles is how many reconciles of Blueprint ns/name have completed.
-func reconciles(ns, name string) int {
-	reconcileCounts.Lock()
-	defer reconcileCounts.Unlock()
-	return reconcileCounts.n[types.NamespacedName{Namespace: ns, Name: name}]
+// reconciledSince reports whether a reconcile of Blueprint ns/name that
+// began after since, on a Blueprint at least as new as resourceVersion (""
+// for any), has completed.
+func reconciledSince(ns, name string, since time.Time, resourceVersion string) bool {
+	reconcileLog.Lock()
+	defer reconcileLog.Unlock()
+	want, _ := strconv.ParseUint(resourceVersion, 10, 64)
+	for _, rec := range reconcileLog.records[types.NamespacedName{Namespace: ns, Name: name}] {
+		// envtest's etcd makes resourceVersions increasing integers.
+		rv, _ := strconv.ParseUint(rec.ResourceVersion, 10, 64)
+		if rec.Began.After(since) && rv >= want {
+			return true
+		}
+	}
+	return false
 }
 
-// expectReconciledSince waits until Blueprint ns/name completed more than
-// before reconciles, and returns the count.
-func expectReconciledSince(ns, name string, before int) int {
-	var now int
-	EventuallyWithOffset(1, func() int { now = reconciles(ns, name); return now }, timeout, interval).Should(BeNumerically(">", before),
-		"Blueprint %s/%s was not reconciled", ns, name)
-	return now
+// expectReconciled waits until a reconcile of Blueprint ns/name that began
+// after since, and saw the Blueprint at resourceVersion or later, completed.
+// Secrets are read from the API server, so such a reconcile saw every Secret
+// change made before since.
+func expectReconciled(ns, name string, since time.Time, resourceVersion string) {
+	EventuallyWithOffset(1, func() bool { return reconciledSince(ns, name, since, resourceVersion) }, timeout, interval).
+		Should(BeTrue(), "no reconcile of Blueprint %s/%s began after %s", ns, name, since.Format(time.RFC3339Nano))
 }
 
 // pausableClock is the settle window's clock in the suite: real time, until
-// a spec pauses it to drive a burst of edits at its own pace, then resumes it
-// where it stopped plus what the spec stepped.
+// a spec pauses it to drive a burst of edits at its own pace; stepped while
+// paused, and resumed from where it stands.
 type pausableClock struct {
 	mu     sync.Mutex
 	offset time.Duration

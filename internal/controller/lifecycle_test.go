@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -91,12 +93,13 @@ var _ = Describe("Secret lifecycle", func() {
 
 		By("ignoring an unrelated key and label changes of a referenced Secret")
 		setSecretData(ns, "ext", "other", "other-2-66bb")
-		Eventually(func() error {
+		Eventually(func(g Gomega) error {
 			s := &corev1.Secret{}
-			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, s)).To(Succeed())
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, s)).To(Succeed())
 			s.Labels = map[string]string{"team": "payments"}
 			return k8sClient.Update(ctx, s)
 		}, timeout, interval).Should(Succeed())
+		expectReconciled(ns, bp.Name, time.Now(), "")
 		Consistently(templateDigest(ns, "app"), quietly, interval).Should(Equal(first))
 		Expect(generation(ns, "app")(Default)).To(Equal(gen))
 
@@ -107,18 +110,38 @@ var _ = Describe("Secret lifecycle", func() {
 		second := templateDigest(ns, "app")(Default)
 		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
 
-		By("making one new template for three quick edits of one Secret")
-		// Back to back, each update carrying the resourceVersion the last
-		// returned: a burst as a script or a controller writes it.
+		// The rest of the spec drives the quiet period from its own clock:
+		// while it stands still, no burst can end, however slow the machine.
+		settleClock.Pause()
+		DeferCleanup(settleClock.Resume)
+		// expectHeldThenOnce proves that reconciles saw the edits and rolled
+		// nothing out, then steps the clock past the quiet period and expects
+		// exactly one new template.
+		expectHeldThenOnce := func(before string, wantGen int64) {
+			GinkgoHelper()
+			expectReconciled(ns, bp.Name, time.Now(), "")
+			Expect(templateDigest(ns, "app")(Default)).To(Equal(before), "rolled out within the quiet period")
+			Expect(generation(ns, "app")(Default)).To(Equal(wantGen - 1))
+			settleClock.Step(DefaultSecretQuietPeriod)
+			Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(before))
+			expectReconciled(ns, bp.Name, time.Now(), "")
+			Expect(generation(ns, "app")(Default)).To(Equal(wantGen))
+		}
+
+		By("making one new template for three edits of one Secret")
+		// Each update carries the resourceVersion the last returned: a burst
+		// as a script or a controller writes it.
 		ext := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, ext)).To(Succeed())
 		for _, v := range []string{"tok-3-a1", "tok-4-b2", "tok-5-c3"} {
 			rememberValue(v)
 			ext.Data["token"] = []byte(v)
 			Expect(k8sClient.Update(ctx, ext)).To(Succeed())
+			// Each edit is seen by a reconcile before the next one, which
+			// restarts the quiet period of the clock standing still.
+			expectReconciled(ns, bp.Name, time.Now(), "")
 		}
-		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(second))
-		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 2))
+		expectHeldThenOnce(second, gen+2)
 
 		By("making one new template for two Secrets updated together")
 		third := templateDigest(ns, "app")(Default)
@@ -129,10 +152,72 @@ var _ = Describe("Secret lifecycle", func() {
 		ext.Data["token"] = []byte("tok-6-d4")
 		ext2.Data["key"] = []byte("ext2-2-e5")
 		Expect(k8sClient.Update(ctx, ext)).To(Succeed())
+		expectReconciled(ns, bp.Name, time.Now(), "")
 		Expect(k8sClient.Update(ctx, ext2)).To(Succeed())
-		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(third))
-		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 3))
+		expectHeldThenOnce(third, gen+3)
 		Expect(templateDigest(ns, "plain")(Default)).To(BeEmpty())
+	})
+
+	It("does not let Secret churn hold back a spec edit, and rolls out churning values within the cap", func() {
+		createSecret(ns, "churn", map[string]string{"token": "churn-0-5d1e"})
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "churned", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "app", Image: "busybox:1.37",
+				Env: map[string]staxv1alpha1.EnvValue{"TOKEN": "${secret:churn/token}", "MODE": "one"},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+		first := templateDigest(ns, "app")(Default)
+
+		// churn edits the Secret every 150 ms until the returned stop is
+		// called, and counts its edits.
+		churn := func(edit func(s *corev1.Secret, i int)) (stop func() int) {
+			done, edits := make(chan struct{}), make(chan int)
+			go func() {
+				defer GinkgoRecover()
+				n := 0
+				for {
+					select {
+					case <-done:
+						edits <- n
+						return
+					case <-time.After(150 * time.Millisecond):
+					}
+					s := &corev1.Secret{}
+					if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "churn"}, s); err != nil {
+						continue
+					}
+					edit(s, n)
+					if k8sClient.Update(ctx, s) == nil {
+						n++
+					}
+				}
+			}()
+			return func() int { close(done); return <-edits }
+		}
+
+		By("applying a spec edit at once while an annotation changes every 150 ms")
+		stop := churn(func(s *corev1.Secret, i int) {
+			s.Annotations = map[string]string{"example.com/touched": strconv.Itoa(i)}
+		})
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Env["MODE"] = "two" })
+		Eventually(func(g Gomega) map[string]corev1.EnvVar { return envByName(getDeployment(ns, "app")(g)) }, timeout, interval).
+			Should(HaveKeyWithValue("MODE", HaveField("Value", "two")))
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(Not(BeNil()), "status follows the new generation")
+		Expect(stop()).To(BeNumerically(">", 1), "the churn was still going on")
+		Expect(templateDigest(ns, "app")(Default)).To(Equal(first), "annotations change no consumed value")
+
+		By("rolling out values that change every 150 ms, while they keep changing")
+		stop = churn(func(s *corev1.Secret, i int) {
+			v := fmt.Sprintf("churn-%d-7a2b", i+1)
+			rememberValue(v)
+			s.Data["token"] = []byte(v)
+		})
+		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(first))
+		edits := stop()
+		Expect(edits).To(BeNumerically(">", 1), "the churn was still going on")
 	})
 
 	It("rotates by field, by annotation and on schedule, once each, keeping the previous value", func() {
@@ -169,7 +254,9 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(digest0))
 
 		By("not rotating again when the same spec is re-applied")
+		since := time.Now()
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Labels = map[string]string{"synced": "again"} })
+		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v1))
 
 		By("rotating once on the rotate annotation, and not on a re-sync of it")
@@ -178,7 +265,9 @@ var _ = Describe("Secret lifecycle", func() {
 		})
 		v2 := expectRotated(v1)
 		Eventually(secret, timeout, interval).Should(HaveField("Annotations", HaveKeyWithValue(staxv1alpha1.RotateHandledAnnotation, "pw")))
+		since = time.Now()
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Annotations["example.com/resync"] = "1" })
+		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v2))
 
 		By("rotating again for a new request of the same name")

@@ -146,6 +146,22 @@ var rbacExceptions = map[permission]string{
 	// enables the plugin, so without this grant every rendered object would
 	// be refused and the suite would fail.
 	{"stax.dev", "blueprints/finalizers", "update"}: "authorized by OwnerReferencesPermissionEnforcement admission, not an audited request",
+	// The same plugin lets only a user who may delete an object change its
+	// ownerReferences: the reconciler adds one to the generated Secret under
+	// deletionPolicy Delete (an Update, audited as such), and admission
+	// checks delete with an authorizer call. The operator never deletes a
+	// Secret; the suite enables the plugin, so without this grant the
+	// deletionPolicy specs fail.
+	{"", "secrets", "delete"}: "authorized by OwnerReferencesPermissionEnforcement admission for ownerReference changes, not an audited request",
+	// Informers start with a list. client-go streams it over a watch
+	// (sendInitialEvents) where the API server supports it, as the suite's
+	// does, so the audit log shows watch; against an API server without
+	// streaming lists, or when the stream fails, the reflector falls back to
+	// a LIST, and without list the cache never syncs.
+	{"stax.dev", "blueprints", "list"}: "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"apps", "deployments", "list"}:    "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"", "services", "list"}:           "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"", "secrets", "list"}:            "metadata informer's fallback LIST; the suite's API server streams lists over watch",
 	// The events recorder patches an event when it repeats (the series of an
 	// isomorphic event); whether a spec repeats one within the recorder's
 	// series window depends on timing.

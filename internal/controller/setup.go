@@ -73,16 +73,27 @@ type Options struct {
 	// SettleClock measures the quiet period and its cap; the real clock when
 	// nil. Tests hold it still to drive a burst of edits at their own pace.
 	SettleClock clock.PassiveClock
-	// Reconciled, when set, is called after every reconcile of a Blueprint,
-	// with its key. Tests count reconciles with it, to prove that a reconcile
-	// they say changed nothing did run; nil in production.
-	Reconciled func(types.NamespacedName)
+	// Reconciled, when set, is called after every reconcile of a Blueprint.
+	// Tests use it to prove that a reconcile they say changed nothing did
+	// run, and saw what they changed; nil in production.
+	Reconciled func(ReconcileRecord)
 	// Clock decides when scheduled rotations fall due; the real clock when
 	// nil. Tests step a fake one.
 	Clock clock.PassiveClock
 	// Rand is the entropy source of generated values; crypto/rand.Reader
 	// when nil.
 	Rand io.Reader
+}
+
+// ReconcileRecord describes one completed reconcile, for Options.Reconciled.
+type ReconcileRecord struct {
+	Key types.NamespacedName
+	// Began is when the reconcile began: every Secret it read, it read from
+	// the API server after this.
+	Began time.Time
+	// ResourceVersion is that of the Blueprint it reconciled; empty when
+	// the Blueprint was not found.
+	ResourceVersion string
 }
 
 // DefaultOptions are the production defaults, the ones `make bench`

@@ -130,7 +130,7 @@ func startManager(mutate ...func(*Options)) {
 	opts := DefaultOptions()
 	opts.Clock = testClock
 	opts.SettleClock = settleClock
-	opts.Reconciled = countReconcile
+	opts.Reconciled = recordReconcile
 	for _, m := range mutate {
 		m(&opts)
 	}
