@@ -40,6 +40,20 @@ func reconciledSince(ns, name string, since time.Time, resourceVersion string) b
 	return false
 }
 
+// reconcilesBegunBefore counts the completed reconciles of Blueprint ns/name
+// that began before t.
+func reconcilesBegunBefore(ns, name string, t time.Time) int {
+	reconcileLog.Lock()
+	defer reconcileLog.Unlock()
+	n := 0
+	for _, rec := range reconcileLog.records[types.NamespacedName{Namespace: ns, Name: name}] {
+		if rec.Began.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // expectReconciled waits until a reconcile of Blueprint ns/name that began
 // after since, and saw the Blueprint at resourceVersion or later, completed.
 // Secrets are read from the API server, so such a reconcile saw every Secret

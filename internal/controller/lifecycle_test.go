@@ -50,8 +50,8 @@ func setSecretData(ns, name, key, value string) {
 }
 
 func updateBlueprint(ns, name string, mutate func(*staxv1alpha1.Blueprint)) {
-	Eventually(func() error {
-		bp := getBlueprint(ns, name)
+	Eventually(func(g Gomega) error {
+		bp := fetchBlueprint(g, ns, name)
 		mutate(bp)
 		return k8sClient.Update(context.Background(), bp)
 	}, timeout, interval).Should(Succeed())
@@ -89,7 +89,7 @@ var _ = Describe("Secret lifecycle", func() {
 		Expect(first).To(MatchRegexp("^[0-9a-f]{64}$"))
 		Expect(templateDigest(ns, "plain")(Default)).To(BeEmpty(), "a service that consumes no value has no digest")
 		gen := generation(ns, "app")(Default)
-		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(first))
+		Eventually(func(g Gomega) string { return fetchBlueprint(g, ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(first))
 
 		By("ignoring an unrelated key and label changes of a referenced Secret")
 		setSecretData(ns, "ext", "other", "other-2-66bb")
@@ -108,7 +108,7 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(first))
 		Expect(generation(ns, "app")(Default)).To(Equal(gen + 1))
 		second := templateDigest(ns, "app")(Default)
-		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
+		Eventually(func(g Gomega) string { return fetchBlueprint(g, ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
 
 		// The rest of the spec drives the quiet period from its own clock:
 		// while it stands still, no burst can end, however slow the machine.
@@ -282,7 +282,7 @@ var _ = Describe("Secret lifecycle", func() {
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Annotations["example.com/nudge"] = "1" })
 		expectRotated(v3)
 		Eventually(func(g Gomega) bool {
-			for _, s := range getBlueprint(ns, bp.Name).Status.Secrets {
+			for _, s := range fetchBlueprint(g, ns, bp.Name).Status.Secrets {
 				if s.Name == "pw" {
 					for _, b := range before {
 						if b.Name == "pw" {
@@ -333,7 +333,7 @@ var _ = Describe("Secret lifecycle", func() {
 		By("under Delete, going with the Blueprint")
 		updateBlueprint(ns, retained.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.DeletionPolicy = staxv1alpha1.DeletionPolicyDelete })
 		Eventually(func(g Gomega) bool {
-			return testutil.ControllerUID(secret(g)) == getBlueprint(ns, retained.Name).UID
+			return testutil.ControllerUID(secret(g)) == fetchBlueprint(g, ns, retained.Name).UID
 		}, timeout, interval).Should(BeTrue())
 		Expect(secret(Default).Data).To(Equal(kept.Data))
 		Expect(k8sClient.Delete(ctx, getBlueprint(ns, retained.Name))).To(Succeed())
