@@ -299,13 +299,15 @@ var _ = Describe("Blueprint reconciler", func() {
 		By("triggering reconciles without changing anything they render")
 		current := getBlueprint(ns, bp.Name)
 		current.Annotations = map[string]string{"example.com/touched": "yes"}
+		since := time.Now()
 		Expect(k8sClient.Update(ctx, current)).To(Succeed())
-		expectReconciled(ns, bp.Name, time.Now(), current.ResourceVersion)
+		expectReconciled(ns, bp.Name, since, current.ResourceVersion)
 		stripe := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "stripe"}, stripe)).To(Succeed())
 		stripe.Labels = map[string]string{"touched": "yes"}
+		since = time.Now()
 		Expect(k8sClient.Update(ctx, stripe)).To(Succeed())
-		expectReconciled(ns, bp.Name, time.Now(), current.ResourceVersion)
+		expectReconciled(ns, bp.Name, since, current.ResourceVersion)
 		stopManager()
 		<-managerDone
 		restarted := time.Now()

@@ -126,6 +126,16 @@ var _ = Describe("Metrics wired", func() {
 		server := httptest.NewServer(promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}))
 		DeferCleanup(server.Close)
 		ns := newNamespace()
+		// Blueprints other specs left behind (admission specs create some
+		// and move on) must have been counted before the spec takes its
+		// baseline, or their first reconcile would count as this one's.
+		Eventually(func(g Gomega) {
+			all := &staxv1alpha1.BlueprintList{}
+			g.Expect(k8sClient.List(context.Background(), all)).To(Succeed())
+			for _, other := range all.Items {
+				g.Expect(other.Status.ObservedGeneration).NotTo(BeNil(), "Blueprint %s/%s not reconciled yet", other.Namespace, other.Name)
+			}
+		}, timeout, interval).Should(Succeed())
 		before := scrapeMetrics(server.URL)
 		bp := paymentsBlueprint(ns)
 		Expect(k8sClient.Create(context.Background(), bp)).To(Succeed())

@@ -86,6 +86,9 @@ func managerConfig(env *envtest.Environment) *rest.Config {
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: managerUser}},
 	})).To(Succeed())
 	c := rest.CopyConfig(user.Config())
+	// As cmd/main.go runs by default (--kube-api-qps=-1): no client-side
+	// rate limit.
+	c.QPS = -1
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return secretReadRecorder{rt} })
 	return c
 }
