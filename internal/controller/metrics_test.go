@@ -127,13 +127,16 @@ var _ = Describe("Metrics wired", func() {
 		DeferCleanup(server.Close)
 		ns := newNamespace()
 		// Blueprints other specs left behind (admission specs create some
-		// and move on) must have been counted before the spec takes its
-		// baseline, or their first reconcile would count as this one's.
+		// and move on; a restart re-reconciles them all) must have been
+		// reconciled by the running manager before the spec takes its
+		// baseline, or their reconciles would count as this one's.
 		Eventually(func(g Gomega) {
 			all := &staxv1alpha1.BlueprintList{}
 			g.Expect(k8sClient.List(context.Background(), all)).To(Succeed())
 			for _, other := range all.Items {
 				g.Expect(other.Status.ObservedGeneration).NotTo(BeNil(), "Blueprint %s/%s not reconciled yet", other.Namespace, other.Name)
+				g.Expect(reconciledSince(other.Namespace, other.Name, managerStarted, "")).To(BeTrue(),
+					"Blueprint %s/%s not reconciled since the manager started", other.Namespace, other.Name)
 			}
 		}, timeout, interval).Should(Succeed())
 		before := scrapeMetrics(server.URL)

@@ -249,6 +249,12 @@ func expectRBACMatchesAudit() {
 	}
 	slices.Sort(missing)
 	slices.Sort(unused)
+	seen := make([]string, 0, len(used))
+	for p, n := range used {
+		seen = append(seen, fmt.Sprintf("%s: %d", p, n))
+	}
+	slices.Sort(seen)
+	GinkgoWriter.Printf("the manager's requests in the audit log, per permission:\n  %s\n", strings.Join(seen, "\n  "))
 	Expect(missing).To(BeEmpty(), "the manager used permissions role.yaml does not grant")
 	if fullSuiteRan() {
 		Expect(unused).To(BeEmpty(), "role.yaml grants permissions the manager never used; drop them from the +kubebuilder:rbac markers and run make manifests, or name them in rbacExceptions with the reason a real cluster needs them")

@@ -54,7 +54,9 @@ var (
 	controllerManager *exec.Cmd
 
 	stopManager context.CancelFunc
-	managerDone chan struct{}
+	// managerStarted is when the running manager was started.
+	managerStarted time.Time
+	managerDone    chan struct{}
 )
 
 type syncBuffer struct {
@@ -148,6 +150,7 @@ func startManager(mutate ...func(*Options)) {
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(Setup(ctx, mgr, opts)).To(Succeed())
+	managerStarted = time.Now()
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
