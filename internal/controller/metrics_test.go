@@ -2,9 +2,9 @@ package controller
 
 import (
 	"context"
-	"time"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -158,7 +158,7 @@ var _ = Describe("Metrics wired", func() {
 			g.Expect(sample(after, "stax_blueprints", "ready", "True") - sample(before, "stax_blueprints", "ready", "True")).To(Equal(1.0))
 			// One managed secret, generated once, however many reconciles.
 			g.Expect(sample(after, "stax_blueprint_values_generated_total", "", "") - sample(before, "stax_blueprint_values_generated_total", "", "")).To(Equal(1.0))
-			g.Expect(sample(after, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound") - sample(before, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound")).
+			g.Expect(sample(after, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound")-sample(before, "stax_blueprint_reference_failures_total", "reason", "SecretNotFound")).
 				To(BeNumerically("~", float64(brokenReconciles)-0.5, 0.5), "one count per reconcile that found the reference broken")
 		}, timeout, interval).Should(Succeed())
 		Expect(k8sClient.Delete(context.Background(), bp)).To(Succeed())
