@@ -13,6 +13,8 @@
 package settle
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,4 +79,45 @@ func (w *Window) Forget(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.pending, key)
+}
+
+// Service is one service's secrets digest: the one its running pod template
+// carries ("" when it has no Deployment yet, or none) and the one the values
+// this reconcile read give.
+type Service struct {
+	Name, Running, Read string
+}
+
+// Stamp decides which digest each service's pod template gets in a
+// reconcile at now, and how long until a held-back change is due (0 when
+// nothing is held). A service whose read digest differs from the one it runs
+// is a pending change of values; while the window holds it, the service
+// keeps the digest it runs, so its pods are not rolled, and everything else
+// about it is applied as usual. immediate ends the burst and rolls out the
+// values read at once: the reconcile saw a new spec generation, or
+// generated or rotated a value itself.
+func (w *Window) Stamp(key string, services []Service, immediate bool, now time.Time) (map[string]string, time.Duration) {
+	stamp := make(map[string]string, len(services))
+	var pending []string
+	for _, s := range services {
+		stamp[s.Name] = s.Read
+		if s.Running != "" && s.Running != s.Read {
+			pending = append(pending, s.Name+"="+s.Read)
+		}
+	}
+	if immediate {
+		w.Forget(key)
+		return stamp, 0
+	}
+	slices.Sort(pending)
+	hold := w.Observe(key, strings.Join(pending, ","), now)
+	if hold == 0 {
+		return stamp, 0
+	}
+	for _, s := range services {
+		if s.Running != "" && s.Running != s.Read {
+			stamp[s.Name] = s.Running
+		}
+	}
+	return stamp, hold
 }

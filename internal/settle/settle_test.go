@@ -77,3 +77,67 @@ func TestMaxWaitBelowQuietIsRaised(t *testing.T) {
 		t.Fatalf("hold %v, want the quiet period", got)
 	}
 }
+
+func TestStamp(t *testing.T) {
+	const quiet, maxWait = 500 * time.Millisecond, 5 * time.Second
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	type step struct {
+		at        time.Duration
+		services  []Service
+		immediate bool
+		want      map[string]string
+		wantHold  time.Duration
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"nothing changed: each service keeps its digest", []step{{
+			0, []Service{{"a", "d1", "d1"}, {"plain", "", ""}}, false,
+			map[string]string{"a": "d1", "plain": ""}, 0,
+		}}},
+		{"a new service gets its digest at once", []step{{
+			0, []Service{{"new", "", "d1"}}, false, map[string]string{"new": "d1"}, 0,
+		}}},
+		{"a changed value is held for the quiet period, others roll as usual", []step{
+			{0, []Service{{"a", "d1", "d2"}, {"b", "e1", "e1"}, {"new", "", "n1"}}, false,
+				map[string]string{"a": "d1", "b": "e1", "new": "n1"}, quiet},
+			{quiet, []Service{{"a", "d1", "d2"}, {"b", "e1", "e1"}, {"new", "n1", "n1"}}, false,
+				map[string]string{"a": "d2", "b": "e1", "new": "n1"}, 0},
+		}},
+		{"a new spec or a rotation rolls out the values read at once and ends the burst", []step{
+			{0, []Service{{"a", "d1", "d2"}}, false, map[string]string{"a": "d1"}, quiet},
+			{100 * ms, []Service{{"a", "d1", "d3"}}, true, map[string]string{"a": "d3"}, 0},
+			{200 * ms, []Service{{"a", "d3", "d4"}}, false, map[string]string{"a": "d3"}, quiet},
+		}},
+		{"churn is rolled out at the cap", []step{
+			{0, []Service{{"a", "d0", "d1"}}, false, map[string]string{"a": "d0"}, quiet},
+			{4800 * ms, []Service{{"a", "d0", "d33"}}, false, map[string]string{"a": "d0"}, 200 * ms},
+			{5 * time.Second, []Service{{"a", "d0", "d34"}}, false, map[string]string{"a": "d34"}, 0},
+		}},
+		{"two services changing together roll out together", []step{
+			{0, []Service{{"a", "a0", "a1"}, {"b", "b0", "b0"}}, false, map[string]string{"a": "a0", "b": "b0"}, quiet},
+			{200 * ms, []Service{{"a", "a0", "a1"}, {"b", "b0", "b1"}}, false, map[string]string{"a": "a0", "b": "b0"}, quiet},
+			{700 * ms, []Service{{"a", "a0", "a1"}, {"b", "b0", "b1"}}, false, map[string]string{"a": "a1", "b": "b1"}, 0},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := New(quiet, maxWait)
+			for i, s := range tc.steps {
+				got, hold := w.Stamp("ns/bp", s.services, s.immediate, t0.Add(s.at))
+				if hold != s.wantHold {
+					t.Errorf("step %d: hold %v, want %v", i, hold, s.wantHold)
+				}
+				if len(got) != len(s.want) {
+					t.Errorf("step %d: stamp %v, want %v", i, got, s.want)
+				}
+				for name, d := range s.want {
+					if got[name] != d {
+						t.Errorf("step %d: %s stamped %q, want %q", i, name, got[name], d)
+					}
+				}
+			}
+		})
+	}
+}
