@@ -495,8 +495,8 @@ var _ = Describe("Blueprint reconciler", func() {
 		Eventually(getDeployment(ns, "api"), timeout, interval).Should(Not(BeNil()))
 
 		By("reverting an image changed by hand")
-		Eventually(func() error {
-			d := getDeployment(ns, "api")(Default)
+		Eventually(func(g Gomega) error {
+			d := getDeployment(ns, "api")(g)
 			d.Spec.Template.Spec.Containers[0].Image = "evil:latest"
 			return k8sClient.Update(ctx, d, client.FieldOwner("kubectl-edit"))
 		}, timeout, interval).Should(Succeed())
