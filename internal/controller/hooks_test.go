@@ -109,7 +109,7 @@ func (c *pausableClock) Resume() {
 	if c.paused == nil {
 		return
 	}
-	c.offset = c.paused.Sub(time.Now())
+	c.offset = time.Until(*c.paused)
 	c.paused = nil
 }
 

@@ -177,7 +177,7 @@ var rbacExceptions = map[permission]string{
 func usedPermissions() map[permission]int {
 	f, err := os.Open(auditLogPath)
 	Expect(err).NotTo(HaveOccurred())
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	used := map[permission]int{}
 	seen := map[string]bool{}
 	scanner := bufio.NewScanner(f)
