@@ -84,6 +84,16 @@ func main() {
 	flag.DurationVar(&controllerOptions.RemovedValueRetention, "removed-value-retention", controllerOptions.RemovedValueRetention,
 		"How long a generated value whose secret is no longer declared stays in the generated Secret before it is pruned, "+
 			"unless the Blueprint sets spec.removedValueRetention; 0 prunes at once.")
+	flag.DurationVar(&controllerOptions.SecretQuietPeriod, "secret-quiet-period", controllerOptions.SecretQuietPeriod,
+		"How long the values a Blueprint reads from Secrets must stay the same before a change of them rolls its Deployments out, "+
+			"so a burst of edits rolls out once. Only that rollout waits: spec edits, rotations and status are reconciled at once.")
+	flag.DurationVar(&controllerOptions.SecretMaxWait, "secret-max-wait", controllerOptions.SecretMaxWait,
+		"The longest a change of values read from Secrets is held back by --secret-quiet-period while the Secrets keep changing; "+
+			"after it the latest values roll out even while the churn goes on. Never less than --secret-quiet-period.")
+	flag.BoolVar(&controllerOptions.RequireReferenceableLabel, "require-referenceable-label", controllerOptions.RequireReferenceableLabel,
+		"Lockdown for shared clusters: a Blueprint may reference only Secrets labelled "+staxv1alpha1.LabelReferenceable+"=\"true\" "+
+			"(besides its own generated Secret); any other reference is reported as "+staxv1alpha1.ReasonSecretNotReferenceable+
+			" and its data is never read.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

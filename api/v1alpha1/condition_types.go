@@ -22,6 +22,10 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
 	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonSecretNotReferenceable: the operator runs with
+	// --require-referenceable-label and a referenced Secret does not carry
+	// LabelReferenceable="true"; its data is not read.
+	ReasonSecretNotReferenceable = "SecretNotReferenceable"
 	// ReasonInvalidReference: a reference cannot be resolved as written.
 	ReasonInvalidReference = "InvalidReference"
 	// ReasonConflict: an object the Blueprint would create exists and is not

@@ -86,3 +86,9 @@ const (
 	// Secret until the next rotation.
 	PreviousValueSuffix = ".previous"
 )
+
+// LabelReferenceable on a Secret, set to "true", lets Blueprints of its
+// namespace reference it when the operator runs with
+// --require-referenceable-label. Without that flag every Secret of the
+// namespace may be referenced, as a Pod may mount any of them.
+const LabelReferenceable = "stax.dev/referenceable"

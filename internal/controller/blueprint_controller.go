@@ -28,13 +28,13 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
-	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/logging"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/settle"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -64,10 +64,17 @@ type BlueprintReconciler struct {
 	// RemovedValueRetention is how long a value no longer declared is kept,
 	// unless the Blueprint sets spec.removedValueRetention.
 	RemovedValueRetention time.Duration
-	// settle delays reconciles that Secret events trigger until the Secrets
+	// SettleClock measures the quiet period of values read from Secrets.
+	SettleClock clock.PassiveClock
+	// RequireReferenceableLabel lets a Blueprint read only Secrets labelled
+	// staxv1alpha1.LabelReferenceable="true" (see Options).
+	RequireReferenceableLabel bool
+	// settle holds back the rollout of values read from Secrets until they
 	// have been quiet for a moment, so a burst of edits rolls a Deployment
-	// out once.
-	settle *settleWindow
+	// out once (settle.go).
+	settle *settle.Window
+	// reconciled is Options.Reconciled.
+	reconciled func(ReconcileRecord)
 }
 
 // scope is one reconcile's view of a Blueprint.
@@ -87,6 +94,9 @@ type scope struct {
 	generatedSecret *corev1.Secret
 	// referenced holds each referenced Secret, nil when it does not exist.
 	referenced map[string]*corev1.Secret
+	// notReferenceable holds the referenced Secrets that lack
+	// LabelReferenceable under RequireReferenceableLabel; never read.
+	notReferenceable map[string]bool
 	// digests holds each rendered service's secrets digest.
 	digests map[string]string
 	// waitingFor holds, per service held back, the dependencies it waits for.
@@ -95,19 +105,16 @@ type scope struct {
 	secrets []staxv1alpha1.ManagedSecretStatus
 	// pendingRemovals is what status reports of values kept after removal.
 	pendingRemovals []staxv1alpha1.PendingRemoval
-	// requeueAfter is when the next scheduled rotation or prune falls due.
+	// requeueAfter is when the next scheduled rotation or prune falls due, or
+	// when values held back by the quiet period are due to roll out.
 	requeueAfter time.Duration
-	// postponed is set when a Secret changed while this reconcile ran: it
-	// stops before writing any workload or status and runs again once the
-	// Secrets are quiet, so a burst of edits makes one new pod template.
-	postponed time.Duration
+	// valuesChanged is set when this reconcile generated or rotated a value:
+	// it rolls out at once, whatever the quiet period (settle.go).
+	valuesChanged bool
 	// abandoned is set when the Blueprint turned out to be deleted: the
 	// reconcile stops and writes nothing more.
 	abandoned bool
 }
-
-// errPostponed stops a reconcile that a newer Secret change overtook.
-var errPostponed = errors.New("a referenced Secret changed during the reconcile")
 
 // errBlueprintGone stops a reconcile of a Blueprint deleted since the cache
 // last saw it.
@@ -134,11 +141,22 @@ func (s *scope) problem(p status.Problem, services ...string) {
 	}
 }
 
+// RBAC: exactly the verbs the reconciler sends, as the controller suite's
+// audit log checks (rbac_audit_test.go), plus what admission and informers
+// need of a real cluster (its rbacExceptions). Deployments and Services are
+// written by server-side apply (patch; create when the apply creates) and
+// deleted when stale, never updated; status is patched, never updated.
+// OwnerReferencesPermissionEnforcement admission (on by default on
+// OpenShift) needs update on blueprints/finalizers to set
+// blockOwnerDeletion, and delete on secrets to add an ownerReference to the
+// generated Secret under deletionPolicy Delete; the operator never deletes a
+// Secret itself.
 // +kubebuilder:rbac:groups=stax.dev,resources=blueprints,verbs=get;list;watch
-// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/status,verbs=patch
+// +kubebuilder:rbac:groups=stax.dev,resources=blueprints/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings a Blueprint's generated Secret, Deployments and Services to
@@ -147,18 +165,21 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	// client-go logs request and response bodies, Secret data included,
 	// through this logger at high verbosity: cap it, whatever the flags.
 	ctx = ctrl.LoggerInto(ctx, logging.Capped(ctrl.LoggerFrom(ctx)))
-	if wait := r.settle.remaining(req.NamespacedName); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil
-	}
 	bp := &staxv1alpha1.Blueprint{}
+	if r.reconciled != nil {
+		rec := ReconcileRecord{Key: req.NamespacedName, Began: time.Now()}
+		defer func() { rec.ResourceVersion = bp.ResourceVersion; r.reconciled(rec) }()
+	}
 	if err := r.Get(ctx, req.NamespacedName, bp); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(req.NamespacedName)
+			r.settle.Forget(req.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bp.DeletionTimestamp.IsZero() {
 		metrics.Forget(req.NamespacedName)
+		r.settle.Forget(req.String())
 		// Everything the Blueprint owns goes with it through garbage
 		// collection; a retained generated Secret has no owner to follow.
 		return ctrl.Result{}, nil
@@ -170,8 +191,10 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		applied:     map[string]bool{},
 		deployments: map[string]*appsv1.Deployment{},
 		referenced:  map[string]*corev1.Secret{},
-		digests:     map[string]string{},
-		waitingFor:  map[string][]string{},
+		// Set by readReferenced under RequireReferenceableLabel.
+		notReferenceable: map[string]bool{},
+		digests:          map[string]string{},
+		waitingFor:       map[string][]string{},
 	}
 	defer func() {
 		// controller-runtime logs the returned error: its text must not
@@ -187,9 +210,6 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.deleteStaleObjects,
 	} {
 		if err := phase(ctx, sc); err != nil {
-			if sc.postponed > 0 {
-				return ctrl.Result{RequeueAfter: sc.postponed}, nil
-			}
 			if sc.abandoned {
 				return ctrl.Result{}, nil
 			}
@@ -233,17 +253,20 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 			name := use.Ref.SecretName
 			secret, seen := secrets[name]
 			if !seen {
-				secret = &corev1.Secret{}
-				err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, secret)
-				switch {
-				case apierrors.IsNotFound(err):
-					secret = nil
-				case err != nil:
-					return apierror.Wrap(apierror.OpRead, "Secret", name, err)
+				var err error
+				if secret, err = r.readReferenced(ctx, sc, name); err != nil {
+					return err
 				}
 				secrets[name] = secret
 			}
 			switch {
+			case sc.notReferenceable[name]:
+				sc.problem(status.Problem{
+					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
+						svc.Name, use.EnvKey, name, staxv1alpha1.LabelReferenceable),
+				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
 			case secret == nil:
 				sc.problem(status.Problem{
 					Reason:  staxv1alpha1.ReasonSecretNotFound,
@@ -274,13 +297,6 @@ func hasKey(s *corev1.Secret, key string) bool {
 // with the digest of the values it consumes on its pod template, and with no
 // replicas while a service it depends on is not yet available.
 func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope) error {
-	// The values just read may be mid-burst: a Secret event since this
-	// reconcile began means more edits may follow. Applying now would roll
-	// the Deployments out once per edit instead of once per burst.
-	if wait := r.settle.remaining(client.ObjectKeyFromObject(sc.bp)); wait > 0 {
-		sc.postponed = wait
-		return errPostponed
-	}
 	available := map[string]bool{}
 	started := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
@@ -294,13 +310,15 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 	}
 	held := depgraph.StartOrder(sc.bp.Spec.Services, available, started)
+	// The digest of each service's values, or the one it runs with while a
+	// change of values read from Secrets settles.
+	r.settleValues(sc, current)
 
 	for i := range sc.plan.Services {
 		svc := &sc.plan.Services[i]
 		if sc.blocked[svc.Name] {
 			continue
 		}
-		sc.digests[svc.Name] = digest.Compute(sc.generatedSecret.Data[staxv1alpha1.DigestKey], usedRefs(svc), sc.lookupValue)
 		svc.SetSecretsDigest(sc.digests[svc.Name])
 		if waiting := held[svc.Name]; len(waiting) > 0 {
 			sc.waitingFor[svc.Name] = waiting

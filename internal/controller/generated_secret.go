@@ -141,6 +141,7 @@ func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
 // the user what changed, by name.
 func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
 	sc.generatedSecret = secret
+	sc.valuesChanged = sc.valuesChanged || len(change.Generated) > 0 || len(change.Rotated) > 0
 	for _, m := range sc.plan.Managed {
 		meta := st.Values[m.Name]
 		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})

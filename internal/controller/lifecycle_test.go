@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,8 +51,8 @@ func setSecretData(ns, name, key, value string) {
 }
 
 func updateBlueprint(ns, name string, mutate func(*staxv1alpha1.Blueprint)) {
-	Eventually(func() error {
-		bp := getBlueprint(ns, name)
+	Eventually(func(g Gomega) error {
+		bp := fetchBlueprint(g, ns, name)
 		mutate(bp)
 		return k8sClient.Update(context.Background(), bp)
 	}, timeout, interval).Should(Succeed())
@@ -87,16 +90,18 @@ var _ = Describe("Secret lifecycle", func() {
 		Expect(first).To(MatchRegexp("^[0-9a-f]{64}$"))
 		Expect(templateDigest(ns, "plain")(Default)).To(BeEmpty(), "a service that consumes no value has no digest")
 		gen := generation(ns, "app")(Default)
-		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(first))
+		Eventually(func(g Gomega) string { return fetchBlueprint(g, ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(first))
 
 		By("ignoring an unrelated key and label changes of a referenced Secret")
 		setSecretData(ns, "ext", "other", "other-2-66bb")
-		Eventually(func() error {
+		unrelated := time.Now()
+		Eventually(func(g Gomega) error {
 			s := &corev1.Secret{}
-			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, s)).To(Succeed())
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, s)).To(Succeed())
 			s.Labels = map[string]string{"team": "payments"}
 			return k8sClient.Update(ctx, s)
 		}, timeout, interval).Should(Succeed())
+		expectReconciled(ns, bp.Name, unrelated, "")
 		Consistently(templateDigest(ns, "app"), quietly, interval).Should(Equal(first))
 		Expect(generation(ns, "app")(Default)).To(Equal(gen))
 
@@ -105,20 +110,46 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(first))
 		Expect(generation(ns, "app")(Default)).To(Equal(gen + 1))
 		second := templateDigest(ns, "app")(Default)
-		Eventually(func(g Gomega) string { return getBlueprint(ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
+		Eventually(func(g Gomega) string { return fetchBlueprint(g, ns, bp.Name).Status.Services[0].SecretsDigest }, timeout, interval).Should(Equal(second))
 
-		By("making one new template for three quick edits of one Secret")
-		// Back to back, each update carrying the resourceVersion the last
-		// returned: a burst as a script or a controller writes it.
+		// The rest of the spec drives the quiet period from its own clock:
+		// while it stands still, no burst can end, however slow the machine.
+		settleClock.Pause()
+		DeferCleanup(settleClock.Resume)
+		// expectHeldThenOnce proves that reconciles saw the edits and rolled
+		// nothing out, then steps the clock past the quiet period and expects
+		// exactly one new template.
+		expectHeldThenOnce := func(before string, wantGen int64) {
+			GinkgoHelper()
+			expectReconciled(ns, bp.Name, time.Now(), "")
+			Expect(templateDigest(ns, "app")(Default)).To(Equal(before), "rolled out within the quiet period")
+			Expect(generation(ns, "app")(Default)).To(Equal(wantGen - 1))
+			settleClock.Step(DefaultSecretQuietPeriod)
+			Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(before))
+			// A reconcile after the rollout, so "once" is not decided
+			// before a second rollout could have happened.
+			since := time.Now()
+			updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
+				b.Annotations = map[string]string{"example.com/nudge": since.Format(time.RFC3339Nano)}
+			})
+			expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
+			Expect(generation(ns, "app")(Default)).To(Equal(wantGen))
+		}
+
+		By("making one new template for three edits of one Secret")
+		// Each update carries the resourceVersion the last returned: a burst
+		// as a script or a controller writes it.
 		ext := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ext"}, ext)).To(Succeed())
 		for _, v := range []string{"tok-3-a1", "tok-4-b2", "tok-5-c3"} {
 			rememberValue(v)
 			ext.Data["token"] = []byte(v)
 			Expect(k8sClient.Update(ctx, ext)).To(Succeed())
+			// Each edit is seen by a reconcile before the next one, which
+			// restarts the quiet period of the clock standing still.
+			expectReconciled(ns, bp.Name, time.Now(), "")
 		}
-		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(second))
-		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 2))
+		expectHeldThenOnce(second, gen+2)
 
 		By("making one new template for two Secrets updated together")
 		third := templateDigest(ns, "app")(Default)
@@ -129,10 +160,81 @@ var _ = Describe("Secret lifecycle", func() {
 		ext.Data["token"] = []byte("tok-6-d4")
 		ext2.Data["key"] = []byte("ext2-2-e5")
 		Expect(k8sClient.Update(ctx, ext)).To(Succeed())
+		expectReconciled(ns, bp.Name, time.Now(), "")
 		Expect(k8sClient.Update(ctx, ext2)).To(Succeed())
-		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(third))
-		Consistently(generation(ns, "app"), quietly, interval).Should(Equal(gen + 3))
+		expectHeldThenOnce(third, gen+3)
 		Expect(templateDigest(ns, "plain")(Default)).To(BeEmpty())
+	})
+
+	It("does not let Secret churn hold back a spec edit, and rolls out churning values within the cap", func() {
+		createSecret(ns, "churn", map[string]string{"token": "churn-0-5d1e"})
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "churned", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "app", Image: "busybox:1.37",
+				Env: map[string]staxv1alpha1.EnvValue{"TOKEN": "${secret:churn/token}", "MODE": "one"},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+		first := templateDigest(ns, "app")(Default)
+
+		// churn edits the Secret every 150 ms until stop is called; edits
+		// counts the edits so far.
+		churn := func(edit func(s *corev1.Secret, i int)) (edits func() int64, stop func()) {
+			done, stopped := make(chan struct{}), make(chan struct{})
+			var n atomic.Int64
+			go func() {
+				defer GinkgoRecover()
+				defer close(stopped)
+				for {
+					select {
+					case <-done:
+						return
+					case <-time.After(150 * time.Millisecond):
+					}
+					s := &corev1.Secret{}
+					if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "churn"}, s); err != nil {
+						continue
+					}
+					edit(s, int(n.Load()))
+					if k8sClient.Update(ctx, s) == nil {
+						n.Add(1)
+					}
+				}
+			}()
+			return n.Load, func() { close(done); <-stopped }
+		}
+		// expectChurning waits until the churn has made n more edits.
+		expectChurning := func(edits func() int64, n int64) {
+			GinkgoHelper()
+			start := edits()
+			Eventually(edits, timeout, 50*time.Millisecond).Should(BeNumerically(">=", start+n), "the churn goes on")
+		}
+
+		By("applying a spec edit at once while an annotation changes every 150 ms")
+		edits, stop := churn(func(s *corev1.Secret, i int) {
+			s.Annotations = map[string]string{"example.com/touched": strconv.Itoa(i)}
+		})
+		expectChurning(edits, 3)
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Env["MODE"] = "two" })
+		Eventually(func(g Gomega) map[string]corev1.EnvVar { return envByName(getDeployment(ns, "app")(g)) }, timeout, interval).
+			Should(HaveKeyWithValue("MODE", HaveField("Value", "two")))
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(Not(BeNil()), "status follows the new generation")
+		expectChurning(edits, 2)
+		stop()
+		Expect(templateDigest(ns, "app")(Default)).To(Equal(first), "annotations change no consumed value")
+
+		By("rolling out values that change every 150 ms, while they keep changing")
+		edits, stop = churn(func(s *corev1.Secret, i int) {
+			v := fmt.Sprintf("churn-%d-7a2b", i+1)
+			rememberValue(v)
+			s.Data["token"] = []byte(v)
+		})
+		expectChurning(edits, 3)
+		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(first))
+		expectChurning(edits, 2)
+		stop()
 	})
 
 	It("rotates by field, by annotation and on schedule, once each, keeping the previous value", func() {
@@ -169,7 +271,9 @@ var _ = Describe("Secret lifecycle", func() {
 		Eventually(templateDigest(ns, "app"), timeout, interval).ShouldNot(Equal(digest0))
 
 		By("not rotating again when the same spec is re-applied")
+		since := time.Now()
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Labels = map[string]string{"synced": "again"} })
+		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v1))
 
 		By("rotating once on the rotate annotation, and not on a re-sync of it")
@@ -178,7 +282,9 @@ var _ = Describe("Secret lifecycle", func() {
 		})
 		v2 := expectRotated(v1)
 		Eventually(secret, timeout, interval).Should(HaveField("Annotations", HaveKeyWithValue(staxv1alpha1.RotateHandledAnnotation, "pw")))
+		since = time.Now()
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Annotations["example.com/resync"] = "1" })
+		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v2))
 
 		By("rotating again for a new request of the same name")
@@ -193,7 +299,7 @@ var _ = Describe("Secret lifecycle", func() {
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Annotations["example.com/nudge"] = "1" })
 		expectRotated(v3)
 		Eventually(func(g Gomega) bool {
-			for _, s := range getBlueprint(ns, bp.Name).Status.Secrets {
+			for _, s := range fetchBlueprint(g, ns, bp.Name).Status.Secrets {
 				if s.Name == "pw" {
 					for _, b := range before {
 						if b.Name == "pw" {
@@ -244,7 +350,7 @@ var _ = Describe("Secret lifecycle", func() {
 		By("under Delete, going with the Blueprint")
 		updateBlueprint(ns, retained.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.DeletionPolicy = staxv1alpha1.DeletionPolicyDelete })
 		Eventually(func(g Gomega) bool {
-			return testutil.ControllerUID(secret(g)) == getBlueprint(ns, retained.Name).UID
+			return testutil.ControllerUID(secret(g)) == fetchBlueprint(g, ns, retained.Name).UID
 		}, timeout, interval).Should(BeTrue())
 		Expect(secret(Default).Data).To(Equal(kept.Data))
 		Expect(k8sClient.Delete(ctx, getBlueprint(ns, retained.Name))).To(Succeed())

@@ -4,26 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/settle"
 )
 
 // Field indexes over Blueprints, so an event on a Secret, Deployment or
@@ -37,16 +35,21 @@ const (
 	indexServiceNames = "stax.dev/service-names"
 )
 
-// DefaultSecretQuietPeriod is how long the Secrets a Blueprint reads must be
-// quiet before a change to them is reconciled. A Secret edited several times
-// in a row, or several Secrets updated by one apply, then roll a Deployment
-// out once instead of once per edit.
+// DefaultSecretQuietPeriod is how long the values a Blueprint reads from
+// Secrets must stay the same before a change of them rolls its Deployments
+// out. A Secret edited several times in a row, or several Secrets updated by
+// one apply, then roll a Deployment out once instead of once per edit. Only
+// that rollout waits: spec edits, rotations and status are reconciled at once.
 const DefaultSecretQuietPeriod = 500 * time.Millisecond
 
 // DefaultRemovedValueRetention is how long a generated value whose secret is
 // no longer declared stays in the generated Secret, unless the Blueprint
 // sets spec.removedValueRetention (manager flag --removed-value-retention).
 const DefaultRemovedValueRetention = 7 * 24 * time.Hour
+// DefaultSecretMaxWait caps the quiet period: values that keep changing are
+// rolled out this long after the first change that was held back, even while
+// the churn goes on.
+const DefaultSecretMaxWait = 5 * time.Second
 
 // Options configures the Blueprint controller and the manager it runs in.
 // DefaultOptions is what cmd/main.go runs with its flags at their defaults,
@@ -63,6 +66,21 @@ type Options struct {
 	StripSecretMetadata bool
 	// SecretQuietPeriod is DefaultSecretQuietPeriod unless set.
 	SecretQuietPeriod time.Duration
+	// SecretMaxWait is DefaultSecretMaxWait unless set; never less than
+	// SecretQuietPeriod.
+	SecretMaxWait time.Duration
+	// RequireReferenceableLabel, when set, lets a Blueprint read only the
+	// Secrets labelled staxv1alpha1.LabelReferenceable="true", besides its
+	// own generated Secret: any other reference is reported as
+	// ReasonSecretNotReferenceable and its data is never read.
+	RequireReferenceableLabel bool
+	// SettleClock measures the quiet period and its cap; the real clock when
+	// nil. Tests hold it still to drive a burst of edits at their own pace.
+	SettleClock clock.PassiveClock
+	// Reconciled, when set, is called after every reconcile of a Blueprint.
+	// Tests use it to prove that a reconcile they say changed nothing did
+	// run, and saw what they changed; nil in production.
+	Reconciled func(ReconcileRecord)
 	// Clock decides when scheduled rotations fall due; the real clock when
 	// nil. Tests step a fake one.
 	Clock clock.PassiveClock
@@ -74,6 +92,17 @@ type Options struct {
 	RemovedValueRetention time.Duration
 }
 
+// ReconcileRecord describes one completed reconcile, for Options.Reconciled.
+type ReconcileRecord struct {
+	Key types.NamespacedName
+	// Began is when the reconcile began: every Secret it read, it read from
+	// the API server after this.
+	Began time.Time
+	// ResourceVersion is that of the Blueprint it reconciled; empty when
+	// the Blueprint was not found.
+	ResourceVersion string
+}
+
 // DefaultOptions are the production defaults, the ones `make bench`
 // measured best.
 func DefaultOptions() Options {
@@ -82,6 +111,7 @@ func DefaultOptions() Options {
 		StripSecretMetadata:     true,
 		SecretQuietPeriod:       DefaultSecretQuietPeriod,
 		RemovedValueRetention:   DefaultRemovedValueRetention,
+		SecretMaxWait:           DefaultSecretMaxWait,
 	}
 }
 
@@ -113,13 +143,14 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 // controller is wired, in production and in every test.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	r := &BlueprintReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:      o.Rand,
-		Clock:     o.Clock,
-
-		RemovedValueRetention: o.RemovedValueRetention,
+		Client:                    mgr.GetClient(),
+		APIReader:                 mgr.GetAPIReader(),
+		Recorder:                  mgr.GetEventRecorder("blueprint-controller"),
+		Rand:                      o.Rand,
+		Clock:                     o.Clock,
+		SettleClock:               o.SettleClock,
+		RequireReferenceableLabel: o.RequireReferenceableLabel,
+		reconciled:                o.Reconciled,
 	}
 	if r.Rand == nil {
 		r.Rand = rand.Reader
@@ -127,12 +158,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	quiet := o.SecretQuietPeriod
+	if r.SettleClock == nil {
+		// The quiet period is wall-clock time, whatever clock schedules
+		// rotations.
+		r.SettleClock = clock.RealClock{}
+	}
+	quiet, maxWait := o.SecretQuietPeriod, o.SecretMaxWait
 	if quiet == 0 {
 		quiet = DefaultSecretQuietPeriod
 	}
-	// The quiet period is wall-clock time, whatever clock schedules rotations.
-	r.settle = &settleWindow{quiet: quiet, clock: clock.RealClock{}, last: map[types.NamespacedName]time.Time{}}
+	if maxWait == 0 {
+		maxWait = DefaultSecretMaxWait
+	}
+	r.settle = settle.New(quiet, maxWait)
 	indexer := mgr.GetFieldIndexer()
 	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexSecretNames, secretNames); err != nil {
 		return err
@@ -150,8 +188,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
 		// Metadata is enough to notice that a referenced Secret appeared,
-		// changed or went away; the reconcile reads its content.
-		WatchesMetadata(&corev1.Secret{}, r.settle.handler(r.blueprintsByIndex(indexSecretNames))).
+		// changed or went away; the reconcile reads its content, and only a
+		// change of a value it consumes holds the rollout back (settle).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexSecretNames))).
 		Complete(r)
 }
 
@@ -169,73 +208,6 @@ func StripSecretMetadata(obj any) (any, error) {
 		m.SetAnnotations(nil)
 	}
 	return obj, nil
-}
-
-// settleWindow debounces reconciles triggered by Secret events: each event
-// (re)starts a quiet period for the Blueprints it concerns, and a reconcile
-// that starts within it is put off until it ends. Only the last edit of a
-// burst is reconciled, so one burst makes one new pod template.
-type settleWindow struct {
-	quiet time.Duration
-	clock clock.PassiveClock
-	mu    sync.Mutex
-	last  map[types.NamespacedName]time.Time
-}
-
-func (w *settleWindow) touch(key types.NamespacedName) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.last[key] = w.clock.Now()
-}
-
-// remaining is how much of key's quiet period is left; 0 once it has ended.
-func (w *settleWindow) remaining(key types.NamespacedName) time.Duration {
-	if w == nil {
-		return 0
-	}
-	now := w.clock.Now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	last, ok := w.last[key]
-	if !ok {
-		return 0
-	}
-	if left := last.Add(w.quiet).Sub(now); left > 0 {
-		return left
-	}
-	delete(w.last, key)
-	return 0
-}
-
-// handler enqueues the Blueprints that mapFn finds for a Secret event after
-// the quiet period, restarting it.
-func (w *settleWindow) handler(mapFn handler.MapFunc) handler.EventHandler {
-	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		for _, req := range mapFn(ctx, obj) {
-			if obj.GetName() == render.GeneratedSecretName(req.Name) {
-				// The operator's own writes to the generated Secret come
-				// with the values it just wrote: nothing to wait for.
-				q.Add(req)
-				continue
-			}
-			w.touch(req.NamespacedName)
-			q.AddAfter(req, w.quiet)
-		}
-	}
-	return handler.Funcs{
-		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.ObjectNew, q)
-		},
-		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
-		},
-		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
-		},
-	}
 }
 
 func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {

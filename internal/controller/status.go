@@ -53,10 +53,9 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 // patchStatus writes the status computed from this reconcile, once, and only
 // if it differs from what is stored.
 func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
-	if ctx.Err() != nil || sc.postponed > 0 || sc.abandoned {
-		// The manager is stopping, or a newer Secret change overtook the
-		// reconcile: what it saw says nothing final about the Blueprint. The
-		// next run reports its state.
+	if ctx.Err() != nil || sc.abandoned {
+		// The manager is stopping, or the Blueprint is gone: what the
+		// reconcile saw says nothing final about it.
 		return nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
 	}
 	before := sc.bp.DeepCopy()

@@ -34,10 +34,13 @@ import (
 )
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	testEnv *envtest.Environment
+	cfg     *rest.Config
+	// managerCfg authenticates as the manager's own user, bound to the
+	// ClusterRole of config/rbac/role.yaml (rbac_audit_test.go).
+	managerCfg *rest.Config
+	k8sClient  client.Client
+	scheme     = runtime.NewScheme()
 	// logs collects everything the manager logs, at every verbosity, so the
 	// suite can prove no secret value was ever logged.
 	logs syncBuffer
@@ -51,7 +54,9 @@ var (
 	controllerManager *exec.Cmd
 
 	stopManager context.CancelFunc
-	managerDone chan struct{}
+	// managerStarted is when the running manager was started.
+	managerStarted time.Time
+	managerDone    chan struct{}
 )
 
 type syncBuffer struct {
@@ -86,6 +91,7 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	configureAudit(testEnv)
 	var err error
 	cfg, err = testEnv.Start()
 	DeferCleanup(func() {
@@ -103,6 +109,7 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	controllerManager = startControllerManager(testEnv)
+	managerCfg = managerConfig(testEnv)
 	startManager()
 })
 
@@ -111,17 +118,25 @@ var _ = AfterSuite(func() {
 	// even when this check fails and no control plane is left behind.
 	if k8sClient != nil {
 		expectNoValueLeaked()
+		expectRBACMatchesAudit()
 	}
 })
 
 // startManager runs the operator the way cmd/main.go does, in-process, with
-// the production options. Two things differ, and only here: rotations are
-// scheduled by testClock, which specs step, and the manager's client counts
-// every write it sends (reconcilerWrites).
-func startManager() {
+// the production options. What differs, and only here: rotations are
+// scheduled by testClock and the quiet period measured by settleClock, which
+// specs step; reconciles are counted (reconciles); and the manager's client
+// counts every write it sends (reconcilerWrites). mutate, if given, changes
+// the options as a flag would.
+func startManager(mutate ...func(*Options)) {
 	opts := DefaultOptions()
 	opts.Clock = testClock
-	mgr, err := ctrl.NewManager(cfg, opts.ManagerOptions(ctrl.Options{
+	opts.SettleClock = settleClock
+	opts.Reconciled = recordReconcile
+	for _, m := range mutate {
+		m(&opts)
+	}
+	mgr, err := ctrl.NewManager(managerCfg, opts.ManagerOptions(ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -135,6 +150,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(Setup(ctx, mgr, opts)).To(Succeed())
+	managerStarted = time.Now()
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
@@ -146,10 +162,10 @@ func startManager() {
 
 // restartManager stops the running manager and starts a new one: a fresh
 // process as far as caches and memory go.
-func restartManager() {
+func restartManager(mutate ...func(*Options)) {
 	stopManager()
 	<-managerDone
-	startManager()
+	startManager(mutate...)
 }
 
 // newNamespace gives each spec its own namespace.

@@ -47,7 +47,7 @@ func init() {
 	for _, t := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
 		rotations.WithLabelValues(t)
 	}
-	for _, r := range []string{staxv1alpha1.ReasonSecretNotFound, staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonInvalidReference} {
+	for _, r := range []string{staxv1alpha1.ReasonSecretNotFound, staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonSecretNotReferenceable, staxv1alpha1.ReasonInvalidReference} {
 		referenceFailures.WithLabelValues(r)
 	}
 	ctrlmetrics.Registry.MustRegister(valuesGenerated, rotations, referenceFailures, blueprints)
@@ -65,7 +65,8 @@ func Rotated(trigger string, n int) {
 }
 
 // ReferenceFailure counts one reference a reconcile could not resolve, by
-// its reason: staxv1alpha1.ReasonSecretNotFound, ReasonSecretKeyNotFound or
+// its reason: staxv1alpha1.ReasonSecretNotFound, ReasonSecretKeyNotFound,
+// ReasonSecretNotReferenceable or
 // ReasonInvalidReference.
 func ReferenceFailure(reason string) {
 	referenceFailures.WithLabelValues(reason).Inc()

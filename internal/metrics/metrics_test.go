@@ -32,7 +32,7 @@ func TestRegisteredInControllerRuntimeRegistry(t *testing.T) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 	// Every label value is exported before anything happened.
-	for name, series := range map[string]int{nameValues: 1, nameRotations: 3, nameReferences: 3, nameBlueprints: 3} {
+	for name, series := range map[string]int{nameValues: 1, nameRotations: 3, nameReferences: 4, nameBlueprints: 3} {
 		n, err := testutil.GatherAndCount(ctrlmetrics.Registry, name)
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -181,13 +182,32 @@ var _ = Describe("The hostile input corpus", func() {
 				for _, e := range c.expects {
 					Expect(err.Error()).To(ContainSubstring(e))
 				}
+				// The offline validator must point at the same fields as the
+				// API server, not merely find some problem.
+				var status apierrors.APIStatus
+				Expect(errors.As(err, &status)).To(BeTrue())
+				serverFields := map[string]bool{}
+				if details := status.Status().Details; details != nil {
+					for _, cause := range details.Causes {
+						// A cause about the whole object (a rule on the root,
+						// "rules were not checked") has no path, which the
+						// API server spells <nil> and the validator "".
+						serverFields[strings.TrimPrefix(cause.Field, "<nil>")] = true
+					}
+				}
+				Expect(serverFields).NotTo(BeEmpty(), "the API server named no field: %v", err)
 				results, verr := validate.Documents(ctx, bytes.NewReader(c.raw))
 				Expect(verr).NotTo(HaveOccurred())
-				problems := 0
+				validatorFields := map[string][]string{}
 				for _, r := range results {
-					problems += len(r.Problems)
+					for _, p := range r.Problems {
+						validatorFields[p.Field] = append(validatorFields[p.Field], p.Message)
+					}
 				}
-				Expect(problems).To(BeNumerically(">", 0), "kubectl blueprint validate accepts what the API server refuses")
+				Expect(validatorFields).NotTo(BeEmpty(), "kubectl blueprint validate accepts what the API server refuses")
+				for field := range serverFields {
+					Expect(validatorFields).To(HaveKey(field), "the API server refuses %s; kubectl blueprint validate reports %v", field, validatorFields)
+				}
 				return
 			}
 

@@ -1,0 +1,47 @@
+package controller
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/digest"
+	"github.com/stax-dev/blueprint-operator/internal/settle"
+)
+
+// settleValues computes each renderable service's secrets digest and lets
+// settle.Window decide which digest its pod template gets: while a change of
+// the values it reads from Secrets settles, the one it runs. Only that
+// rollout waits; the reconcile still applies a new spec, rotations and
+// status. A reconcile that sees a new spec generation, or that generated or
+// rotated a value itself, rolls out the latest values at once.
+//
+// The change is recognised on what this reconcile read, not on watch
+// events: a label or annotation edit of a Secret, or an edit of a key nobody
+// consumes, leaves every digest as it is and restarts nothing.
+func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1.Deployment) {
+	var services []settle.Service
+	for i := range sc.plan.Services {
+		svc := &sc.plan.Services[i]
+		if sc.blocked[svc.Name] {
+			continue
+		}
+		s := settle.Service{
+			Name: svc.Name,
+			Read: digest.Compute(sc.generatedSecret.Data[staxv1alpha1.DigestKey], usedRefs(svc), sc.lookupValue),
+		}
+		if dep, ok := current[svc.Name]; ok {
+			s.Running = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
+		}
+		services = append(services, s)
+	}
+	immediate := sc.valuesChanged || ptr.Deref(sc.bp.Status.ObservedGeneration, -1) != sc.bp.Generation
+	stamp, hold := r.settle.Stamp(client.ObjectKeyFromObject(sc.bp).String(), services, immediate, r.SettleClock.Now())
+	for name, d := range stamp {
+		sc.digests[name] = d
+	}
+	if hold > 0 && (sc.requeueAfter == 0 || hold < sc.requeueAfter) {
+		sc.requeueAfter = hold
+	}
+}
