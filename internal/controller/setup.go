@@ -46,6 +46,7 @@ const DefaultSecretQuietPeriod = 500 * time.Millisecond
 // no longer declared stays in the generated Secret, unless the Blueprint
 // sets spec.removedValueRetention (manager flag --removed-value-retention).
 const DefaultRemovedValueRetention = 7 * 24 * time.Hour
+
 // DefaultSecretMaxWait caps the quiet period: values that keep changing are
 // rolled out this long after the first change that was held back, even while
 // the churn goes on.
