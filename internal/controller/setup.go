@@ -151,6 +151,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Clock:                     o.Clock,
 		SettleClock:               o.SettleClock,
 		RequireReferenceableLabel: o.RequireReferenceableLabel,
+		RemovedValueRetention:     o.RemovedValueRetention,
 		reconciled:                o.Reconciled,
 	}
 	if r.Rand == nil {
