@@ -175,6 +175,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	for _, phase := range []func(context.Context, *scope) error{
 		r.reconcileGeneratedSecret,
 		r.checkReferences,
+		r.checkPodReferences,
 		r.reconcileWorkloads,
 		r.deleteStaleObjects,
 	} {
@@ -239,13 +240,13 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 			case secret == nil:
 				sc.problem(status.Problem{
 					Reason:  staxv1alpha1.ReasonSecretNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
+					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, use.Field, name, sc.bp.Namespace),
 				}, svc.Name)
 				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
 			case !hasKey(secret, use.Ref.Key):
 				sc.problem(status.Problem{
 					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
+					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, use.Field, name, use.Ref.Key),
 				}, svc.Name)
 				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 			}

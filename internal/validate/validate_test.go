@@ -70,8 +70,10 @@ func TestReadmeBlueprintPasses(t *testing.T) {
 	}
 	// The CRD's defaults are applied, as the API server applies them.
 	db := bp.Spec.Services[0]
-	if db.Replicas == nil || *db.Replicas != 1 {
-		t.Errorf("db replicas = %v, want the default 1", db.Replicas)
+	// replicas has no default: left open, the operator leaves them to
+	// whoever scales the Deployment.
+	if db.Replicas != nil {
+		t.Errorf("db replicas = %v, want none (no default)", *db.Replicas)
 	}
 	if db.Ports[0].Protocol != corev1.ProtocolTCP {
 		t.Errorf("db port protocol = %q, want the default TCP", db.Ports[0].Protocol)
