@@ -237,17 +237,32 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 				secrets[name] = secret
 			}
 			switch {
+			case secret == nil && use.EnvKey != "":
+				sc.problem(status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretNotFound,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
+				}, svc.Name)
 			case secret == nil:
 				sc.problem(status.Problem{
 					Reason:  staxv1alpha1.ReasonSecretNotFound,
 					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, use.Field, name, sc.bp.Namespace),
 				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
+			case !hasKey(secret, use.Ref.Key) && use.EnvKey != "":
+				sc.problem(status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
+				}, svc.Name)
 			case !hasKey(secret, use.Ref.Key):
 				sc.problem(status.Problem{
 					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
 					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, use.Field, name, use.Ref.Key),
 				}, svc.Name)
+			default:
+				continue
+			}
+			if secret == nil {
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
+			} else {
 				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 			}
 		}
