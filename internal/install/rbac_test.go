@@ -50,6 +50,9 @@ var allowlists = map[string]map[grant]bool{
 		resourceGrants("apps", "deployments", readWrite...),
 		resourceGrants("", "services", readWrite...),
 		resourceGrants("events.k8s.io", "events", "create", "patch"),
+		// Only to report a missing serviceAccountName: one uncached get, no
+		// list or watch (that would cache every ServiceAccount).
+		resourceGrants("", "serviceaccounts", "get"),
 	),
 	// A namespaced Role: the lease in the manager's own namespace, and the
 	// core events client-go's leader election records there.
