@@ -263,7 +263,8 @@ type ServiceSecurityContext struct {
 	// The container then gets a writable, empty directory at /tmp (an
 	// emptyDir volume), and no secret may be mounted under /tmp.
 	// +optional
-	ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem,omitempty"`
+	ReadOnlyRootFilesystem *bool `json:"readOnlyRootFilesystem,omitempty"` //nolint:kubeapilinter // spelled and typed as the Kubernetes field it sets
+
 }
 
 // ServiceProbes are the probes of a service's container.
@@ -293,17 +294,17 @@ type ServiceProbes struct {
 type ServiceProbe struct {
 	// httpGet probes with an HTTP GET; a status from 200 to 399 passes.
 	// +optional
-	HTTPGet *HTTPGetProbe `json:"httpGet,omitempty"`
+	HTTPGet HTTPGetProbe `json:"httpGet,omitzero"`
 
 	// tcpSocket probes by opening a TCP connection.
 	// +optional
-	TCPSocket *TCPSocketProbe `json:"tcpSocket,omitempty"`
+	TCPSocket TCPSocketProbe `json:"tcpSocket,omitzero"`
 
 	// exec probes by running a command in the container; exit status 0
 	// passes. The command is run as is: no shell, no $(VAR) expansion, no
 	// secret references.
 	// +optional
-	Exec *ExecProbe `json:"exec,omitempty"`
+	Exec ExecProbe `json:"exec,omitzero"`
 
 	// initialDelaySeconds is how long after the container starts the first
 	// probe runs. Defaults to 0.
@@ -316,20 +317,20 @@ type ServiceProbe struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=86400
-	PeriodSeconds *int32 `json:"periodSeconds,omitempty"`
+	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
 
 	// timeoutSeconds is how long one probe may take. Defaults to 1; at least 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=86400
-	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
 
 	// failureThreshold is how many failures in a row count as failed.
 	// Defaults to 3; at least 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
-	FailureThreshold *int32 `json:"failureThreshold,omitempty"`
+	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 
 	// successThreshold is how many successes in a row count as passed after
 	// a failure. Defaults to 1; at least 1, and exactly 1 for liveness and
@@ -337,7 +338,7 @@ type ServiceProbe struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10000
-	SuccessThreshold *int32 `json:"successThreshold,omitempty"`
+	SuccessThreshold int32 `json:"successThreshold,omitempty"`
 }
 
 // HTTPGetProbe probes with an HTTP GET request to the pod's IP.
@@ -353,7 +354,7 @@ type HTTPGetProbe struct {
 	// ports.
 	// +required
 	// +kubebuilder:validation:XIntOrString
-	Port intstr.IntOrString `json:"port"`
+	Port *intstr.IntOrString `json:"port,omitempty"`
 }
 
 // TCPSocketProbe probes by opening a TCP connection to the pod's IP.
@@ -362,7 +363,7 @@ type TCPSocketProbe struct {
 	// ports.
 	// +required
 	// +kubebuilder:validation:XIntOrString
-	Port intstr.IntOrString `json:"port"`
+	Port *intstr.IntOrString `json:"port,omitempty"`
 }
 
 // ExecProbe probes by running a command in the container.

@@ -123,26 +123,26 @@ func TestBuildProbes(t *testing.T) {
 		want  *corev1ac.ProbeApplyConfiguration
 	}{
 		"httpGet with a named port and a path": {
-			probe: &staxv1alpha1.ServiceProbe{HTTPGet: &staxv1alpha1.HTTPGetProbe{Path: "/healthz", Port: intstr.FromString("http")}},
+			probe: &staxv1alpha1.ServiceProbe{HTTPGet: staxv1alpha1.HTTPGetProbe{Path: "/healthz", Port: ptr.To(intstr.FromString("http"))}},
 			want:  corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("http"))),
 		},
 		"httpGet without a path": {
-			probe: &staxv1alpha1.ServiceProbe{HTTPGet: &staxv1alpha1.HTTPGetProbe{Port: intstr.FromInt32(8080)}},
+			probe: &staxv1alpha1.ServiceProbe{HTTPGet: staxv1alpha1.HTTPGetProbe{Port: ptr.To(intstr.FromInt32(8080))}},
 			want:  corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPort(intstr.FromInt32(8080))),
 		},
 		"tcpSocket with a number": {
-			probe: &staxv1alpha1.ServiceProbe{TCPSocket: &staxv1alpha1.TCPSocketProbe{Port: intstr.FromInt32(5432)}},
+			probe: &staxv1alpha1.ServiceProbe{TCPSocket: staxv1alpha1.TCPSocketProbe{Port: ptr.To(intstr.FromInt32(5432))}},
 			want:  corev1ac.Probe().WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromInt32(5432))),
 		},
 		"exec, as is: no expansion escaping": {
-			probe: &staxv1alpha1.ServiceProbe{Exec: &staxv1alpha1.ExecProbe{Command: []string{"pg_isready", "-U", "$USER"}}},
+			probe: &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"pg_isready", "-U", "$USER"}}},
 			want:  corev1ac.Probe().WithExec(corev1ac.ExecAction().WithCommand("pg_isready", "-U", "$USER")),
 		},
 		"every timing": {
 			probe: &staxv1alpha1.ServiceProbe{
-				TCPSocket:           &staxv1alpha1.TCPSocketProbe{Port: intstr.FromInt32(80)},
-				InitialDelaySeconds: ptr.To[int32](5), PeriodSeconds: ptr.To[int32](7), TimeoutSeconds: ptr.To[int32](2),
-				FailureThreshold: ptr.To[int32](4), SuccessThreshold: ptr.To[int32](2),
+				TCPSocket:           staxv1alpha1.TCPSocketProbe{Port: ptr.To(intstr.FromInt32(80))},
+				InitialDelaySeconds: ptr.To[int32](5), PeriodSeconds: 7, TimeoutSeconds: 2,
+				FailureThreshold: 4, SuccessThreshold: 2,
 			},
 			want: corev1ac.Probe().WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromInt32(80))).
 				WithInitialDelaySeconds(5).WithPeriodSeconds(7).WithTimeoutSeconds(2).WithFailureThreshold(4).WithSuccessThreshold(2),

@@ -62,6 +62,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
@@ -663,31 +664,31 @@ func probe(p *staxv1alpha1.ServiceProbe) *corev1ac.ProbeApplyConfiguration {
 	}
 	out := corev1ac.Probe()
 	switch {
-	case p.HTTPGet != nil:
-		h := corev1ac.HTTPGetAction().WithPort(p.HTTPGet.Port)
+	case p.HTTPGet.Port != nil:
+		h := corev1ac.HTTPGetAction().WithPort(ptr.Deref(p.HTTPGet.Port, intstr.IntOrString{}))
 		if p.HTTPGet.Path != "" {
 			h.WithPath(p.HTTPGet.Path)
 		}
 		out.WithHTTPGet(h)
-	case p.TCPSocket != nil:
-		out.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(p.TCPSocket.Port))
-	case p.Exec != nil:
+	case p.TCPSocket.Port != nil:
+		out.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(ptr.Deref(p.TCPSocket.Port, intstr.IntOrString{})))
+	case len(p.Exec.Command) > 0:
 		out.WithExec(corev1ac.ExecAction().WithCommand(p.Exec.Command...))
 	}
 	if p.InitialDelaySeconds != nil {
 		out.WithInitialDelaySeconds(*p.InitialDelaySeconds)
 	}
-	if p.PeriodSeconds != nil {
-		out.WithPeriodSeconds(*p.PeriodSeconds)
+	if p.PeriodSeconds != 0 {
+		out.WithPeriodSeconds(p.PeriodSeconds)
 	}
-	if p.TimeoutSeconds != nil {
-		out.WithTimeoutSeconds(*p.TimeoutSeconds)
+	if p.TimeoutSeconds != 0 {
+		out.WithTimeoutSeconds(p.TimeoutSeconds)
 	}
-	if p.FailureThreshold != nil {
-		out.WithFailureThreshold(*p.FailureThreshold)
+	if p.FailureThreshold != 0 {
+		out.WithFailureThreshold(p.FailureThreshold)
 	}
-	if p.SuccessThreshold != nil {
-		out.WithSuccessThreshold(*p.SuccessThreshold)
+	if p.SuccessThreshold != 0 {
+		out.WithSuccessThreshold(p.SuccessThreshold)
 	}
 	return out
 }

@@ -854,9 +854,9 @@ func TestRenderedObjectsSurviveApply(t *testing.T) {
 				RunAsUser: ptr.To[int64](10001), RunAsGroup: ptr.To[int64](10001), FSGroup: ptr.To[int64](10001), ReadOnlyRootFilesystem: ptr.To(true),
 			},
 			Probes: &staxv1alpha1.ServiceProbes{
-				Readiness: &staxv1alpha1.ServiceProbe{HTTPGet: &staxv1alpha1.HTTPGetProbe{Path: "/ready", Port: intstr.FromString("http")}},
-				Liveness:  &staxv1alpha1.ServiceProbe{TCPSocket: &staxv1alpha1.TCPSocketProbe{Port: intstr.FromInt32(8080)}, PeriodSeconds: ptr.To[int32](20)},
-				Startup:   &staxv1alpha1.ServiceProbe{Exec: &staxv1alpha1.ExecProbe{Command: []string{"true"}}, FailureThreshold: ptr.To[int32](30)},
+				Readiness: &staxv1alpha1.ServiceProbe{HTTPGet: staxv1alpha1.HTTPGetProbe{Path: "/ready", Port: ptr.To(intstr.FromString("http"))}},
+				Liveness:  &staxv1alpha1.ServiceProbe{TCPSocket: staxv1alpha1.TCPSocketProbe{Port: ptr.To(intstr.FromInt32(8080))}, PeriodSeconds: 20},
+				Startup:   &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"true"}}, FailureThreshold: 30},
 			},
 			ImagePullSecrets:   []staxv1alpha1.ImagePullSecret{{Name: "regcred"}},
 			ServiceAccountName: "api",
