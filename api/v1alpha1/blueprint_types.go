@@ -301,8 +301,9 @@ type ServiceProbe struct {
 	TCPSocket TCPSocketProbe `json:"tcpSocket,omitzero"`
 
 	// exec probes by running a command in the container; exit status 0
-	// passes. The command is run as is: no shell, no $(VAR) expansion, no
-	// secret references.
+	// passes. The command runs without a shell, exactly as written (the
+	// operator escapes $ for kubelet's $(VAR) expansion); it takes no secret
+	// references.
 	// +optional
 	Exec ExecProbe `json:"exec,omitzero"`
 

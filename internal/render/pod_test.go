@@ -134,9 +134,9 @@ func TestBuildProbes(t *testing.T) {
 			probe: &staxv1alpha1.ServiceProbe{TCPSocket: staxv1alpha1.TCPSocketProbe{Port: ptr.To(intstr.FromInt32(5432))}},
 			want:  corev1ac.Probe().WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromInt32(5432))),
 		},
-		"exec, as is: no expansion escaping": {
-			probe: &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"pg_isready", "-U", "$USER"}}},
-			want:  corev1ac.Probe().WithExec(corev1ac.ExecAction().WithCommand("pg_isready", "-U", "$USER")),
+		"exec: $ escaped, since kubelet expands $(VAR) in probe commands": {
+			probe: &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"pg_isready", "-U", "$USER", "$(HOST)"}}},
+			want:  corev1ac.Probe().WithExec(corev1ac.ExecAction().WithCommand("pg_isready", "-U", "$$USER", "$$(HOST)")),
 		},
 		"every timing": {
 			probe: &staxv1alpha1.ServiceProbe{

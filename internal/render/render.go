@@ -673,7 +673,13 @@ func probe(p *staxv1alpha1.ServiceProbe) *corev1ac.ProbeApplyConfiguration {
 	case p.TCPSocket.Port != nil:
 		out.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(ptr.Deref(p.TCPSocket.Port, intstr.IntOrString{})))
 	case len(p.Exec.Command) > 0:
-		out.WithExec(corev1ac.ExecAction().WithCommand(p.Exec.Command...))
+		// kubelet expands $(VAR) of the container's literal env in exec
+		// probe commands too: escape $ so the command runs as written.
+		command := make([]string, len(p.Exec.Command))
+		for i, c := range p.Exec.Command {
+			command[i] = strings.ReplaceAll(c, "$", "$$")
+		}
+		out.WithExec(corev1ac.ExecAction().WithCommand(command...))
 	}
 	if p.InitialDelaySeconds != nil {
 		out.WithInitialDelaySeconds(*p.InitialDelaySeconds)
