@@ -34,6 +34,14 @@ const (
 	// ReasonDependencyCycle: dependsOn forms a cycle, so the services in it
 	// could never start.
 	ReasonDependencyCycle = "DependencyCycle"
+	// ReasonServiceAccountNotFound: a service's serviceAccountName names no
+	// ServiceAccount of the namespace. The Deployment is rendered, but no
+	// pod can be created until the ServiceAccount exists.
+	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
+	// ReasonImagePullSecretNotFound: a service's imagePullSecrets name a
+	// Secret that does not exist. The Deployment is rendered; kubelet pulls
+	// without the credentials.
+	ReasonImagePullSecretNotFound = "ImagePullSecretNotFound"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )

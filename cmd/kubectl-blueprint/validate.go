@@ -30,8 +30,10 @@ Blueprints are skipped. Each Blueprint goes through what would refuse it in a
 cluster: the CRD's schema and CEL validation rules, evaluated by the API
 server's own code on the CRD this plugin was built with; then what the
 operator refuses in an admitted Blueprint: malformed references, references
-to undeclared auto-generated secrets, values under the 128-bit entropy floor
-and dependsOn cycles.
+to undeclared auto-generated secrets (in env, command, args or files), values
+under the 128-bit entropy floor and dependsOn cycles. Where admission's
+message cannot name the offending value (an unknown dependsOn name, a
+colliding secret mountPath), the plugin adds a problem that does.
 
 Each problem is printed on standard output as
   FILE: blueprint/NAME: FIELD: message

@@ -206,6 +206,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	for _, phase := range []func(context.Context, *scope) error{
 		r.reconcileGeneratedSecret,
 		r.checkReferences,
+		r.checkPodReferences,
 		r.reconcileWorkloads,
 		r.deleteStaleObjects,
 	} {
@@ -259,26 +260,33 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 				}
 				secrets[name] = secret
 			}
+			// where names how the service consumes the value: "env NAME",
+			// "args[1]", "file /run/secrets/x", ...
+			where := use.Field
+			reason := ""
 			switch {
 			case sc.notReferenceable[name]:
+				reason = staxv1alpha1.ReasonSecretNotReferenceable
 				sc.problem(status.Problem{
-					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
-						svc.Name, use.EnvKey, name, staxv1alpha1.LabelReferenceable),
+					Reason: reason,
+					Message: fmt.Sprintf("service %s, %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
+						svc.Name, where, name, staxv1alpha1.LabelReferenceable),
 				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
 			case secret == nil:
+				reason = staxv1alpha1.ReasonSecretNotFound
 				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
+					Reason:  reason,
+					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, where, name, sc.bp.Namespace),
 				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
 			case !hasKey(secret, use.Ref.Key):
+				reason = staxv1alpha1.ReasonSecretKeyNotFound
 				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
+					Reason:  reason,
+					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, where, name, use.Ref.Key),
 				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
+			}
+			if reason != "" {
+				metrics.ReferenceFailure(reason)
 			}
 		}
 	}

@@ -248,6 +248,15 @@ func secretNames(obj client.Object) []string {
 		for _, s := range svc.Secrets {
 			add(s.Value)
 		}
+		for _, v := range svc.Command {
+			add(string(v))
+		}
+		for _, v := range svc.Args {
+			add(string(v))
+		}
+		for _, s := range svc.ImagePullSecrets {
+			names[s.Name] = true
+		}
 	}
 	out := make([]string, 0, len(names))
 	for n := range names {

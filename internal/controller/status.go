@@ -29,11 +29,9 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		obs.GeneratedSecretName = sc.generatedSecret.Name
 	}
 	for _, svc := range sc.bp.Spec.Services {
-		o := status.ServiceObservation{Name: svc.Name, Desired: 1}
-		if svc.Replicas != nil {
-			o.Desired = *svc.Replicas
-		}
+		o := status.ServiceObservation{Name: svc.Name, Desired: status.DesiredReplicas(svc.Replicas, nil)}
 		if dep, ok := sc.deployments[svc.Name]; ok {
+			o.Desired = status.DesiredReplicas(svc.Replicas, dep.Spec.Replicas)
 			o.Ready = dep.Status.ReadyReplicas
 			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && len(sc.waitingFor[svc.Name]) == 0 &&
 				observe.DeploymentAvailable(dep)

@@ -23,6 +23,30 @@
 // $(NAME) into NAME's value. So every literal $ is written as $$, which kubelet
 // turns back into $. A Blueprint's literal text therefore reaches the
 // container exactly as written, whether or not the value has references.
+//
+// Kubelet expands command and args with the same rules, so references in
+// them work the same way: every reference becomes a hidden variable, and the
+// item is written with $(STAX_REF_<digest>) and every literal $ as $$. (An
+// item that is exactly one reference still needs the hidden variable:
+// command and args have no valueFrom.)
+//
+// # Secrets as files
+//
+// A secret with mountPath is served from the Secret that holds it through a
+// Secret volume of one item, mounted with subPath at exactly mountPath (so
+// nothing else of the image's directory is hidden), read-only, mode 0400, or
+// 0440 when the pod has an fsGroup. Its Usage makes it part of the digest, so
+// a changed value rolls the pods out as it does for env (subPath mounts are
+// never refreshed in place).
+//
+// # Restricted by default
+//
+// Every pod passes the Pod Security "restricted" profile: runAsNonRoot and
+// the RuntimeDefault seccomp profile on the pod; no privilege escalation and
+// every capability dropped on the container; no service account token unless
+// the service names a ServiceAccount. The Blueprint's securityContext adds
+// the user, group and fsGroup and a read-only root filesystem (with an
+// emptyDir at /tmp).
 package render
 
 import (
@@ -38,6 +62,7 @@ import (
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
@@ -72,8 +97,12 @@ type Usage struct {
 	// Managed is true when the value is one this Blueprint generates.
 	Managed bool
 	// EnvKey is the visible environment variable that receives the value,
-	// alone or inside a composed string.
+	// alone or inside a composed string; empty when the value reaches the
+	// container otherwise (Field says how).
 	EnvKey string
+	// Field says where the service consumes the value, for messages:
+	// "env NAME", "command[0]", "args[1]" or "file /run/secrets/x".
+	Field string
 }
 
 // Service is what one Blueprint service renders to.
@@ -97,13 +126,17 @@ type Plan struct {
 // catch (for example one naming a managed secret that no service declares).
 type InvalidReferenceError struct {
 	Service string
-	EnvKey  string
-	Text    string
-	Reason  string
+	// EnvKey is the environment variable of the value, if it is one.
+	EnvKey string
+	// Field is where the value is: "env NAME", "command[0]", "args[1]" or
+	// "file /path".
+	Field  string
+	Text   string
+	Reason string
 }
 
 func (e *InvalidReferenceError) Error() string {
-	return fmt.Sprintf("service %s, env %s: %s: %q", e.Service, e.EnvKey, e.Reason, e.Text)
+	return fmt.Sprintf("service %s, %s: %s: %q", e.Service, e.Field, e.Reason, e.Text)
 }
 
 // ServiceError is a service that cannot be rendered, with every reason.
@@ -167,7 +200,9 @@ func (s *Service) SetSecretsDigest(digest string) {
 }
 
 // SetReplicas overrides the replica count, to hold a service back until the
-// services it depends on are available.
+// services it depends on are available. A service whose Blueprint leaves
+// replicas open renders no replicas otherwise, so the field goes back to
+// whoever scales the Deployment once the hold ends.
 func (s *Service) SetReplicas(n int32) {
 	s.Deployment.Spec.WithReplicas(n)
 }
@@ -216,13 +251,13 @@ type envBuilder struct {
 }
 
 // resolve maps a parsed reference to the Secret and key it reads.
-func (b *envBuilder) resolve(envKey, text string, ref reference.Ref) (reference.Ref, bool, bool) {
+func (b *envBuilder) resolve(envKey, where, text string, ref reference.Ref) (reference.Ref, bool, bool) {
 	if !ref.Managed() {
 		return ref, false, true
 	}
 	if !b.managed[ref.Key] {
 		b.errs = append(b.errs, &InvalidReferenceError{
-			Service: b.service, EnvKey: envKey, Text: text,
+			Service: b.service, EnvKey: envKey, Field: where, Text: text,
 			Reason: fmt.Sprintf("no secret named %q with value auto-generated is declared in this Blueprint", ref.Key),
 		})
 		return reference.Ref{}, false, false
@@ -244,44 +279,101 @@ func HiddenVarName(ref reference.Ref) string {
 
 // add renders one visible variable from a Blueprint value.
 func (b *envBuilder) add(envKey, raw string) {
+	where := "env " + envKey
 	value, err := reference.Parse(raw)
 	if err != nil {
-		b.errs = append(b.errs, &InvalidReferenceError{Service: b.service, EnvKey: envKey, Text: raw, Reason: err.Error()})
+		b.errs = append(b.errs, &InvalidReferenceError{Service: b.service, EnvKey: envKey, Field: where, Text: raw, Reason: err.Error()})
 		return
 	}
 	if single, ok := value.SingleRef(); ok {
-		ref, managed, ok := b.resolve(envKey, raw, single)
+		ref, managed, ok := b.resolve(envKey, where, raw, single)
 		if !ok {
 			return
 		}
-		b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, EnvKey: envKey})
+		b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, EnvKey: envKey, Field: where})
 		b.visible = append(b.visible, corev1ac.EnvVar().WithName(envKey).WithValueFrom(secretKeyRef(ref)))
 		return
 	}
+	out, ok := b.expand(envKey, where, raw, value)
+	if !ok {
+		return
+	}
+	v := corev1ac.EnvVar().WithName(envKey)
+	// The API server stores value: "" as no value (the field is omitempty),
+	// so an empty value is rendered as none to match what is applied.
+	if out != "" {
+		v.WithValue(out)
+	}
+	b.visible = append(b.visible, v)
+}
+
+// expand writes a parsed value in kubelet's expansion syntax: literal $ as
+// $$, every reference as $(HIDDEN) with HIDDEN declared as a hidden
+// variable. It reports false when a reference cannot be resolved.
+func (b *envBuilder) expand(envKey, where, raw string, value reference.Value) (string, bool) {
 	var out strings.Builder
 	for _, seg := range value {
 		if seg.Ref == nil {
 			out.WriteString(strings.ReplaceAll(seg.Literal, "$", "$$"))
 			continue
 		}
-		ref, managed, ok := b.resolve(envKey, raw, *seg.Ref)
+		ref, managed, ok := b.resolve(envKey, where, raw, *seg.Ref)
 		if !ok {
-			return
+			return "", false
 		}
 		name := HiddenVarName(ref)
 		if _, seen := b.hidden[name]; !seen {
 			b.hidden[name] = corev1ac.EnvVar().WithName(name).WithValueFrom(secretKeyRef(ref))
 		}
-		b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, EnvKey: envKey})
+		b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, EnvKey: envKey, Field: where})
 		out.WriteString("$(" + name + ")")
 	}
-	v := corev1ac.EnvVar().WithName(envKey)
-	// The API server stores value: "" as no value (the field is omitempty),
-	// so an empty value is rendered as none to match what is applied.
-	if out.Len() > 0 {
-		v.WithValue(out.String())
+	return out.String(), true
+}
+
+// argv renders command or args: each item through kubelet expansion, so
+// references become hidden variables and literal text arrives as written.
+func (b *envBuilder) argv(field string, items []staxv1alpha1.EnvValue) []string {
+	out := make([]string, 0, len(items))
+	for i, item := range items {
+		where := fmt.Sprintf("%s[%d]", field, i)
+		raw := string(item)
+		value, err := reference.Parse(raw)
+		if err != nil {
+			b.errs = append(b.errs, &InvalidReferenceError{Service: b.service, Field: where, Text: raw, Reason: err.Error()})
+			continue
+		}
+		if s, ok := b.expand("", where, raw, value); ok {
+			out = append(out, s)
+		}
 	}
-	b.visible = append(b.visible, v)
+	return out
+}
+
+// file resolves the value of a secret consumed as a file.
+func (b *envBuilder) file(s *staxv1alpha1.ServiceSecret) (reference.Ref, bool) {
+	where := "file " + s.MountPath
+	raw := s.Value
+	if raw == staxv1alpha1.AutoGenerated {
+		raw = reference.Ref{Key: s.Name}.String()
+	}
+	value, err := reference.Parse(raw)
+	if err != nil {
+		b.errs = append(b.errs, &InvalidReferenceError{Service: b.service, Field: where, Text: raw, Reason: err.Error()})
+		return reference.Ref{}, false
+	}
+	single, ok := value.SingleRef()
+	if !ok {
+		b.errs = append(b.errs, &InvalidReferenceError{Service: b.service, Field: where, Text: raw,
+			Reason: "the value of a secret must be auto-generated or exactly one reference"})
+		return reference.Ref{}, false
+	}
+	ref, managed, ok := b.resolve("", where, raw, single)
+	if !ok {
+		return reference.Ref{}, false
+	}
+	b.uses = append(b.uses, Usage{Ref: ref, Managed: managed, Field: where})
+	return ref, true
 }
 
 // env renders a service's environment: hidden reference variables first
@@ -295,6 +387,9 @@ func (b *envBuilder) env(svc *staxv1alpha1.BlueprintService) []*corev1ac.EnvVarA
 		entries = append(entries, entry{k, string(v)})
 	}
 	for _, s := range svc.Secrets {
+		if s.EnvKey == "" {
+			continue
+		}
 		raw := s.Value
 		if raw == staxv1alpha1.AutoGenerated {
 			raw = reference.Ref{Key: s.Name}.String()
@@ -305,7 +400,7 @@ func (b *envBuilder) env(svc *staxv1alpha1.BlueprintService) []*corev1ac.EnvVarA
 	for _, e := range entries {
 		if strings.HasPrefix(e.key, hiddenRefPrefix) {
 			b.errs = append(b.errs, &InvalidReferenceError{
-				Service: b.service, EnvKey: e.key, Text: e.key,
+				Service: b.service, EnvKey: e.key, Field: "env " + e.key, Text: e.key,
 				Reason: "names starting with " + hiddenRefPrefix + " are reserved for the operator",
 			})
 			continue
@@ -331,6 +426,25 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 		managed:   managed,
 		hidden:    map[string]*corev1ac.EnvVarApplyConfiguration{},
 	}
+	// command, args and files first: they add hidden variables and uses,
+	// which env then declares and lists.
+	command := b.argv("command", svc.Command)
+	args := b.argv("args", svc.Args)
+	pod := corev1ac.PodSpec()
+	var mounts []*corev1ac.VolumeMountApplyConfiguration
+	for i := range svc.Secrets {
+		s := &svc.Secrets[i]
+		if s.MountPath == "" {
+			continue
+		}
+		ref, ok := b.file(s)
+		if !ok {
+			continue
+		}
+		vol, mount := secretFile(ref, s.MountPath, fileMode(svc.SecurityContext))
+		pod.WithVolumes(vol)
+		mounts = append(mounts, mount)
+	}
 	env := b.env(svc)
 	if len(b.errs) > 0 {
 		return nil, &ServiceError{Service: svc.Name, Errs: b.errs}
@@ -340,7 +454,36 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 	container := corev1ac.Container().
 		WithName(svc.Name).
 		WithImage(svc.Image).
-		WithEnv(env...)
+		WithSecurityContext(containerSecurityContext(svc.SecurityContext))
+	if len(env) > 0 {
+		container.WithEnv(env...)
+	}
+	if len(command) > 0 {
+		container.WithCommand(command...)
+	}
+	if len(args) > 0 {
+		container.WithArgs(args...)
+	}
+	if readOnlyRoot(svc.SecurityContext) {
+		pod.WithVolumes(corev1ac.Volume().WithName(TmpVolumeName).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
+		mounts = append([]*corev1ac.VolumeMountApplyConfiguration{
+			corev1ac.VolumeMount().WithName(TmpVolumeName).WithMountPath("/tmp"),
+		}, mounts...)
+	}
+	if len(mounts) > 0 {
+		container.WithVolumeMounts(mounts...)
+	}
+	if svc.Probes != nil {
+		if p := probe(svc.Probes.Readiness); p != nil {
+			container.WithReadinessProbe(p)
+		}
+		if p := probe(svc.Probes.Liveness); p != nil {
+			container.WithLivenessProbe(p)
+		}
+		if p := probe(svc.Probes.Startup); p != nil {
+			container.WithStartupProbe(p)
+		}
+	}
 	for _, p := range svc.Ports {
 		port := corev1ac.ContainerPort().WithContainerPort(p.ContainerPort).WithProtocol(protocolOrDefault(p.Protocol))
 		if p.Name != "" {
@@ -352,15 +495,30 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 		container.WithResources(res)
 	}
 
+	pod.WithContainers(container).WithSecurityContext(podSecurityContext(svc.SecurityContext))
+	if svc.ServiceAccountName != "" {
+		pod.WithServiceAccountName(svc.ServiceAccountName)
+	} else {
+		pod.WithAutomountServiceAccountToken(false)
+	}
+	for _, s := range svc.ImagePullSecrets {
+		pod.WithImagePullSecrets(corev1ac.LocalObjectReference().WithName(s.Name))
+	}
+	spec := appsv1ac.DeploymentSpec().
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(Selector(bp.Name, svc.Name))).
+		WithTemplate(corev1ac.PodTemplateSpec().
+			WithLabels(labels).
+			WithSpec(pod))
+	// Without replicas in the Blueprint, spec.replicas is left to whoever
+	// scales the Deployment: leaving it out of the apply means this field
+	// manager does not own it.
+	if svc.Replicas != nil {
+		spec.WithReplicas(*svc.Replicas)
+	}
 	deployment := appsv1ac.Deployment(svc.Name, bp.Namespace).
 		WithLabels(labels).
 		WithOwnerReferences(OwnerReference(bp)).
-		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(replicasOrDefault(svc.Replicas)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(Selector(bp.Name, svc.Name))).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(labels).
-				WithSpec(corev1ac.PodSpec().WithContainers(container))))
+		WithSpec(spec)
 
 	out := &Service{Name: svc.Name, Deployment: deployment, Uses: b.uses}
 	if len(svc.Ports) > 0 {
@@ -420,11 +578,125 @@ func protocolOrDefault(p corev1.Protocol) corev1.Protocol {
 	return p
 }
 
-func replicasOrDefault(r *int32) int32 {
-	if r == nil {
-		return 1
+// TmpVolumeName names the emptyDir volume mounted at /tmp when the root
+// filesystem is read-only.
+const TmpVolumeName = "tmp"
+
+// File modes of secrets[].mountPath: owner read only, or owner and group
+// read when the pod has an fsGroup (which then owns the file).
+const (
+	FileModeOwner      int32 = 0o400
+	FileModeOwnerGroup int32 = 0o440
+)
+
+// fileKey is the one item of a secret file's volume; subPath selects it.
+const fileKey = "value"
+
+func fileMode(sc *staxv1alpha1.ServiceSecurityContext) int32 {
+	if sc != nil && sc.FSGroup != nil {
+		return FileModeOwnerGroup
 	}
-	return *r
+	return FileModeOwner
+}
+
+// FileVolumeName names the volume that serves the file at mountPath. It is
+// derived from the path only, never from a value: paths are unique within a
+// service, and so are the names.
+func FileVolumeName(mountPath string) string {
+	sum := sha256.Sum256([]byte(mountPath))
+	return "secret-file-" + hex.EncodeToString(sum[:6])
+}
+
+// secretFile renders the volume and the mount of one secret file: a Secret
+// volume projecting the one key, mounted read-only with subPath at exactly
+// mountPath.
+func secretFile(ref reference.Ref, mountPath string, mode int32) (*corev1ac.VolumeApplyConfiguration, *corev1ac.VolumeMountApplyConfiguration) {
+	name := FileVolumeName(mountPath)
+	vol := corev1ac.Volume().WithName(name).WithSecret(corev1ac.SecretVolumeSource().
+		WithSecretName(ref.SecretName).
+		WithItems(corev1ac.KeyToPath().WithKey(ref.Key).WithPath(fileKey).WithMode(mode)).
+		WithDefaultMode(mode))
+	mount := corev1ac.VolumeMount().WithName(name).WithMountPath(mountPath).WithSubPath(fileKey).WithReadOnly(true)
+	return vol, mount
+}
+
+func readOnlyRoot(sc *staxv1alpha1.ServiceSecurityContext) bool {
+	return sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+}
+
+// podSecurityContext is the restricted pod security context, with the
+// Blueprint's user, group and fsGroup.
+func podSecurityContext(sc *staxv1alpha1.ServiceSecurityContext) *corev1ac.PodSecurityContextApplyConfiguration {
+	out := corev1ac.PodSecurityContext().
+		WithRunAsNonRoot(true).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+	if sc == nil {
+		return out
+	}
+	if sc.RunAsUser != nil {
+		out.WithRunAsUser(*sc.RunAsUser)
+	}
+	if sc.RunAsGroup != nil {
+		out.WithRunAsGroup(*sc.RunAsGroup)
+	}
+	if sc.FSGroup != nil {
+		out.WithFSGroup(*sc.FSGroup)
+	}
+	return out
+}
+
+// containerSecurityContext is the restricted container security context:
+// no privilege escalation, every capability dropped.
+func containerSecurityContext(sc *staxv1alpha1.ServiceSecurityContext) *corev1ac.SecurityContextApplyConfiguration {
+	out := corev1ac.SecurityContext().
+		WithAllowPrivilegeEscalation(false).
+		WithCapabilities(corev1ac.Capabilities().WithDrop(corev1.Capability("ALL")))
+	if readOnlyRoot(sc) {
+		out.WithReadOnlyRootFilesystem(true)
+	}
+	return out
+}
+
+// probe renders one probe; nil when the Blueprint has none.
+func probe(p *staxv1alpha1.ServiceProbe) *corev1ac.ProbeApplyConfiguration {
+	if p == nil {
+		return nil
+	}
+	out := corev1ac.Probe()
+	switch {
+	case p.HTTPGet.Port != nil:
+		h := corev1ac.HTTPGetAction().WithPort(ptr.Deref(p.HTTPGet.Port, intstr.IntOrString{}))
+		if p.HTTPGet.Path != "" {
+			h.WithPath(p.HTTPGet.Path)
+		}
+		out.WithHTTPGet(h)
+	case p.TCPSocket.Port != nil:
+		out.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(ptr.Deref(p.TCPSocket.Port, intstr.IntOrString{})))
+	case len(p.Exec.Command) > 0:
+		// kubelet expands $(VAR) of the container's literal env in exec
+		// probe commands too: escape $ so the command runs as written.
+		command := make([]string, len(p.Exec.Command))
+		for i, c := range p.Exec.Command {
+			command[i] = strings.ReplaceAll(c, "$", "$$")
+		}
+		out.WithExec(corev1ac.ExecAction().WithCommand(command...))
+	}
+	if p.InitialDelaySeconds != nil {
+		out.WithInitialDelaySeconds(*p.InitialDelaySeconds)
+	}
+	if p.PeriodSeconds != 0 {
+		out.WithPeriodSeconds(p.PeriodSeconds)
+	}
+	if p.TimeoutSeconds != 0 {
+		out.WithTimeoutSeconds(p.TimeoutSeconds)
+	}
+	if p.FailureThreshold != 0 {
+		out.WithFailureThreshold(p.FailureThreshold)
+	}
+	if p.SuccessThreshold != 0 {
+		out.WithSuccessThreshold(p.SuccessThreshold)
+	}
+	return out
 }
 
 func lengthOrDefault(l *int32) int {

@@ -118,6 +118,20 @@ func vars(groups ...[]corev1ac.EnvVarApplyConfiguration) []corev1ac.EnvVarApplyC
 
 func list(v ...corev1ac.EnvVarApplyConfiguration) []corev1ac.EnvVarApplyConfiguration { return v }
 
+// restrictedPod and restrictedContainer are the security contexts every
+// rendered pod gets without a securityContext in the Blueprint.
+func restrictedPod() *corev1ac.PodSecurityContextApplyConfiguration {
+	return corev1ac.PodSecurityContext().
+		WithRunAsNonRoot(true).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+func restrictedContainer() *corev1ac.SecurityContextApplyConfiguration {
+	return corev1ac.SecurityContext().
+		WithAllowPrivilegeEscalation(false).
+		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))
+}
+
 // Accessors and helpers.
 
 func findService(plan *render.Plan, name string) *render.Service {
@@ -202,16 +216,22 @@ func TestBuildPaymentsDev(t *testing.T) {
 	selector := func(svc string) map[string]string {
 		return map[string]string{"stax.dev/blueprint": "payments-dev", "stax.dev/service": svc}
 	}
-	deployment := func(svc string, replicas int32, c *corev1ac.ContainerApplyConfiguration) *appsv1ac.DeploymentApplyConfiguration {
+	deployment := func(svc string, replicas *int32, c *corev1ac.ContainerApplyConfiguration) *appsv1ac.DeploymentApplyConfiguration {
+		spec := appsv1ac.DeploymentSpec().
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(svc))).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(labels(svc)).
+				WithSpec(corev1ac.PodSpec().
+					WithContainers(c.WithSecurityContext(restrictedContainer())).
+					WithSecurityContext(restrictedPod()).
+					WithAutomountServiceAccountToken(false)))
+		if replicas != nil {
+			spec.WithReplicas(*replicas)
+		}
 		return appsv1ac.Deployment(svc, "team-a").
 			WithLabels(labels(svc)).
 			WithOwnerReferences(owner).
-			WithSpec(appsv1ac.DeploymentSpec().
-				WithReplicas(replicas).
-				WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(svc))).
-				WithTemplate(corev1ac.PodTemplateSpec().
-					WithLabels(labels(svc)).
-					WithSpec(corev1ac.PodSpec().WithContainers(c))))
+			WithSpec(spec)
 	}
 	clusterIP := func(svc string, port int32) *corev1ac.ServiceApplyConfiguration {
 		return corev1ac.Service(svc, "team-a").
@@ -256,18 +276,19 @@ func TestBuildPaymentsDev(t *testing.T) {
 		wantUses       []render.Usage
 	}{
 		"db": {
-			wantDeployment: deployment("db", 1, dbContainer),
+			// db leaves replicas open: the apply does not set them.
+			wantDeployment: deployment("db", nil, dbContainer),
 			wantService:    clusterIP("db", 5432),
 			wantUses: []render.Usage{
-				{Ref: reference.Ref{SecretName: generated, Key: "db-password"}, Managed: true, EnvKey: "POSTGRES_PASSWORD"},
+				{Ref: reference.Ref{SecretName: generated, Key: "db-password"}, Managed: true, EnvKey: "POSTGRES_PASSWORD", Field: "env POSTGRES_PASSWORD"},
 			},
 		},
 		"api": {
-			wantDeployment: deployment("api", 2, apiContainer),
+			wantDeployment: deployment("api", ptr.To[int32](2), apiContainer),
 			wantService:    clusterIP("api", 8080),
 			wantUses: []render.Usage{
-				{Ref: reference.Ref{SecretName: generated, Key: "db-password"}, Managed: true, EnvKey: "DATABASE_URL"},
-				{Ref: reference.Ref{SecretName: "stripe", Key: "api-key"}, Managed: false, EnvKey: "STRIPE_KEY"},
+				{Ref: reference.Ref{SecretName: generated, Key: "db-password"}, Managed: true, EnvKey: "DATABASE_URL", Field: "env DATABASE_URL"},
+				{Ref: reference.Ref{SecretName: "stripe", Key: "api-key"}, Managed: false, EnvKey: "STRIPE_KEY", Field: "env STRIPE_KEY"},
 			},
 		},
 	}
@@ -638,7 +659,7 @@ func TestBuildManaged(t *testing.T) {
 func TestBuildWorkload(t *testing.T) {
 	tests := map[string]struct {
 		svc           staxv1alpha1.BlueprintService
-		wantReplicas  int32
+		wantReplicas  *int32
 		wantPorts     []corev1ac.ContainerPortApplyConfiguration
 		wantResources *corev1ac.ResourceRequirementsApplyConfiguration
 		wantSvcPorts  []corev1ac.ServicePortApplyConfiguration
@@ -646,22 +667,22 @@ func TestBuildWorkload(t *testing.T) {
 	}{
 		"no ports, no Service": {
 			svc:           staxv1alpha1.BlueprintService{Name: "worker", Image: "w"},
-			wantReplicas:  1,
+			wantReplicas:  nil,
 			wantNoService: true,
 		},
 		"replicas kept": {
 			svc:           staxv1alpha1.BlueprintService{Name: "worker", Image: "w", Replicas: ptr.To[int32](3)},
-			wantReplicas:  3,
+			wantReplicas:  ptr.To[int32](3),
 			wantNoService: true,
 		},
 		"zero replicas kept": {
 			svc:           staxv1alpha1.BlueprintService{Name: "worker", Image: "w", Replicas: ptr.To[int32](0)},
-			wantReplicas:  0,
+			wantReplicas:  ptr.To[int32](0),
 			wantNoService: true,
 		},
 		"unnamed port gets a derived Service port name": {
 			svc:          staxv1alpha1.BlueprintService{Name: "db", Image: "pg", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 5432}}},
-			wantReplicas: 1,
+			wantReplicas: nil,
 			wantPorts:    []corev1ac.ContainerPortApplyConfiguration{*corev1ac.ContainerPort().WithContainerPort(5432).WithProtocol(corev1.ProtocolTCP)},
 			wantSvcPorts: []corev1ac.ServicePortApplyConfiguration{
 				*corev1ac.ServicePort().WithName("tcp-5432").WithPort(5432).WithTargetPort(intstr.FromInt32(5432)).WithProtocol(corev1.ProtocolTCP),
@@ -673,7 +694,7 @@ func TestBuildWorkload(t *testing.T) {
 				{ContainerPort: 53, Protocol: corev1.ProtocolTCP},
 				{Name: "metrics", ContainerPort: 9153},
 			}},
-			wantReplicas: 1,
+			wantReplicas: nil,
 			wantPorts: []corev1ac.ContainerPortApplyConfiguration{
 				*corev1ac.ContainerPort().WithContainerPort(53).WithProtocol(corev1.ProtocolUDP),
 				*corev1ac.ContainerPort().WithContainerPort(53).WithProtocol(corev1.ProtocolTCP),
@@ -689,7 +710,7 @@ func TestBuildWorkload(t *testing.T) {
 			svc: staxv1alpha1.BlueprintService{Name: "w", Image: "w", Resources: &staxv1alpha1.ServiceResources{
 				CPU: ptr.To(resource.MustParse("500m")),
 			}},
-			wantReplicas:  1,
+			wantReplicas:  nil,
 			wantResources: corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}),
 			wantNoService: true,
 		},
@@ -697,7 +718,7 @@ func TestBuildWorkload(t *testing.T) {
 			svc: staxv1alpha1.BlueprintService{Name: "w", Image: "w", Resources: &staxv1alpha1.ServiceResources{
 				Memory: ptr.To(resource.MustParse("1Gi")),
 			}},
-			wantReplicas: 1,
+			wantReplicas: nil,
 			wantResources: corev1ac.ResourceRequirements().
 				WithRequests(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}).
 				WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}),
@@ -705,7 +726,7 @@ func TestBuildWorkload(t *testing.T) {
 		},
 		"empty resources: none set": {
 			svc:           staxv1alpha1.BlueprintService{Name: "w", Image: "w", Resources: &staxv1alpha1.ServiceResources{}},
-			wantReplicas:  1,
+			wantReplicas:  nil,
 			wantNoService: true,
 		},
 	}
@@ -717,8 +738,10 @@ func TestBuildWorkload(t *testing.T) {
 				t.Fatalf("service %s not rendered", tt.svc.Name)
 			}
 			spec := svc.Deployment.Spec
-			if spec.Replicas == nil || *spec.Replicas != tt.wantReplicas {
-				t.Errorf("replicas = %v, want %d", toJSON(spec.Replicas), tt.wantReplicas)
+			// Unset replicas are left out of the apply, so another field
+			// manager (an autoscaler, kubectl scale) owns them.
+			if !reflect.DeepEqual(spec.Replicas, tt.wantReplicas) {
+				t.Errorf("replicas = %v, want %v", toJSON(spec.Replicas), toJSON(tt.wantReplicas))
 			}
 			c := container(t, svc)
 			if !reflect.DeepEqual(c.Ports, tt.wantPorts) {
@@ -822,6 +845,24 @@ func TestRenderedObjectsSurviveApply(t *testing.T) {
 			Resources: &staxv1alpha1.ServiceResources{
 				CPU:    ptr.To(resource.MustParse("0.5")),
 				Memory: ptr.To(resource.MustParse("1024Mi")),
+			},
+		}),
+		"every pod field": blueprint("bp", staxv1alpha1.BlueprintService{
+			Name: "api", Image: "api", Ports: []staxv1alpha1.ServicePort{{Name: "http", ContainerPort: 8080}},
+			Command: []staxv1alpha1.EnvValue{"/server", "--key=${secret:keys/api}"}, Args: []staxv1alpha1.EnvValue{"--price=$5"},
+			SecurityContext: &staxv1alpha1.ServiceSecurityContext{
+				RunAsUser: ptr.To[int64](10001), RunAsGroup: ptr.To[int64](10001), FSGroup: ptr.To[int64](10001), ReadOnlyRootFilesystem: ptr.To(true),
+			},
+			Probes: &staxv1alpha1.ServiceProbes{
+				Readiness: &staxv1alpha1.ServiceProbe{HTTPGet: staxv1alpha1.HTTPGetProbe{Path: "/ready", Port: ptr.To(intstr.FromString("http"))}},
+				Liveness:  &staxv1alpha1.ServiceProbe{TCPSocket: staxv1alpha1.TCPSocketProbe{Port: ptr.To(intstr.FromInt32(8080))}, PeriodSeconds: 20},
+				Startup:   &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"true"}}, FailureThreshold: 30},
+			},
+			ImagePullSecrets:   []staxv1alpha1.ImagePullSecret{{Name: "regcred"}},
+			ServiceAccountName: "api",
+			Secrets: []staxv1alpha1.ServiceSecret{
+				{Name: "pw", MountPath: "/run/secrets/pw", Value: staxv1alpha1.AutoGenerated},
+				{Name: "stripe", EnvKey: "STRIPE", MountPath: "/run/secrets/stripe", Value: "${secret:stripe/key}"},
 			},
 		}),
 		"several ports": blueprint("bp", staxv1alpha1.BlueprintService{

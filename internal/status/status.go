@@ -76,6 +76,21 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	setStalledCondition(st, obs)
 }
 
+// DesiredReplicas is the replica count status reports for a service: the
+// Blueprint's when it sets replicas; otherwise the Deployment's own
+// spec.replicas (an autoscaler's or kubectl scale's choice), and Kubernetes'
+// default of 1 while there is no Deployment to read.
+func DesiredReplicas(blueprint, deployment *int32) int32 {
+	switch {
+	case blueprint != nil:
+		return *blueprint
+	case deployment != nil:
+		return *deployment
+	default:
+		return 1
+	}
+}
+
 // State is the state status reports for a service: Available when its
 // Deployment is available, WaitingForDependencies while it is held back for
 // services it depends on, Progressing otherwise.

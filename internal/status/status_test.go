@@ -566,3 +566,23 @@ func TestApplyPendingRemovals(t *testing.T) {
 		t.Errorf("PendingRemovals not cleared: %+v", st.PendingRemovals)
 	}
 }
+
+func TestDesiredReplicas(t *testing.T) {
+	tests := map[string]struct {
+		blueprint, deployment *int32
+		want                  int32
+	}{
+		"the Blueprint sets them: its count, whatever the Deployment says": {ptr.To[int32](2), ptr.To[int32](5), 2},
+		"the Blueprint sets 0":                                 {ptr.To[int32](0), ptr.To[int32](3), 0},
+		"left open: the Deployment's own, as scaled by others": {nil, ptr.To[int32](5), 5},
+		"left open and held at 0 by start order":               {nil, ptr.To[int32](0), 0},
+		"left open, no Deployment yet: Kubernetes' default":    {nil, nil, 1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := status.DesiredReplicas(tt.blueprint, tt.deployment); got != tt.want {
+				t.Errorf("DesiredReplicas = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -114,6 +115,12 @@ func blueprint(ctx context.Context, adm *admission, obj map[string]any, document
 	// run on those alone: on a refused one they would mostly restate the
 	// refusal in other words.
 	if len(res.Problems) > 0 {
+		// Where admission's message cannot name the offending value (the
+		// CEL cost budget), say it here.
+		bp := &staxv1alpha1.Blueprint{}
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, bp) == nil {
+			res.Problems = append(res.Problems, fromFieldErrors(namedChecks(bp))...)
+		}
 		return res
 	}
 	bp := &staxv1alpha1.Blueprint{}
@@ -144,7 +151,7 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 	for _, serr := range renderErrs {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == serr.Service })
 		for _, e := range serr.Errs {
-			errs = append(errs, field.Invalid(envSource(services.Index(i), &bp.Spec.Services[i], e.EnvKey), e.Text, e.Reason))
+			errs = append(errs, field.Invalid(source(services.Index(i), &bp.Spec.Services[i], e), e.Text, e.Reason))
 		}
 	}
 
@@ -181,6 +188,29 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 			"dependsOn forms a cycle: "+depgraph.Format(cycle)))
 	}
 	return errs
+}
+
+// source names the field a render error is about: an item of command or
+// args, the secret a file comes from, or the source of an env variable.
+func source(svcPath *field.Path, svc *staxv1alpha1.BlueprintService, e *render.InvalidReferenceError) *field.Path {
+	var list string
+	var index int
+	if n, _ := fmt.Sscanf(e.Field, "command[%d]", &index); n == 1 {
+		list = "command"
+	} else if n, _ := fmt.Sscanf(e.Field, "args[%d]", &index); n == 1 {
+		list = "args"
+	}
+	if list != "" {
+		return svcPath.Child(list).Index(index)
+	}
+	if mountPath, ok := strings.CutPrefix(e.Field, "file "); ok {
+		for j, s := range svc.Secrets {
+			if s.MountPath == mountPath {
+				return svcPath.Child("secrets").Index(j)
+			}
+		}
+	}
+	return envSource(svcPath, svc, e.EnvKey)
 }
 
 // envSource names the field that feeds environment variable envKey of svc:

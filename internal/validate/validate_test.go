@@ -70,8 +70,10 @@ func TestReadmeBlueprintPasses(t *testing.T) {
 	}
 	// The CRD's defaults are applied, as the API server applies them.
 	db := bp.Spec.Services[0]
-	if db.Replicas == nil || *db.Replicas != 1 {
-		t.Errorf("db replicas = %v, want the default 1", db.Replicas)
+	// replicas has no default: left open, the operator leaves them to
+	// whoever scales the Deployment.
+	if db.Replicas != nil {
+		t.Errorf("db replicas = %v, want none (no default)", *db.Replicas)
 	}
 	if db.Ports[0].Protocol != corev1.ProtocolTCP {
 		t.Errorf("db port protocol = %q, want the default TCP", db.Ports[0].Protocol)
@@ -89,6 +91,9 @@ func TestProblems(t *testing.T) {
 		input       string
 		wantField   string
 		wantMessage string
+		// also are further problems, as "FIELD: message" substrings: the
+		// offline restatements that name the offending value.
+		also []string
 	}{
 		"unknown dependsOn": {
 			input: blueprintWith("bp", `
@@ -98,6 +103,166 @@ func TestProblems(t *testing.T) {
 `),
 			wantField:   "spec.services",
 			wantMessage: "dependsOn must name services of this Blueprint",
+			also:        []string{`spec.services[0].dependsOn[0]: Invalid value: "cache": service api depends on cache, which is not a service of this Blueprint`},
+		},
+		"probe without a handler": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      probes:
+        readiness:
+          periodSeconds: 5
+`),
+			wantField:   "spec.services[0].probes.readiness",
+			wantMessage: "a probe needs exactly one handler: one of httpGet, tcpSocket and exec",
+		},
+		"probe with two handlers": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      probes:
+        liveness:
+          tcpSocket: {port: 8080}
+          exec: {command: ["true"]}
+`),
+			wantField:   "spec.services[0].probes.liveness",
+			wantMessage: "a probe needs exactly one handler",
+		},
+		"probe port name not among the ports": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      ports:
+        - name: http
+          containerPort: 8080
+      probes:
+        startup:
+          httpGet: {path: /healthz, port: web}
+`),
+			wantField:   "spec.services[0].probes.startup",
+			wantMessage: "probes.startup: port web is neither a number from 1 to 65535 nor the name of one of the ports of this service",
+		},
+		"probe port number out of range": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      probes:
+        readiness:
+          tcpSocket: {port: 0}
+`),
+			wantField:   "spec.services[0].probes.readiness",
+			wantMessage: "probes.readiness: port 0 is neither",
+		},
+		"liveness successThreshold other than 1": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      probes:
+        liveness:
+          tcpSocket: {port: 80}
+          successThreshold: 2
+`),
+			wantField:   "spec.services[0].probes.liveness.successThreshold",
+			wantMessage: "liveness.successThreshold must be 1",
+		},
+		"secret with neither envKey nor mountPath": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      secrets:
+        - name: pw
+          value: auto-generated
+`),
+			wantField:   "spec.services[0].secrets[0]",
+			wantMessage: "a secret needs envKey, mountPath or both",
+		},
+		"two secrets with one mountPath": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      secrets:
+        - name: a
+          mountPath: /run/secrets/pw
+          value: auto-generated
+        - name: b
+          mountPath: /run/secrets/pw
+          value: auto-generated
+`),
+			wantField:   "spec.services[0].secrets",
+			wantMessage: "mountPath must be unique among the secrets of a service",
+			also:        []string{`spec.services[0].secrets[1].mountPath: Duplicate value: "/run/secrets/pw"`},
+		},
+		"relative mountPath": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      secrets:
+        - name: a
+          mountPath: run/secrets/pw
+          value: auto-generated
+`),
+			wantField:   "spec.services[0].secrets[0].mountPath",
+			wantMessage: "mountPath must be an absolute path: run/secrets/pw",
+			also:        []string{`spec.services[0].secrets[0].mountPath: Invalid value: "run/secrets/pw": mountPath must be a path of letters`},
+		},
+		"mountPath inside another secret's file": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      secrets:
+        - name: a
+          mountPath: /run/secrets/pw
+          value: auto-generated
+        - name: b
+          mountPath: /run/secrets/pw/b
+          value: auto-generated
+`),
+			wantField:   "spec.services[0].secrets",
+			wantMessage: "a mountPath lies inside the mountPath of another secret of this service",
+			also:        []string{`spec.services[0].secrets[1].mountPath: Invalid value: "/run/secrets/pw/b": lies inside /run/secrets/pw, the mountPath of secret a`},
+		},
+		"mountPath inside the /tmp volume": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      securityContext:
+        readOnlyRootFilesystem: true
+      secrets:
+        - name: a
+          mountPath: /tmp/pw
+          value: auto-generated
+`),
+			wantField:   "spec.services[0].secrets",
+			wantMessage: "a mountPath lies inside /tmp, which readOnlyRootFilesystem mounts",
+			also:        []string{`spec.services[0].secrets[0].mountPath: Invalid value: "/tmp/pw": lies inside /tmp`},
+		},
+		"runAsUser 0": {
+			input: blueprintWith("bp", `
+    - name: db
+      image: postgres
+      securityContext:
+        runAsUser: 0
+`),
+			wantField:   "spec.services[0].securityContext.runAsUser",
+			wantMessage: "runAsUser 0 is root, and root is not supported",
+		},
+		"reference to an undeclared managed secret in args": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      args: ["--password=${secret:db-password}"]
+`),
+			wantField:   "spec.services[0].args[0]",
+			wantMessage: `no secret named "db-password" with value auto-generated is declared`,
+		},
+		"malformed reference in command": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+      command: [server, "${HOME}"]
+`),
+			wantField:   "spec.services[0].command[1]",
+			wantMessage: "malformed secret reference",
 		},
 		"self dependsOn": {
 			input: blueprintWith("bp", `
@@ -271,8 +436,8 @@ func TestProblems(t *testing.T) {
 			if res.Blueprint != nil {
 				t.Error("Blueprint set despite problems")
 			}
-			if len(res.Problems) != 1 {
-				t.Fatalf("got %d problems, want exactly 1: %+v", len(res.Problems), res.Problems)
+			if len(res.Problems) != 1+len(tc.also) {
+				t.Fatalf("got %d problems, want exactly %d: %+v", len(res.Problems), 1+len(tc.also), res.Problems)
 			}
 			p := res.Problems[0]
 			if p.Field != tc.wantField {
@@ -280,6 +445,12 @@ func TestProblems(t *testing.T) {
 			}
 			if !strings.Contains(p.Message, tc.wantMessage) {
 				t.Errorf("message = %q, want it to contain %q", p.Message, tc.wantMessage)
+			}
+			for i, want := range tc.also {
+				got := res.Problems[1+i].Field + ": " + res.Problems[1+i].Message
+				if !strings.Contains(got, want) {
+					t.Errorf("problem %d = %q, want it to contain %q", 1+i, got, want)
+				}
 			}
 		})
 	}

@@ -6,12 +6,16 @@
 //	# via: status <Reason>            accepted, then Ready=False with <Reason>
 //	# expect: <text>                  (one or more) text the error or the
 //	                                  Ready message must contain
+//	# offline: <text>                 (admission cases, optional) text only
+//	                                  the offline validator adds: the
+//	                                  offending value, where the CEL cost
+//	                                  budget keeps admission's message static
 //
 // Objects before the Blueprint in the file (a foreign Deployment, a
 // service-account token Secret, ...) are created first, in the same
 // namespace. Every admission case must also be refused by the offline
-// validator (kubectl blueprint validate), so the plugin and the API server
-// agree.
+// validator (kubectl blueprint validate) with the same messages, so the
+// plugin and the API server agree.
 package hostile
 
 import (
@@ -58,6 +62,7 @@ type hostileCase struct {
 	via       string // "admission" or "status"
 	reason    string // for via status
 	expects   []string
+	offline   []string
 	given     []*unstructured.Unstructured
 	blueprint *unstructured.Unstructured
 }
@@ -134,6 +139,8 @@ func loadCases() []hostileCase {
 				}
 			case strings.HasPrefix(line, "# expect: "):
 				c.expects = append(c.expects, strings.TrimPrefix(line, "# expect: "))
+			case strings.HasPrefix(line, "# offline: "):
+				c.offline = append(c.offline, strings.TrimPrefix(line, "# offline: "))
 			}
 		}
 		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
@@ -199,14 +206,20 @@ var _ = Describe("The hostile input corpus", func() {
 				results, verr := validate.Documents(ctx, bytes.NewReader(c.raw))
 				Expect(verr).NotTo(HaveOccurred())
 				validatorFields := map[string][]string{}
+				var offline []string
 				for _, r := range results {
 					for _, p := range r.Problems {
 						validatorFields[p.Field] = append(validatorFields[p.Field], p.Message)
+						offline = append(offline, p.Field+": "+p.Message)
 					}
 				}
-				Expect(validatorFields).NotTo(BeEmpty(), "kubectl blueprint validate accepts what the API server refuses")
+				Expect(offline).NotTo(BeEmpty(), "kubectl blueprint validate accepts what the API server refuses")
 				for field := range serverFields {
 					Expect(validatorFields).To(HaveKey(field), "the API server refuses %s; kubectl blueprint validate reports %v", field, validatorFields)
+				}
+				report := strings.Join(offline, "\n")
+				for _, e := range append(append([]string{}, c.expects...), c.offline...) {
+					Expect(report).To(ContainSubstring(e), "kubectl blueprint validate does not say what the API server says")
 				}
 				return
 			}

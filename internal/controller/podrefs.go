@@ -1,0 +1,75 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+// podReferenceRecheck is how soon a reconcile runs again while a
+// ServiceAccount a service names is missing: the operator does not watch
+// ServiceAccounts (a watch would cache every one of the cluster), so it looks
+// again. Missing pull Secrets need no timer: the Secret metadata watch sees
+// them appear.
+const podReferenceRecheck = 30 * time.Second
+
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+
+// checkPodReferences reports the ServiceAccounts and image pull Secrets that
+// services name and that do not exist. Unlike a missing referenced value,
+// they do not block rendering: the Deployment is applied as declared, and the
+// ReplicaSet controller (ServiceAccount) or kubelet (pull Secret) decides.
+// Both are read as metadata only, from the API server: neither is cached, and
+// no Secret's data is read.
+func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope) error {
+	exists := func(kind, name string) (bool, error) {
+		obj := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind}}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, obj)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading %s %s: %w", kind, name, err)
+		}
+		return true, nil
+	}
+	for _, svc := range sc.bp.Spec.Services {
+		if svc.ServiceAccountName != "" {
+			ok, err := exists("ServiceAccount", svc.ServiceAccountName)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				sc.problems = append(sc.problems, status.Problem{
+					Reason: staxv1alpha1.ReasonServiceAccountNotFound,
+					Message: fmt.Sprintf("service %s: ServiceAccount %s not found in namespace %s; no pod can be created until it exists",
+						svc.Name, svc.ServiceAccountName, sc.bp.Namespace),
+				})
+				if sc.requeueAfter == 0 || sc.requeueAfter > podReferenceRecheck {
+					sc.requeueAfter = podReferenceRecheck
+				}
+			}
+		}
+		for _, s := range svc.ImagePullSecrets {
+			ok, err := exists("Secret", s.Name)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				sc.problems = append(sc.problems, status.Problem{
+					Reason: staxv1alpha1.ReasonImagePullSecretNotFound,
+					Message: fmt.Sprintf("service %s: image pull Secret %s not found in namespace %s; kubelet pulls %s without it",
+						svc.Name, s.Name, sc.bp.Namespace, svc.Image),
+				})
+			}
+		}
+	}
+	return nil
+}

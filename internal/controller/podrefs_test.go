@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+var _ = Describe("A missing ServiceAccount or image pull Secret", func() {
+	It("is reported by name without holding the Deployment back, and cleared once it exists", func(ctx SpecContext) {
+		ns := newNamespace()
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "podrefs", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "api", Image: "registry.example.com/private/api:1.0",
+				ServiceAccountName: "api-reader",
+				ImagePullSecrets:   []staxv1alpha1.ImagePullSecret{{Name: "regcred"}},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			ready := readyCondition(ns, bp.Name)(g)
+			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonServiceAccountNotFound))
+			g.Expect(ready.Message).To(ContainSubstring("service api: ServiceAccount api-reader not found in namespace " + ns))
+			g.Expect(ready.Message).To(ContainSubstring("service api: image pull Secret regcred not found in namespace " + ns))
+		}, timeout, interval).Should(Succeed())
+		// Rendered as declared all the same: kubelet and the ReplicaSet
+		// controller decide.
+		d := getDeployment(ns, "api")(Default)
+		Expect(d.Spec.Template.Spec.ServiceAccountName).To(Equal("api-reader"))
+		Expect(d.Spec.Template.Spec.ImagePullSecrets).To(ConsistOf(corev1.LocalObjectReference{Name: "regcred"}))
+		Expect(d.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+
+		// The pull Secret's appearance reaches the operator through its
+		// Secret metadata watch.
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: ns},
+			Type:       corev1.SecretTypeDockerConfigJson,
+			StringData: map[string]string{corev1.DockerConfigJsonKey: `{"auths":{}}`},
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			ready := readyCondition(ns, bp.Name)(g)
+			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonServiceAccountNotFound))
+			g.Expect(ready.Message).NotTo(ContainSubstring("regcred"))
+		}, timeout, interval).Should(Succeed())
+
+		// ServiceAccounts are not watched (that would cache all of them); the
+		// next reconcile, here one a Blueprint edit triggers, reads again.
+		Expect(k8sClient.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "api-reader", Namespace: ns}})).To(Succeed())
+		Eventually(func() error {
+			current := getBlueprint(ns, bp.Name)
+			current.Spec.Description = "touched"
+			return k8sClient.Update(context.Background(), current)
+		}, timeout, interval).Should(Succeed())
+		Eventually(func(g Gomega) {
+			ready := readyCondition(ns, bp.Name)(g)
+			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonProgressing), ready.Message)
+		}, timeout, interval).Should(Succeed())
+	})
+})
