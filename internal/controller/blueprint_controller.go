@@ -260,33 +260,47 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 				}
 				secrets[name] = secret
 			}
-			// where names how the service consumes the value: "env NAME",
-			// "args[1]", "file /run/secrets/x", ...
-			where := use.Field
-			reason := ""
+			// Messages name the env var, or else the field (args[1], a
+			// file) that consumes the value.
 			switch {
+			case sc.notReferenceable[name] && use.EnvKey != "":
+				sc.problem(status.Problem{
+					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
+						svc.Name, use.EnvKey, name, staxv1alpha1.LabelReferenceable),
+				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
 			case sc.notReferenceable[name]:
-				reason = staxv1alpha1.ReasonSecretNotReferenceable
 				sc.problem(status.Problem{
-					Reason: reason,
+					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
 					Message: fmt.Sprintf("service %s, %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
-						svc.Name, where, name, staxv1alpha1.LabelReferenceable),
+						svc.Name, use.Field, name, staxv1alpha1.LabelReferenceable),
 				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
+			case secret == nil && use.EnvKey != "":
+				sc.problem(status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretNotFound,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
+				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
 			case secret == nil:
-				reason = staxv1alpha1.ReasonSecretNotFound
 				sc.problem(status.Problem{
-					Reason:  reason,
-					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, where, name, sc.bp.Namespace),
+					Reason:  staxv1alpha1.ReasonSecretNotFound,
+					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, use.Field, name, sc.bp.Namespace),
 				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
+			case !hasKey(secret, use.Ref.Key) && use.EnvKey != "":
+				sc.problem(status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
+					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
+				}, svc.Name)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 			case !hasKey(secret, use.Ref.Key):
-				reason = staxv1alpha1.ReasonSecretKeyNotFound
 				sc.problem(status.Problem{
-					Reason:  reason,
-					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, where, name, use.Ref.Key),
+					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
+					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, use.Field, name, use.Ref.Key),
 				}, svc.Name)
-			}
-			if reason != "" {
-				metrics.ReferenceFailure(reason)
+				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
 			}
 		}
 	}
