@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stax-dev/blueprint-operator/internal/values"
+
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -151,7 +153,7 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 	key := types.NamespacedName{Namespace: bp.Namespace, Name: render.GeneratedSecretName(bp.Name)}
 	secret := &corev1.Secret{}
 	g.Expect(k8sClient.Get(ctx, key, secret)).To(Succeed())
-	hist, ok := values.History(key)
+	hist, ok := valueLog.History(key)
 	if !ok {
 		return []string{key.Name + ": never seen by the value log"}
 	}
@@ -190,10 +192,21 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 			}
 		}
 	}
-	for k := range secret.Data {
+	// A value whose secret is no longer declared is kept for the retention
+	// period (7 days by default, far beyond this suite), recorded on the
+	// Secret as removed, and must be a value the watch saw before: kept,
+	// never regenerated.
+	meta := values.DecodeValues(secret.Annotations)
+	for k, v := range secret.Data {
 		base := strings.TrimSuffix(k, staxv1alpha1.PreviousValueSuffix)
-		if _, declared := keys[base]; !declared {
-			problems = append(problems, k+": held for no declared secret")
+		if _, declared := keys[base]; declared {
+			continue
+		}
+		switch {
+		case meta[base].RemovedAt == nil:
+			problems = append(problems, k+": held for no declared secret, and not recorded as removed")
+		case !containsValue(hist.Values[k], v):
+			problems = append(problems, k+": kept after removal, but with a value the watch never saw")
 		}
 	}
 	for i := range problems {

@@ -128,7 +128,7 @@ var _ = Describe("Under API faults", func() {
 			expectNoProblems(g, problems, "generated values and rendered objects")
 			expectNoOrphans(g, ctx, ns)
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
-		Expect(values.Err()).NotTo(HaveOccurred())
+		Expect(valueLog.Err()).NotTo(HaveOccurred())
 		mgr.stop()
 	}, SpecTimeout(convergeTimeout+2*time.Minute))
 })

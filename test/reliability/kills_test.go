@@ -288,7 +288,7 @@ func (c *churn) run(ctx context.Context) {
 // requested for it (never, for most).
 func lifetimeProblems(ns string, m *bpModel) (problems []string, checked int) {
 	key := types.NamespacedName{Namespace: ns, Name: m.name + "-generated"}
-	hist, ok := values.History(key)
+	hist, ok := valueLog.History(key)
 	if !ok {
 		return nil, 0
 	}
@@ -450,7 +450,7 @@ var _ = Describe("Across SIGKILLs", func() {
 		c.mu.Unlock()
 		expectNoProblems(Default, problems, "value histories")
 		GinkgoWriter.Printf("checked the history of %d values of %d Blueprints\n", checked, created)
-		Expect(values.Err()).NotTo(HaveOccurred())
+		Expect(valueLog.Err()).NotTo(HaveOccurred())
 		final.stop()
 	}, SpecTimeout(convergeTimeout+10*time.Minute))
 })

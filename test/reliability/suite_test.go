@@ -71,9 +71,9 @@ var (
 	workDir      string
 	auditLogPath string
 
-	values *testutil.ValueLog
-	player *testutil.DeploymentPlayer
-	gc     *exec.Cmd
+	valueLog *testutil.ValueLog
+	player   *testutil.DeploymentPlayer
+	gc       *exec.Cmd
 
 	suiteCtx    context.Context
 	suiteCancel context.CancelFunc
@@ -152,7 +152,7 @@ rules:
 	suiteCtx, suiteCancel = context.WithCancel(context.Background())
 	DeferCleanup(func() { suiteCancel() })
 	By("recording every version of every generated Secret, from the API server directly")
-	values, err = testutil.StartValueLog(suiteCtx, clientset, staxv1alpha1.LabelBlueprint)
+	valueLog, err = testutil.StartValueLog(suiteCtx, clientset, staxv1alpha1.LabelBlueprint)
 	Expect(err).NotTo(HaveOccurred())
 	By("playing the Deployment controller")
 	player, err = testutil.PlayDeployments(suiteCtx, clientset, staxv1alpha1.LabelBlueprint)
@@ -160,10 +160,10 @@ rules:
 })
 
 var _ = AfterSuite(func() {
-	if values != nil {
+	if valueLog != nil {
 		By("checking that no generated value reached a manager log or the audit log")
 		expectNoValueInFiles(workDir)
-		Expect(values.Err()).NotTo(HaveOccurred())
+		Expect(valueLog.Err()).NotTo(HaveOccurred())
 	}
 })
 
@@ -184,7 +184,7 @@ var _ = ReportAfterSuite("reliability work dir", func(r Report) {
 // value log saw, raw, base64 and hex encoded. A hit names the file, never
 // the value.
 func expectNoValueInFiles(dir string) {
-	all := values.AllValues()
+	all := valueLog.AllValues()
 	entries, err := os.ReadDir(dir)
 	Expect(err).NotTo(HaveOccurred())
 	for _, e := range entries {
