@@ -30,6 +30,10 @@ const (
 	// ReasonDependencyCycle: dependsOn forms a cycle, so the services in it
 	// could never start.
 	ReasonDependencyCycle = "DependencyCycle"
+	// ReasonRotationFailed: the onRotate hook of a generated value failed or
+	// timed out; consumers keep the value in use and the staged value was
+	// discarded. The next rotation request tries again.
+	ReasonRotationFailed = "RotationFailed"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )
