@@ -42,7 +42,10 @@ var allowlists = map[string]map[grant]bool{
 	// status; it reads, creates and updates Secrets but never patches one
 	// (every write carries the resourceVersion of a fresh read) nor deletes
 	// one (garbage collection does, through ownerReferences); it owns
-	// Deployments and Services, and records events.
+	// Deployments and Services, and records events. Jobs are the onRotate
+	// hooks: created (never updated: a hook's Job is created once per
+	// rotation), read and watched to learn the outcome, deleted once the
+	// next attempt starts or the rotation committed.
 	"manager-role": allow(
 		resourceGrants("stax.dev", "blueprints", "get", "list", "watch"),
 		resourceGrants("stax.dev", "blueprints/status", "get", "update", "patch"),
@@ -50,6 +53,7 @@ var allowlists = map[string]map[grant]bool{
 		resourceGrants("apps", "deployments", readWrite...),
 		resourceGrants("", "services", readWrite...),
 		resourceGrants("events.k8s.io", "events", "create", "patch"),
+		resourceGrants("batch", "jobs", "get", "list", "watch", "create", "delete"),
 	),
 	// A namespaced Role: the lease in the manager's own namespace, and the
 	// core events client-go's leader election records there.
