@@ -53,12 +53,13 @@ func HookLabelValue(blueprintName, secretName string) string {
 // under the same name instead of creating a second one, and at most 63
 // characters, like the job-name label the Job controller sets.
 func HookJobName(blueprintName, secretName string, attempt int64) string {
-	prefix := strings.TrimRight(truncateName(blueprintName, 26), "-")
-	secret := strings.Trim(truncateName(dnsLabelChars(secretName), 14), "-")
+	// 20 + 1 + 12 + 1 + 8 + 1 + at most 19 digits: at most 62.
+	prefix := strings.TrimRight(truncateName(blueprintName, 20), "-")
+	secret := strings.Trim(truncateName(dnsLabelChars(secretName), 12), "-")
 	if secret == "" {
 		secret = "secret"
 	}
-	return fmt.Sprintf("%s-%s-%s-%d", prefix, secret, HookLabelValue(blueprintName, secretName), attempt)
+	return fmt.Sprintf("%s-%s-%s-%d", prefix, secret, HookLabelValue(blueprintName, secretName)[:8], attempt)
 }
 
 func truncateName(s string, n int) string {

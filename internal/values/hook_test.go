@@ -68,7 +68,9 @@ func TestSyncHook(t *testing.T) {
 		deadline   time.Time
 		handled    string
 	}
-	running := func(at time.Time) *HookState { return hs(staxv1alpha1.RotationPhaseHookRunning, 1, TriggerField, "r2", at) }
+	running := func(at time.Time) *HookState {
+		return hs(staxv1alpha1.RotationPhaseHookRunning, 1, TriggerField, "r2", at)
+	}
 	stagedAt := func(at time.Time) *HookState { return hs(staxv1alpha1.RotationPhaseStaged, 1, TriggerField, "r2", at) }
 	inUse := map[string]string{"pw": "old", staged: "new"}
 	cases := []struct {
@@ -123,8 +125,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "new", "pw" + prev: "old"},
-				meta: withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
+				data:      map[string]string{"pw": "new", "pw" + prev: "old"},
+				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, modified: true,
 			},
 		},
@@ -133,14 +135,14 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), stagedAt(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "new", "pw" + prev: "old"},
-				meta: withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
+				data:      map[string]string{"pw": "new", "pw" + prev: "old"},
+				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, modified: true,
 			},
 		},
 		{
 			name: "committed: steady, whatever the Job", data: map[string]string{"pw": "new", "pw" + prev: "old"},
-			meta: ptr.To(withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1)),
+			meta:    ptr.To(withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1)),
 			managed: []render.ManagedSecret{hm("r2", 0)}, now: late.Add(time.Hour),
 			want: wantHook{
 				data: map[string]string{"pw": "new", "pw" + prev: "old"},
@@ -152,8 +154,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobFailed}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
 				failed: []string{"pw"}, failure: FailureJobFailed, modified: true,
 			},
 		},
@@ -162,8 +164,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobAbsent}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobDeleted), 1),
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobDeleted), 1),
 				failed: []string{"pw"}, failure: FailureJobDeleted, modified: true,
 			},
 		},
@@ -172,8 +174,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), stagedAt(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobForeign}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureForeignJob), 1),
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureForeignJob), 1),
 				failed: []string{"pw"}, failure: FailureForeignJob, modified: true,
 			},
 		},
@@ -182,8 +184,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobActive}, now: late,
 			want: wantHook{
-				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
 				failed: []string{"pw"}, failure: FailureTimeout, modified: true,
 			},
 		},
@@ -198,8 +200,8 @@ func TestSyncHook(t *testing.T) {
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
-				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureStagedLost), 1),
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureStagedLost), 1),
 				failed: []string{"pw"}, failure: FailureStagedLost, modified: true,
 			},
 		},
