@@ -47,6 +47,14 @@ const DefaultSecretLength = 32
 // +kubebuilder:validation:XValidation:rule="self.matches('^([^$]|[$]+([^{<$]|$)|[$][$]+[{<]|[$][{]secret:[^}]+[}]|[$]<secret:[^>]+>)*$')",message="malformed secret reference: use ${secret:NAME/KEY}, $<secret:NAME/KEY> or ${secret:MANAGED}, and write $${ or $$< for a literal ${ or $<",reason=FieldValueInvalid
 type EnvValue string
 
+// HookEnvValue is the value of one environment variable of an onRotate
+// hook: like EnvValue, with secret references, at most 256 characters (the
+// tighter bound keeps the admission check of every hook's references within
+// the API server's CEL cost budget).
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule="self.matches('^([^$]|[$]+([^{<$]|$)|[$][$]+[{<]|[$][{]secret:[^}]+[}]|[$]<secret:[^>]+>)*$')",message="malformed secret reference: use ${secret:NAME/KEY}, $<secret:NAME/KEY> or ${secret:MANAGED}, and write $${ or $$< for a literal ${ or $<",reason=FieldValueInvalid
+type HookEnvValue string
+
 // BlueprintSpec declares the services of one environment and the secrets they
 // need.
 // +kubebuilder:validation:XValidation:rule="self.services.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.services.exists(o, o.name == d)))",message="dependsOn must name services of this Blueprint",fieldPath=".services",reason=FieldValueInvalid
@@ -308,11 +316,11 @@ type RotationHook struct {
 	Args []string `json:"args,omitempty"`
 
 	// env maps further environment variable names to values, with secret
-	// references allowed as in a service's env (see EnvValue).
+	// references allowed as in a service's env (see HookEnvValue).
 	// +optional
-	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:MaxProperties=8
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 128 && k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="env names must be C identifiers ([A-Za-z_][A-Za-z0-9_]*) of at most 128 characters",reason=FieldValueInvalid
-	Env map[string]EnvValue `json:"env,omitempty"`
+	Env map[string]HookEnvValue `json:"env,omitempty"`
 
 	// timeoutSeconds is how long the hook may take, from the staging of the
 	// new value, before the rotation is failed. Defaults to 300.

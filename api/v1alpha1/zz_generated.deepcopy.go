@@ -275,7 +275,7 @@ func (in *RotationHook) DeepCopyInto(out *RotationHook) {
 	}
 	if in.Env != nil {
 		in, out := &in.Env, &out.Env
-		*out = make(map[string]EnvValue, len(*in))
+		*out = make(map[string]HookEnvValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}

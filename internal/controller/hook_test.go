@@ -37,7 +37,7 @@ func hookedBlueprint(ns string) *staxv1alpha1.Blueprint {
 					OnRotate: &staxv1alpha1.RotationHook{
 						Image:          "postgres:16-alpine",
 						Command:        []string{"sh", "-c", `PGPASSWORD="$CURRENT_VALUE" psql -h db -U postgres -v new="$NEW_VALUE" -c "ALTER USER postgres WITH PASSWORD :'new'"`},
-						Env:            map[string]staxv1alpha1.EnvValue{"PGCONNECT_TIMEOUT": "5"},
+						Env:            map[string]staxv1alpha1.HookEnvValue{"PGCONNECT_TIMEOUT": "5"},
 						TimeoutSeconds: ptr.To[int32](60),
 					},
 				}},

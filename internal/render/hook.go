@@ -199,7 +199,11 @@ func hookEnv(service, generated string, managed map[string]bool, secretName stri
 		managed:   managed,
 		hidden:    map[string]*corev1ac.EnvVarApplyConfiguration{},
 	}
-	rendered := b.env(&staxv1alpha1.BlueprintService{Env: hook.Env})
+	env := make(map[string]staxv1alpha1.EnvValue, len(hook.Env))
+	for k, v := range hook.Env {
+		env[k] = staxv1alpha1.EnvValue(v)
+	}
+	rendered := b.env(&staxv1alpha1.BlueprintService{Env: env})
 	for _, e := range b.errs {
 		e.EnvKey = fmt.Sprintf("%s (onRotate of secret %s)", e.EnvKey, secretName)
 	}

@@ -29,7 +29,7 @@ func hookedBlueprint(hook *staxv1alpha1.RotationHook) *staxv1alpha1.Blueprint {
 func TestHookJob(t *testing.T) {
 	hook := &staxv1alpha1.RotationHook{
 		Image: "postgres:16-alpine", Command: []string{"sh", "-c", "psql"}, Args: []string{"-v"},
-		Env: map[string]staxv1alpha1.EnvValue{
+		Env: map[string]staxv1alpha1.HookEnvValue{
 			"PGHOST": "db", "ADMIN_PW": "${secret:admin}", "URL": "postgres://u:${secret:ext/key}@db", "PRICE": "5$",
 		},
 		TimeoutSeconds: ptr.To[int32](120), BackoffLimit: ptr.To[int32](1),
@@ -148,7 +148,7 @@ func TestHookJobName(t *testing.T) {
 
 func TestHookEnvInvalidReference(t *testing.T) {
 	bp := hookedBlueprint(&staxv1alpha1.RotationHook{Image: "x", Command: []string{"true"},
-		Env: map[string]staxv1alpha1.EnvValue{"X": "${secret:nope}"}})
+		Env: map[string]staxv1alpha1.HookEnvValue{"X": "${secret:nope}"}})
 	_, errs := Build(bp)
 	if len(errs) != 1 || errs[0].Service != "db" || !strings.Contains(errs[0].Error(), "onRotate of secret db-password") {
 		t.Fatalf("errs = %v", errs)
