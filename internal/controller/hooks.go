@@ -112,8 +112,10 @@ func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *
 		if h.Phase == staxv1alpha1.RotationPhaseFailed {
 			sc.problem(status.Problem{
 				Reason: staxv1alpha1.ReasonRotationFailed,
-				Message: fmt.Sprintf("rotation of secret %s failed: %s (Job %s); consumers keep the value in use and the new value was discarded; inspect the Job, then request a new rotation (kubectl blueprint rotate %s %s)",
-					s.Name, h.Failure, job, sc.bp.Name, s.Name),
+				// The failure is a sentence of values' own (never the Job's
+				// logs), hence the concatenation.
+				Message: fmt.Sprintf("rotation of secret %s failed: ", s.Name) + h.Failure +
+					fmt.Sprintf(" (Job %s); consumers keep the value in use and the new value was discarded; inspect the Job, then request a new rotation (kubectl blueprint rotate %s %s)", job, sc.bp.Name, s.Name),
 				Stalling: true,
 			})
 		}
@@ -130,6 +132,6 @@ func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *
 	}
 	for _, f := range change.HookFailed {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, staxv1alpha1.ReasonRotationFailed, "RotateValues",
-			"rotation of %s failed: %s (Job %s); consumers keep the value in use, the new value was discarded", f.Name, f.Failure, f.Job)
+			"rotation of %s failed, consumers keep the value in use and the new value was discarded (Job %s): %s", f.Name, f.Job, f.Failure)
 	}
 }
