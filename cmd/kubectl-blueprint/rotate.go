@@ -47,7 +47,7 @@ Only secrets with value: auto-generated can be rotated here; a secret that
 refers to another Secret changes when that Secret does.`,
 		Example: `  kubectl blueprint rotate payments-dev db-password -n payments
   kubectl blueprint rotate payments-dev db-password -n payments --wait --timeout 5m`,
-		Args:    cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, namespace, err := newClient(flags, streams.ErrOut)
 			if err != nil {
