@@ -479,7 +479,7 @@ const (
 // RotationHookStatus is the state of a secret's latest hooked rotation.
 type RotationHookStatus struct {
 	// phase is Staged, HookRunning, Committed or Failed.
-	// +required
+	// +optional
 	Phase RotationPhase `json:"phase,omitempty"`
 
 	// jobName is the hook's Job in the Blueprint's namespace.

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/yaml"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -313,6 +316,33 @@ var _ = Describe("onRotate hooks", func() {
 		Expect(testutil.CompleteJob(ctx, k8sClient, ns, jobName(1))).To(Succeed())
 		Eventually(func(g Gomega) string { return value(g)["db-password"] }, timeout, interval).Should(Equal(staged))
 		Expect(value(Default)).To(HaveKeyWithValue("db-password.previous", v1))
+	})
+
+	It("runs the Postgres example's hook on a rotation of examples/postgres-rotation-hook.yaml", func() {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "postgres-rotation-hook.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		example := &staxv1alpha1.Blueprint{}
+		Expect(yaml.UnmarshalStrict(raw, example)).To(Succeed())
+		example.Namespace = ns
+		Expect(k8sClient.Create(ctx, example)).To(Succeed())
+		rollOut(ns, example.Name)
+		read := func(g Gomega) map[string][]byte { return generatedSecret(ns, example.Name)(g).Data }
+		v1 := read(Default)["db-password"]
+		Expect(hookJobs(ns)(Default)).To(BeEmpty())
+
+		updateBlueprint(ns, example.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Secrets[0].Rotation = "2027-01" })
+		name := render.HookJobName(example.Name, "db-password", 1)
+		Eventually(func(g Gomega) *batchv1.Job { return getJob(ns, name)(g) }, timeout, interval).Should(Not(BeNil()))
+		job := getJob(ns, name)(Default)
+		hook := example.Spec.Services[0].Secrets[0].OnRotate
+		Expect(job.Spec.Template.Spec.Containers[0].Command).To(Equal(hook.Command))
+		Expect(job.Spec.Template.Spec.Containers[0].Image).To(Equal(hook.Image))
+		Expect(*job.Spec.ActiveDeadlineSeconds).To(BeEquivalentTo(*hook.TimeoutSeconds))
+		Expect(read(Default)["db-password"]).To(Equal(v1))
+
+		Expect(testutil.CompleteJob(ctx, k8sClient, ns, name)).To(Succeed())
+		Eventually(func(g Gomega) []byte { return read(g)["db-password.previous"] }, timeout, interval).Should(Equal(v1))
+		rollOut(ns, example.Name)
 	})
 
 	It("fails a rotation whose Job is deleted while it runs, and never creates it again", func() {
