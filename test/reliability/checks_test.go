@@ -190,9 +190,15 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 			}
 		}
 	}
+	// Values of removed secrets are kept for the retention period, and
+	// status lists them.
+	pending := map[string]bool{}
+	for _, p := range bp.Status.PendingRemovals {
+		pending[p.Name] = true
+	}
 	for k := range secret.Data {
 		base := strings.TrimSuffix(k, staxv1alpha1.PreviousValueSuffix)
-		if _, declared := keys[base]; !declared {
+		if _, declared := keys[base]; !declared && !pending[base] {
 			problems = append(problems, k+": held for no declared secret")
 		}
 	}
