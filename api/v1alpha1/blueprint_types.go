@@ -281,7 +281,7 @@ type ServiceSecret struct {
 	// discarded. The first generation of a value runs no hook. Only with
 	// value: auto-generated.
 	// +optional
-	OnRotate *RotationHook `json:"onRotate,omitempty"`
+	OnRotate RotationHook `json:"onRotate,omitzero"`
 }
 
 // RotationHook is the Job that carries a rotation of a generated value to
@@ -328,7 +328,7 @@ type RotationHook struct {
 	// +kubebuilder:default=300
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=86400
-	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
 
 	// backoffLimit is how many times the Job retries a failed pod before the
 	// rotation fails. Defaults to 2.
@@ -457,30 +457,31 @@ type ManagedSecretStatus struct {
 	Hook *RotationHookStatus `json:"hook,omitempty"`
 }
 
-// RotationPhase is how far a hooked rotation has got.
+// RotationState is how far a hooked rotation has got (its phase).
 // +kubebuilder:validation:Enum=Staged;HookRunning;Committed;Failed
-type RotationPhase string
+type RotationState string
 
 const (
-	// RotationPhaseStaged: the new value is staged in the generated Secret;
+	// RotationStateStaged: the new value is staged in the generated Secret;
 	// the hook's Job is not created yet.
-	RotationPhaseStaged RotationPhase = "Staged"
-	// RotationPhaseHookRunning: the hook's Job runs; consumers keep the
+	RotationStateStaged RotationState = "Staged"
+	// RotationStateHookRunning: the hook's Job runs; consumers keep the
 	// value in use.
-	RotationPhaseHookRunning RotationPhase = "HookRunning"
-	// RotationPhaseCommitted: the Job completed and the new value is the
+	RotationStateHookRunning RotationState = "HookRunning"
+	// RotationStateCommitted: the Job completed and the new value is the
 	// value; consumers roll out.
-	RotationPhaseCommitted RotationPhase = "Committed"
-	// RotationPhaseFailed: the Job failed or timed out; the staged value was
+	RotationStateCommitted RotationState = "Committed"
+	// RotationStateFailed: the Job failed or timed out; the staged value was
 	// discarded and consumers keep the value in use.
-	RotationPhaseFailed RotationPhase = "Failed"
+	RotationStateFailed RotationState = "Failed"
 )
 
 // RotationHookStatus is the state of a secret's latest hooked rotation.
 type RotationHookStatus struct {
-	// phase is Staged, HookRunning, Committed or Failed.
+	// state is how far the rotation has got: Staged, HookRunning,
+	// Committed or Failed.
 	// +optional
-	Phase RotationPhase `json:"phase,omitempty"`
+	State RotationState `json:"state,omitempty"`
 
 	// jobName is the hook's Job in the Blueprint's namespace.
 	// +optional

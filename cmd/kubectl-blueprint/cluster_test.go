@@ -339,23 +339,23 @@ func createReadmeBlueprintNamed(t *testing.T, c client.Client, ns, name string) 
 func TestRotateWait(t *testing.T) {
 	kubeconfig, c := startCluster(t)
 	for name, tc := range map[string]struct {
-		final      staxv1alpha1.RotationPhase
+		final      staxv1alpha1.RotationState
 		wantCode   int
 		wantStdout string
 		wantStderr string
 	}{
-		"committed": {final: staxv1alpha1.RotationPhaseCommitted, wantCode: 0, wantStdout: "blueprint.stax.dev/payments-dev: db-password rotated\n"},
-		"failed": {final: staxv1alpha1.RotationPhaseFailed, wantCode: 1,
+		"committed": {final: staxv1alpha1.RotationStateCommitted, wantCode: 0, wantStdout: "blueprint.stax.dev/payments-dev: db-password rotated\n"},
+		"failed": {final: staxv1alpha1.RotationStateFailed, wantCode: 1,
 			wantStderr: "error: rotation of db-password failed: Job payments-dev-db-password-9dbcb143-2\nrotation of secret db-password failed: the Job failed (Job payments-dev-db-password-9dbcb143-2); consumers keep the value in use\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ns := newNamespace(t, c)
 			bp := createReadmeBlueprint(t, c, ns)
-			bp.Spec.Services[0].Secrets[0].OnRotate = &staxv1alpha1.RotationHook{Image: "postgres:16-alpine", Command: []string{"true"}}
+			bp.Spec.Services[0].Secrets[0].OnRotate = staxv1alpha1.RotationHook{Image: "postgres:16-alpine", Command: []string{"true"}}
 			if err := c.Update(context.Background(), bp); err != nil {
 				t.Fatal(err)
 			}
-			running := &staxv1alpha1.RotationHookStatus{Phase: staxv1alpha1.RotationPhaseHookRunning, JobName: "payments-dev-db-password-9dbcb143-1"}
+			running := &staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: "payments-dev-db-password-9dbcb143-1"}
 			setHook := func(h *staxv1alpha1.RotationHookStatus, ready metav1.Condition) {
 				t.Helper()
 				if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), bp); err != nil {
@@ -384,20 +384,20 @@ func TestRotateWait(t *testing.T) {
 					time.Sleep(50 * time.Millisecond)
 				}
 				// The running Job ends: not the requested rotation.
-				setHook(&staxv1alpha1.RotationHookStatus{Phase: staxv1alpha1.RotationPhaseCommitted, JobName: running.JobName},
+				setHook(&staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateCommitted, JobName: running.JobName},
 					metav1.Condition{Status: metav1.ConditionFalse, Reason: "Progressing", Message: "rolling out"})
 				time.Sleep(2 * waitInterval)
 				// The queued one runs, then ends.
 				next := "payments-dev-db-password-9dbcb143-2"
-				setHook(&staxv1alpha1.RotationHookStatus{Phase: staxv1alpha1.RotationPhaseHookRunning, JobName: next},
+				setHook(&staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: next},
 					metav1.Condition{Status: metav1.ConditionFalse, Reason: "Progressing", Message: "rolling out"})
 				time.Sleep(2 * waitInterval)
 				ready := metav1.Condition{Status: metav1.ConditionTrue, Reason: "Available", Message: "all 2 services are available"}
-				if tc.final == staxv1alpha1.RotationPhaseFailed {
+				if tc.final == staxv1alpha1.RotationStateFailed {
 					ready = metav1.Condition{Status: metav1.ConditionFalse, Reason: staxv1alpha1.ReasonRotationFailed,
 						Message: "rotation of secret db-password failed: the Job failed (Job " + next + "); consumers keep the value in use"}
 				}
-				setHook(&staxv1alpha1.RotationHookStatus{Phase: tc.final, JobName: next}, ready)
+				setHook(&staxv1alpha1.RotationHookStatus{State: tc.final, JobName: next}, ready)
 			}()
 			code, stdout, stderr := plugin(t, "", "rotate", "payments-dev", "db-password", "--wait", "--timeout", "30s", "--kubeconfig", kubeconfig, "-n", ns)
 			<-done

@@ -165,10 +165,10 @@ func rotationOutcome(before, after *staxv1alpha1.Blueprint, secret string) rotat
 		if now.Hook == nil || (was.Hook != nil && now.Hook.JobName == was.Hook.JobName) {
 			return rotationPending
 		}
-		switch now.Hook.Phase {
-		case staxv1alpha1.RotationPhaseCommitted:
+		switch now.Hook.State {
+		case staxv1alpha1.RotationStateCommitted:
 			return rotationDone
-		case staxv1alpha1.RotationPhaseFailed:
+		case staxv1alpha1.RotationStateFailed:
 			msg := fmt.Sprintf("rotation of %s failed: Job %s", secret, now.Hook.JobName)
 			if c := meta.FindStatusCondition(after.Status.Conditions, staxv1alpha1.ConditionReady); c != nil && c.Reason == staxv1alpha1.ReasonRotationFailed {
 				msg += "\n" + c.Message
@@ -196,7 +196,7 @@ func hooked(bp *staxv1alpha1.Blueprint, name string) bool {
 	for _, svc := range bp.Spec.Services {
 		for _, s := range svc.Secrets {
 			if s.Name == name {
-				return s.OnRotate != nil
+				return s.OnRotate.Image != "" || len(s.OnRotate.Command) > 0
 			}
 		}
 	}

@@ -71,7 +71,7 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	}
 	keep := map[string]bool{}
 	for _, m := range sc.plan.Managed {
-		if h := st.Values[m.Name].Hook; h != nil && h.Phase != staxv1alpha1.RotationPhaseCommitted {
+		if h := st.Values[m.Name].Hook; h != nil && h.Phase != staxv1alpha1.RotationStateCommitted {
 			// In flight, or failed and kept for inspection until the next
 			// attempt.
 			keep[render.HookJobName(sc.bp.Name, m.Name, h.Attempt)] = true
@@ -108,8 +108,8 @@ func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *
 			continue
 		}
 		job := render.HookJobName(sc.bp.Name, s.Name, h.Attempt)
-		s.Hook = &staxv1alpha1.RotationHookStatus{Phase: h.Phase, JobName: job}
-		if h.Phase == staxv1alpha1.RotationPhaseFailed {
+		s.Hook = &staxv1alpha1.RotationHookStatus{State: h.Phase, JobName: job}
+		if h.Phase == staxv1alpha1.RotationStateFailed {
 			sc.problem(status.Problem{
 				Reason: staxv1alpha1.ReasonRotationFailed,
 				// The failure is a sentence of values' own (never the Job's

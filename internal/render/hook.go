@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,12 @@ const (
 // none: nobody, so that images built to run as root (postgres, mysql, redis
 // clients) still pass the restricted profile's runAsNonRoot.
 const HookUserID = 65534
+
+// HasHook reports whether s declares an onRotate hook: admission requires
+// its image and command, so a zero hook is none.
+func HasHook(s staxv1alpha1.ServiceSecret) bool {
+	return s.OnRotate.Image != "" || len(s.OnRotate.Command) > 0
+}
 
 // StagedKey is the key of the generated Secret that holds managed secret
 // name's staged value while its hook runs.
@@ -121,10 +128,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt in
 	}
 	env = append(env, extra...)
 	labels := HookLabels(bp.Name, m.Name)
-	timeout := int64(DefaultHookTimeoutSeconds)
-	if m.Hook.TimeoutSeconds != nil {
-		timeout = int64(*m.Hook.TimeoutSeconds)
-	}
+	timeout := int64(m.HookTimeout() / time.Second)
 	backoff := int32(DefaultHookBackoffLimit)
 	if m.Hook.BackoffLimit != nil {
 		backoff = *m.Hook.BackoffLimit

@@ -13,7 +13,7 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
-func hookedBlueprint(hook *staxv1alpha1.RotationHook) *staxv1alpha1.Blueprint {
+func hookedBlueprint(hook staxv1alpha1.RotationHook) *staxv1alpha1.Blueprint {
 	return &staxv1alpha1.Blueprint{
 		ObjectMeta: metav1.ObjectMeta{Name: "payments-dev", Namespace: "ns", UID: "uid-1"},
 		Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
@@ -27,12 +27,12 @@ func hookedBlueprint(hook *staxv1alpha1.RotationHook) *staxv1alpha1.Blueprint {
 }
 
 func TestHookJob(t *testing.T) {
-	hook := &staxv1alpha1.RotationHook{
+	hook := staxv1alpha1.RotationHook{
 		Image: "postgres:16-alpine", Command: []string{"sh", "-c", "psql"}, Args: []string{"-v"},
 		Env: map[string]staxv1alpha1.HookEnvValue{
 			"PGHOST": "db", "ADMIN_PW": "${secret:admin}", "URL": "postgres://u:${secret:ext/key}@db", "PRICE": "5$",
 		},
-		TimeoutSeconds: ptr.To[int32](120), BackoffLimit: ptr.To[int32](1),
+		TimeoutSeconds: 120, BackoffLimit: ptr.To[int32](1),
 	}
 	bp := hookedBlueprint(hook)
 	plan, errs := Build(bp)
@@ -97,7 +97,7 @@ func TestHookJob(t *testing.T) {
 // Security restricted profile a Job's pod can fail (the envtest suite checks
 // it against admission too).
 func TestHookJobRestricted(t *testing.T) {
-	bp := hookedBlueprint(&staxv1alpha1.RotationHook{Image: "redis:7", Command: []string{"true"}})
+	bp := hookedBlueprint(staxv1alpha1.RotationHook{Image: "redis:7", Command: []string{"true"}})
 	plan, _ := Build(bp)
 	job, err := HookJob(bp, plan, plan.Managed[1], 1)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestHookJobName(t *testing.T) {
 }
 
 func TestHookEnvInvalidReference(t *testing.T) {
-	bp := hookedBlueprint(&staxv1alpha1.RotationHook{Image: "x", Command: []string{"true"},
+	bp := hookedBlueprint(staxv1alpha1.RotationHook{Image: "x", Command: []string{"true"},
 		Env: map[string]staxv1alpha1.HookEnvValue{"X": "${secret:nope}"}})
 	_, errs := Build(bp)
 	if len(errs) != 1 || errs[0].Service != "db" || !strings.Contains(errs[0].Error(), "onRotate of secret db-password") {

@@ -22,11 +22,11 @@ const (
 // hm is a managed secret with an onRotate hook of hookTimeout.
 func hm(rotation string, every time.Duration) render.ManagedSecret {
 	m := ms("pw", rotation, every)
-	m.Hook = &staxv1alpha1.RotationHook{Image: "postgres:16-alpine", Command: []string{"true"}, TimeoutSeconds: ptr.To[int32](60)}
+	m.Hook = &staxv1alpha1.RotationHook{Image: "postgres:16-alpine", Command: []string{"true"}, TimeoutSeconds: 60}
 	return m
 }
 
-func hs(phase staxv1alpha1.RotationPhase, attempt int64, trigger, rotation string, at time.Time) *HookState {
+func hs(phase staxv1alpha1.RotationState, attempt int64, trigger, rotation string, at time.Time) *HookState {
 	return &HookState{Phase: phase, Attempt: attempt, Trigger: trigger, Rotation: rotation, StagedAt: at, Deadline: at.Add(hookTimeot + HookGrace)}
 }
 
@@ -69,9 +69,9 @@ func TestSyncHook(t *testing.T) {
 		handled    string
 	}
 	running := func(at time.Time) *HookState {
-		return hs(staxv1alpha1.RotationPhaseHookRunning, 1, TriggerField, "r2", at)
+		return hs(staxv1alpha1.RotationStateHookRunning, 1, TriggerField, "r2", at)
 	}
-	stagedAt := func(at time.Time) *HookState { return hs(staxv1alpha1.RotationPhaseStaged, 1, TriggerField, "r2", at) }
+	stagedAt := func(at time.Time) *HookState { return hs(staxv1alpha1.RotationStateStaged, 1, TriggerField, "r2", at) }
 	inUse := map[string]string{"pw": "old", staged: "new"}
 	cases := []struct {
 		name     string
@@ -126,7 +126,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
 				data:      map[string]string{"pw": "new", "pw" + prev: "old"},
-				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
+				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationStateCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, modified: true,
 			},
 		},
@@ -136,17 +136,17 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
 				data:      map[string]string{"pw": "new", "pw" + prev: "old"},
-				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
+				meta:      withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationStateCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, modified: true,
 			},
 		},
 		{
 			name: "committed: steady, whatever the Job", data: map[string]string{"pw": "new", "pw" + prev: "old"},
-			meta:    ptr.To(withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1)),
+			meta:    ptr.To(withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationStateCommitted, 1, TriggerField, "r2", t1), t2, ""), 1)),
 			managed: []render.ManagedSecret{hm("r2", 0)}, now: late.Add(time.Hour),
 			want: wantHook{
 				data: map[string]string{"pw": "new", "pw" + prev: "old"},
-				meta: withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationPhaseCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
+				meta: withHook(meta("r2", t2), finished(hs(staxv1alpha1.RotationStateCommitted, 1, TriggerField, "r2", t1), t2, ""), 1),
 			},
 		},
 		{
@@ -155,7 +155,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobFailed}, now: t2,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
-				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
 				failed: []string{"pw"}, failure: FailureJobFailed, modified: true,
 			},
 		},
@@ -165,7 +165,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobAbsent}, now: t2,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
-				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobDeleted), 1),
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureJobDeleted), 1),
 				failed: []string{"pw"}, failure: FailureJobDeleted, modified: true,
 			},
 		},
@@ -175,7 +175,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobForeign}, now: t2,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
-				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureForeignJob), 1),
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureForeignJob), 1),
 				failed: []string{"pw"}, failure: FailureForeignJob, modified: true,
 			},
 		},
@@ -185,7 +185,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobActive}, now: late,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
-				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
 				failed: []string{"pw"}, failure: FailureTimeout, modified: true,
 			},
 		},
@@ -201,26 +201,26 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
-				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureStagedLost), 1),
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureStagedLost), 1),
 				failed: []string{"pw"}, failure: FailureStagedLost, modified: true,
 			},
 		},
 		{
 			name: "failed for a token: not retried while the token stays", data: map[string]string{"pw": "old"},
-			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1)),
+			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1)),
 			managed: []render.ManagedSecret{hm("r2", 0)}, now: late.Add(time.Hour),
 			want: wantHook{
 				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
+				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1),
 			},
 		},
 		{
 			name: "failed, then a new request: a fresh value, attempt 2", data: map[string]string{"pw": "old"},
-			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1)),
+			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), t2, FailureJobFailed), 1)),
 			managed: []render.ManagedSecret{hm("r2", 0)}, rotate: []string{"pw"}, rotateID: "req-1", now: late,
 			want: wantHook{
 				data:   map[string]string{"pw": "old", staged: "v1"},
-				meta:   withHook(meta("r1", t0), hs(staxv1alpha1.RotationPhaseStaged, 2, TriggerAnnotation, "r2", late), 2),
+				meta:   withHook(meta("r1", t0), hs(staxv1alpha1.RotationStateStaged, 2, TriggerAnnotation, "r2", late), 2),
 				staged: []string{"pw"}, createJobs: []string{"pw"}, calls: 1, modified: true, deadline: late.Add(hookTimeot + HookGrace), handled: "req-1",
 			},
 		},
@@ -242,7 +242,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
 				data:      map[string]string{"pw": "new", "pw" + prev: "old", staged: "v1"},
-				meta:      withHook(meta("r2", t2), hs(staxv1alpha1.RotationPhaseStaged, 2, TriggerAnnotation, "r2", t2), 2),
+				meta:      withHook(meta("r2", t2), hs(staxv1alpha1.RotationStateStaged, 2, TriggerAnnotation, "r2", t2), 2),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, staged: []string{"pw"}, createJobs: []string{"pw"},
 				calls: 1, modified: true, deadline: t2.Add(hookTimeot + HookGrace),
 			},
@@ -253,7 +253,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobFailed}, now: t2,
 			want: wantHook{
 				data:   map[string]string{"pw": "old", staged: "v1"},
-				meta:   withHook(meta("r1", t0), hs(staxv1alpha1.RotationPhaseStaged, 2, TriggerAnnotation, "r2", t2), 2),
+				meta:   withHook(meta("r1", t0), hs(staxv1alpha1.RotationStateStaged, 2, TriggerAnnotation, "r2", t2), 2),
 				failed: []string{"pw"}, failure: FailureJobFailed, staged: []string{"pw"}, createJobs: []string{"pw"},
 				calls: 1, modified: true, deadline: t2.Add(hookTimeot + HookGrace),
 			},
@@ -264,7 +264,7 @@ func TestSyncHook(t *testing.T) {
 			jobs: map[string]observe.JobState{"pw": observe.JobComplete}, now: t2,
 			want: wantHook{
 				data:      map[string]string{"pw": "new", "pw" + prev: "old", staged: "v1"},
-				meta:      withHook(meta("r2", t2), hs(staxv1alpha1.RotationPhaseStaged, 2, TriggerField, "r3", t2), 2),
+				meta:      withHook(meta("r2", t2), hs(staxv1alpha1.RotationStateStaged, 2, TriggerField, "r3", t2), 2),
 				committed: []string{"pw"}, rotated: map[string][]string{TriggerField: {"pw"}}, staged: []string{"pw"}, createJobs: []string{"pw"},
 				calls: 1, modified: true, deadline: t2.Add(hookTimeot + HookGrace),
 			},
@@ -294,17 +294,17 @@ func TestSyncHook(t *testing.T) {
 			name: "a scheduled rotation is staged", data: map[string]string{"pw": "old"},
 			meta: ptr.To(meta("r1", t0)), managed: []render.ManagedSecret{hm("r1", time.Hour)}, now: t1,
 			want: wantHook{
-				data: map[string]string{"pw": "old", staged: "v1"}, meta: withHook(meta("r1", t0), hs(staxv1alpha1.RotationPhaseStaged, 1, TriggerSchedule, "r1", t1), 1),
+				data: map[string]string{"pw": "old", staged: "v1"}, meta: withHook(meta("r1", t0), hs(staxv1alpha1.RotationStateStaged, 1, TriggerSchedule, "r1", t1), 1),
 				staged: []string{"pw"}, createJobs: []string{"pw"}, calls: 1, modified: true, deadline: late,
 			},
 		},
 		{
 			name: "a failed scheduled rotation waits for the next schedule", data: map[string]string{"pw": "old"},
-			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerSchedule, "r1", t1), t2, FailureJobFailed), 1)),
+			meta:    ptr.To(withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerSchedule, "r1", t1), t2, FailureJobFailed), 1)),
 			managed: []render.ManagedSecret{hm("r1", time.Hour)}, now: t2.Add(time.Hour - time.Second),
 			want: wantHook{
 				data: map[string]string{"pw": "old"},
-				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationPhaseFailed, 1, TriggerSchedule, "r1", t1), t2, FailureJobFailed), 1),
+				meta: withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerSchedule, "r1", t1), t2, FailureJobFailed), 1),
 			},
 		},
 	}
@@ -382,7 +382,7 @@ func TestSyncHookRemoval(t *testing.T) {
 	t1 := t0.Add(time.Hour)
 	st := State{
 		Data:   bytesMap(map[string]string{staxv1alpha1.DigestKey: "dk", "pw": "old", staged: "new"}),
-		Values: map[string]ValueMeta{"pw": withHook(meta("r1", t0), hs(staxv1alpha1.RotationPhaseHookRunning, 1, TriggerField, "r2", t0), 1)},
+		Values: map[string]ValueMeta{"pw": withHook(meta("r1", t0), hs(staxv1alpha1.RotationStateHookRunning, 1, TriggerField, "r2", t0), 1)},
 	}
 	g := &fakeGen{}
 	ch, err := Sync(&st, Request{Retention: time.Hour, Now: t1, Blueprint: "bp"}, g.gen)
@@ -392,7 +392,7 @@ func TestSyncHookRemoval(t *testing.T) {
 	if got, want := stringMap(st.Data), map[string]string{staxv1alpha1.DigestKey: "dk", "pw": "old"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("data = %v, want %v", got, want)
 	}
-	if h := st.Values["pw"].Hook; h.Phase != staxv1alpha1.RotationPhaseFailed || h.Failure != FailureRemoved {
+	if h := st.Values["pw"].Hook; h.Phase != staxv1alpha1.RotationStateFailed || h.Failure != FailureRemoved {
 		t.Errorf("hook = %+v, want Failed (%s)", h, FailureRemoved)
 	}
 	if len(ch.HookFailed) != 0 || len(ch.CreateJobs) != 0 || !ch.Modified {
@@ -475,7 +475,7 @@ func TestSyncHookCrashes(t *testing.T) {
 					t.Fatalf("run %d: attempt %d staged %q, then %q: a second new value", run, h.Attempt, first, v)
 				}
 				stagedFor[h.Attempt] = v
-				if h.Phase == staxv1alpha1.RotationPhaseStaged && len(ch.Staged) == 0 {
+				if h.Phase == staxv1alpha1.RotationStateStaged && len(ch.Staged) == 0 {
 					recreated++
 				}
 			}

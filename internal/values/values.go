@@ -56,7 +56,7 @@ type ValueMeta struct {
 // Staged or HookRunning the new value waits under render.StagedKey(NAME)
 // and the value in use stays under NAME.
 type HookState struct {
-	Phase staxv1alpha1.RotationPhase `json:"phase"`
+	Phase staxv1alpha1.RotationState `json:"phase"`
 	// Attempt identifies the rotation: it counts the secret's hooked
 	// rotations from 1 and names the Job (render.HookJobName).
 	Attempt int64 `json:"attempt"`
@@ -83,7 +83,7 @@ type HookState struct {
 // InFlight reports whether a hooked rotation is staged and not yet
 // committed or failed.
 func (h *HookState) InFlight() bool {
-	return h != nil && (h.Phase == staxv1alpha1.RotationPhaseStaged || h.Phase == staxv1alpha1.RotationPhaseHookRunning)
+	return h != nil && (h.Phase == staxv1alpha1.RotationStateStaged || h.Phase == staxv1alpha1.RotationStateHookRunning)
 }
 
 // Why a hooked rotation failed.
@@ -353,7 +353,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 				st.Data[render.StagedKey(m.Name)] = value
 				meta.HookAttempts++
 				meta.Hook = &HookState{
-					Phase: staxv1alpha1.RotationPhaseStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
+					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
 					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace),
 				}
 				ch.Staged = append(ch.Staged, m.Name)
@@ -409,7 +409,7 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 		delete(st.Data, staged)
 		now := req.Now
 		meta.Rotation, meta.GeneratedAt = h.Rotation, now
-		h.Phase, h.FinishedAt = staxv1alpha1.RotationPhaseCommitted, &now
+		h.Phase, h.FinishedAt = staxv1alpha1.RotationStateCommitted, &now
 		ch.Rotated[h.Trigger] = append(ch.Rotated[h.Trigger], m.Name)
 		ch.Committed = append(ch.Committed, m.Name)
 		ch.Modified = true
@@ -418,7 +418,7 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 		fail = FailureJobFailed
 	case looked && job == observe.JobForeign:
 		fail = FailureForeignJob
-	case looked && job == observe.JobAbsent && h.Phase == staxv1alpha1.RotationPhaseHookRunning:
+	case looked && job == observe.JobAbsent && h.Phase == staxv1alpha1.RotationStateHookRunning:
 		// Never created again: that would run a second Job for one
 		// rotation.
 		fail = FailureJobDeleted
@@ -428,14 +428,14 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 	if fail != "" {
 		delete(st.Data, staged)
 		now := req.Now
-		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationPhaseFailed, &now, fail
+		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationStateFailed, &now, fail
 		ch.HookFailed = append(ch.HookFailed, HookFailure{Name: m.Name, Job: render.HookJobName(req.Blueprint, m.Name, h.Attempt), Failure: fail})
 		ch.Modified = true
 		return true
 	}
 	switch {
-	case looked && job == observe.JobActive && h.Phase == staxv1alpha1.RotationPhaseStaged:
-		h.Phase = staxv1alpha1.RotationPhaseHookRunning
+	case looked && job == observe.JobActive && h.Phase == staxv1alpha1.RotationStateStaged:
+		h.Phase = staxv1alpha1.RotationStateHookRunning
 		ch.Modified = true
 	case looked && job == observe.JobAbsent:
 		// Staged, and the Job is not there yet (a crash between the write
@@ -448,14 +448,14 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 // failedFor reports whether the latest hooked rotation failed for rotation
 // token: a token whose hook failed is not retried until another request.
 func failedFor(h *HookState, token string) bool {
-	return h != nil && h.Phase == staxv1alpha1.RotationPhaseFailed && h.Rotation == token
+	return h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.Rotation == token
 }
 
 // scheduleBase is when meta's rotation schedule runs from: the value's
 // generation, or the failure of a later hooked rotation, so a failed
 // scheduled rotation is tried again at the next schedule, not at once.
 func scheduleBase(meta ValueMeta) time.Time {
-	if h := meta.Hook; h != nil && h.Phase == staxv1alpha1.RotationPhaseFailed && h.FinishedAt != nil && h.FinishedAt.After(meta.GeneratedAt) {
+	if h := meta.Hook; h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.FinishedAt != nil && h.FinishedAt.After(meta.GeneratedAt) {
 		return *h.FinishedAt
 	}
 	return meta.GeneratedAt
@@ -501,7 +501,7 @@ func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) 
 				// never committed.
 				delete(st.Data, render.StagedKey(n))
 				now := req.Now
-				meta.Hook.Phase, meta.Hook.FinishedAt, meta.Hook.Failure = staxv1alpha1.RotationPhaseFailed, &now, FailureRemoved
+				meta.Hook.Phase, meta.Hook.FinishedAt, meta.Hook.Failure = staxv1alpha1.RotationStateFailed, &now, FailureRemoved
 				meta.Hook.Queued = ""
 				st.Values[n] = meta
 				ch.Modified = true

@@ -117,7 +117,7 @@ func (c *churn) create(ctx context.Context) error {
 	}}
 	if c.hooks && c.rnd.Intn(2) == 0 {
 		first := &m.spec.Services[0].Secrets[0]
-		first.OnRotate = &staxv1alpha1.RotationHook{
+		first.OnRotate = staxv1alpha1.RotationHook{
 			Image:   "postgres:16-alpine",
 			Command: []string{"sh", "-c", `PGPASSWORD="$CURRENT_VALUE" psql -h ` + m.name + `-db -U postgres -v new="$NEW_VALUE" -c "ALTER USER postgres WITH PASSWORD :'new'"`},
 		}
@@ -442,7 +442,7 @@ var _ = Describe("Across SIGKILLs", func() {
 				bp := &staxv1alpha1.Blueprint{}
 				g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: m.name}, bp)).To(Succeed())
 				for _, s := range bp.Status.Secrets {
-					if s.Hook == nil || s.Hook.Phase != staxv1alpha1.RotationPhaseFailed || retried[m.name+"/"+s.Hook.JobName] {
+					if s.Hook == nil || s.Hook.State != staxv1alpha1.RotationStateFailed || retried[m.name+"/"+s.Hook.JobName] {
 						continue
 					}
 					retried[m.name+"/"+s.Hook.JobName] = true
