@@ -322,6 +322,8 @@ var _ = Describe("onRotate hooks", func() {
 		Expect(err).NotTo(HaveOccurred())
 		example := &staxv1alpha1.Blueprint{}
 		Expect(yaml.UnmarshalStrict(raw, example)).To(Succeed())
+		// Its services are named db and api too: a namespace of its own.
+		ns := newNamespace()
 		example.Namespace = ns
 		Expect(k8sClient.Create(ctx, example)).To(Succeed())
 		rollOut(ns, example.Name)
