@@ -208,7 +208,8 @@ func TestStatus(t *testing.T) {
 			{Name: "api", State: staxv1alpha1.ServiceStateWaitingForDependencies, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}},
 			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
-		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
+		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated,
+			Hook: &staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: "payments-dev-db-password-9dbcb143-2"}}},
 		PendingRemovals: []staxv1alpha1.PendingRemoval{
 			{Name: "old-token", RemovedAt: &generated, PruneAfter: &metav1.Time{Time: generated.Add(168 * time.Hour)}},
 		},
@@ -228,6 +229,9 @@ SERVICE   READY   VALUES                                      LAST ROTATION     
 db        1/1     db-password                                 2026-03-01T09:30:00Z
 api       0/2     db-password,stripe/api-key,stripe/webhook   2026-03-01T09:30:00Z   waiting for: db
 cache     0/1     -                                           -                      Progressing
+
+Rotation hooks (latest rotation):
+  db-password: HookRunning, Job payments-dev-db-password-9dbcb143-2
 
 Removed from the spec, kept until pruned (kubectl blueprint prune deletes them now):
   old-token: removed 2026-03-01T09:30:00Z, pruned after 2026-03-08T09:30:00Z
