@@ -22,6 +22,7 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 const stagedKey = staxv1alpha1.StagedValuePrefix + "db-password"
@@ -344,6 +345,43 @@ var _ = Describe("onRotate hooks", func() {
 		Expect(testutil.CompleteJob(ctx, k8sClient, ns, name)).To(Succeed())
 		Eventually(func(g Gomega) []byte { return read(g)["db-password.previous"] }, timeout, interval).Should(Equal(v1))
 		rollOut(ns, example.Name)
+	})
+
+	It("after a crash between staging and the Job's creation, creates the Job for the staged value and generates no other", func() {
+		v1 := value(Default)["db-password"]
+		By("stopping the manager, and leaving the Secret as a manager killed right after the staging write would")
+		stopManager()
+		<-managerDone
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Secrets[0].Rotation = "2026-12" })
+		const staged = "StagedBeforeTheCrash0123456789ab"
+		rememberValue(staged)
+		Eventually(func() error {
+			s := generatedSecret(ns, bp.Name)(Default)
+			metas := values.DecodeValues(s.Annotations)
+			m := metas["db-password"]
+			now := testClock.Now()
+			m.HookAttempts = 1
+			m.Hook = &values.HookState{Phase: staxv1alpha1.RotationStateStaged, Attempt: 1, Trigger: values.TriggerField, Rotation: "2026-12",
+				StagedAt: now, Deadline: now.Add(time.Hour)}
+			metas["db-password"] = m
+			s.Annotations[staxv1alpha1.ValuesAnnotation] = values.EncodeValues(metas)
+			s.Data[stagedKey] = []byte(staged)
+			return k8sClient.Update(ctx, s)
+		}, timeout, interval).Should(Succeed())
+		Expect(hookJobs(ns)(Default)).To(BeEmpty())
+
+		By("starting the manager again")
+		startManager()
+		Eventually(hookStatus(ns, bp.Name), timeout, interval).Should(havePhase(staxv1alpha1.RotationStateHookRunning, jobName(1)))
+		data := value(Default)
+		Expect(data).To(HaveKeyWithValue("db-password", v1))
+		Expect(data).To(HaveKeyWithValue(stagedKey, staged))
+		Expect(hookJobs(ns)(Default)).To(ConsistOf(jobName(1)))
+
+		Expect(testutil.CompleteJob(ctx, k8sClient, ns, jobName(1))).To(Succeed())
+		Eventually(func(g Gomega) string { return value(g)["db-password"] }, timeout, interval).Should(Equal(staged))
+		Expect(value(Default)).To(HaveKeyWithValue("db-password.previous", v1))
+		Consistently(hookJobs(ns), quietly, interval).ShouldNot(ContainElement(jobName(2)))
 	})
 
 	It("fails a rotation whose Job is deleted while it runs, and never creates it again", func() {
