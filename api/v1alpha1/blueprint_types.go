@@ -48,6 +48,14 @@ const DefaultSecretLength = 32
 // +kubebuilder:validation:XValidation:rule="self.matches('^([^$]|[$]+([^{<$]|$)|[$][$]+[{<]|[$][{]secret:[^}]+[}]|[$]<secret:[^>]+>)*$')",message="malformed secret reference: use ${secret:NAME/KEY}, $<secret:NAME/KEY> or ${secret:MANAGED}, and write $${ or $$< for a literal ${ or $<",reason=FieldValueInvalid
 type EnvValue string
 
+// HookEnvValue is the value of one environment variable of an onRotate
+// hook: like EnvValue, with secret references, at most 256 characters (the
+// tighter bound keeps the admission check of every hook's references within
+// the API server's CEL cost budget).
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule="self.matches('^([^$]|[$]+([^{<$]|$)|[$][$]+[{<]|[$][{]secret:[^}]+[}]|[$]<secret:[^>]+>)*$')",message="malformed secret reference: use ${secret:NAME/KEY}, $<secret:NAME/KEY> or ${secret:MANAGED}, and write $${ or $$< for a literal ${ or $<",reason=FieldValueInvalid
+type HookEnvValue string
+
 // BlueprintSpec declares the services of one environment and the secrets they
 // need.
 // +kubebuilder:validation:XValidation:rule="self.services.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.services.exists(o, o.name == d)))",message="dependsOn must name services of this Blueprint",fieldPath=".services",reason=FieldValueInvalid
@@ -435,6 +443,7 @@ type ServicePort struct {
 // +kubebuilder:validation:XValidation:rule="has(self.envKey) || has(self.mountPath)",messageExpression="'a secret needs envKey, mountPath or both: it must reach the container somehow; secret ' + self.name + ' has neither'",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || self.value.matches('^([$][{]secret:([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[-._a-zA-Z0-9]+[}]|[$]<secret:([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[-._a-zA-Z0-9]+>)$')",message="value must be 'auto-generated' or one reference such as ${secret:NAME/KEY}; literal secret values are not accepted in a Blueprint: store the value in a Secret and reference it",fieldPath=".value",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || (!has(self.length) && !has(self.charset) && !has(self.rotation) && !has(self.rotateEvery))",message="length, charset, rotation and rotateEvery apply only to value: auto-generated",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || !has(self.onRotate)",message="onRotate applies only to value: auto-generated",fieldPath=".onRotate",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.rotateEvery) || duration(self.rotateEvery) >= duration('1h')",message="rotateEvery must be at least 1h",fieldPath=".rotateEvery",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="self.value != 'auto-generated' || (has(self.length) ? self.length : 32) >= ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? 32 : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? 20 : 22))",messageExpression="'is under the 128-bit entropy floor: the minimum length for charset ' + (has(self.charset) ? self.charset : 'alphanumeric') + ' is ' + ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? '32' : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? '20' : '22'))",fieldPath=".length",reason=FieldValueInvalid
 type ServiceSecret struct {
@@ -498,8 +507,8 @@ type ServiceSecret struct {
 	// previous value stays readable under key NAME.previous of the generated
 	// Secret). Re-applying the same string never regenerates. Only with
 	// value: auto-generated. Databases such as Postgres read their password
-	// variable only when they initialise their data directory: rotating it
-	// also needs an ALTER USER with the new value.
+	// variable only when they initialise their data directory: give such a
+	// secret an onRotate hook that runs ALTER USER with the new value.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -509,6 +518,73 @@ type ServiceSecret struct {
 	// 720h. At least 1h. Only with value: auto-generated.
 	// +optional
 	RotateEvery *metav1.Duration `json:"rotateEvery,omitempty"`
+
+	// onRotate is a hook that changes the credential where it is checked
+	// (ALTER USER in a database) before any consumer sees the new value.
+	// With it, a rotation stages the new value under a key no consumer
+	// reads, runs the hook as a Job with CURRENT_VALUE and NEW_VALUE, and
+	// commits the new value (the old one moving to NAME.previous, consumers
+	// rolling out) only when the Job completes. If the Job fails or times
+	// out, consumers keep the value in use and the staged value is
+	// discarded. The first generation of a value runs no hook. Only with
+	// value: auto-generated.
+	// +optional
+	OnRotate RotationHook `json:"onRotate,omitzero"`
+}
+
+// RotationHook is the Job that carries a rotation of a generated value to
+// the system that checks it. Its container gets the value in use as
+// environment variable CURRENT_VALUE and the new value as NEW_VALUE, both
+// through secretKeyRefs; its pod runs under the Pod Security restricted
+// profile (non-root, no privilege escalation, every capability dropped,
+// seccomp RuntimeDefault).
+// +kubebuilder:validation:XValidation:rule="!has(self.env) || self.env.all(k, k != 'CURRENT_VALUE' && k != 'NEW_VALUE')",message="env must not set CURRENT_VALUE or NEW_VALUE: the operator sets them",fieldPath=".env",reason=FieldValueForbidden
+type RotationHook struct {
+	// image is the container image of the hook, for example the database's
+	// client image.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Image string `json:"image,omitempty"`
+
+	// command is the hook's entrypoint. It must exit 0 only once the new
+	// value is accepted where it is checked.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=4096
+	Command []string `json:"command,omitempty"`
+
+	// args are the arguments of command.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=4096
+	Args []string `json:"args,omitempty"`
+
+	// env maps further environment variable names to values, with secret
+	// references allowed as in a service's env (see HookEnvValue).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 128 && k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="env names must be C identifiers ([A-Za-z_][A-Za-z0-9_]*) of at most 128 characters",reason=FieldValueInvalid
+	Env map[string]HookEnvValue `json:"env,omitempty"`
+
+	// timeoutSeconds is how long the hook may take, from the staging of the
+	// new value, before the rotation is failed. Defaults to 300.
+	// +optional
+	// +kubebuilder:default=300
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
+
+	// backoffLimit is how many times the Job retries a failed pod before the
+	// rotation fails. Defaults to 2.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
 }
 
 // ServiceResources is the flat form of a container's compute resources.
@@ -622,6 +698,44 @@ type ManagedSecretStatus struct {
 	// lastRotated is when the current value was generated.
 	// +optional
 	LastRotated *metav1.Time `json:"lastRotated,omitempty"`
+
+	// hook reports the latest rotation of a secret with onRotate; unset
+	// before its first hooked rotation.
+	// +optional
+	Hook *RotationHookStatus `json:"hook,omitempty"`
+}
+
+// RotationState is how far a hooked rotation has got (its phase).
+// +kubebuilder:validation:Enum=Staged;HookRunning;Committed;Failed
+type RotationState string
+
+const (
+	// RotationStateStaged: the new value is staged in the generated Secret;
+	// the hook's Job is not created yet.
+	RotationStateStaged RotationState = "Staged"
+	// RotationStateHookRunning: the hook's Job runs; consumers keep the
+	// value in use.
+	RotationStateHookRunning RotationState = "HookRunning"
+	// RotationStateCommitted: the Job completed and the new value is the
+	// value; consumers roll out.
+	RotationStateCommitted RotationState = "Committed"
+	// RotationStateFailed: the Job failed or timed out; the staged value was
+	// discarded and consumers keep the value in use.
+	RotationStateFailed RotationState = "Failed"
+)
+
+// RotationHookStatus is the state of a secret's latest hooked rotation.
+type RotationHookStatus struct {
+	// state is how far the rotation has got: Staged, HookRunning,
+	// Committed or Failed.
+	// +optional
+	State RotationState `json:"state,omitempty"`
+
+	// jobName is the hook's Job in the Blueprint's namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	JobName string `json:"jobName,omitempty"`
 }
 
 // ServiceState is how far a service is from available.

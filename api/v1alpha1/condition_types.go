@@ -42,6 +42,10 @@ const (
 	// Secret that does not exist. The Deployment is rendered; kubelet pulls
 	// without the credentials.
 	ReasonImagePullSecretNotFound = "ImagePullSecretNotFound"
+	// ReasonRotationFailed: the onRotate hook of a generated value failed or
+	// timed out; consumers keep the value in use and the staged value was
+	// discarded. The next rotation request tries again.
+	ReasonRotationFailed = "RotationFailed"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -81,6 +81,11 @@ const (
 	// DigestKey is the key of the generated Secret that holds the HMAC key of
 	// the secrets digest. Managed secret names cannot start with '.'.
 	DigestKey = ".digest-key"
+	// StagedValuePrefix: while the onRotate hook of managed secret NAME runs,
+	// the new value waits under key StagedValuePrefix+NAME of the generated
+	// Secret, which no consumer reads; it becomes NAME once the hook
+	// succeeds and is deleted if it fails.
+	StagedValuePrefix = ".staged."
 	// PreviousValueSuffix: after a rotation, the previous value of managed
 	// secret NAME stays readable under key NAME.previous of the generated
 	// Secret until the next rotation.
@@ -92,3 +97,12 @@ const (
 // --require-referenceable-label. Without that flag every Secret of the
 // namespace may be referenced, as a Pod may mount any of them.
 const LabelReferenceable = "stax.dev/referenceable"
+
+// LabelRotationHook is set on every Job the operator runs for an onRotate
+// hook, to the name of the managed secret (as a label value: see
+// render.HookJobName). The operator's Job cache holds only Jobs with it.
+const LabelRotationHook = "stax.dev/rotation-hook"
+
+// RotationSecretAnnotation on a hook's Job names the managed secret whose
+// rotation it carries out.
+const RotationSecretAnnotation = "stax.dev/rotation-secret"

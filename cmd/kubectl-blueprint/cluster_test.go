@@ -208,7 +208,8 @@ func TestStatus(t *testing.T) {
 			{Name: "api", State: staxv1alpha1.ServiceStateWaitingForDependencies, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}},
 			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
-		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated}},
+		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated,
+			Hook: &staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: "payments-dev-db-password-9dbcb143-2"}}},
 		PendingRemovals: []staxv1alpha1.PendingRemoval{
 			{Name: "old-token", RemovedAt: &generated, PruneAfter: &metav1.Time{Time: generated.Add(168 * time.Hour)}},
 		},
@@ -228,6 +229,9 @@ SERVICE   READY   VALUES                                      LAST ROTATION     
 db        1/1     db-password                                 2026-03-01T09:30:00Z
 api       0/2     db-password,stripe/api-key,stripe/webhook   2026-03-01T09:30:00Z   waiting for: db
 cache     0/1     -                                           -                      Progressing
+
+Rotation hooks (latest rotation):
+  db-password: HookRunning, Job payments-dev-db-password-9dbcb143-2
 
 Removed from the spec, kept until pruned (kubectl blueprint prune deletes them now):
   old-token: removed 2026-03-01T09:30:00Z, pruned after 2026-03-08T09:30:00Z
@@ -331,4 +335,90 @@ func createReadmeBlueprintNamed(t *testing.T, c client.Client, ns, name string) 
 		t.Fatal(err)
 	}
 	return bp
+}
+
+// TestRotateWait plays the operator: once the plugin's request is on the
+// Blueprint, it reports the hooked rotation as the operator would, first a
+// queued one's older Job, then the new one, committed or failed.
+func TestRotateWait(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	for name, tc := range map[string]struct {
+		final      staxv1alpha1.RotationState
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		"committed": {final: staxv1alpha1.RotationStateCommitted, wantCode: 0, wantStdout: "blueprint.stax.dev/payments-dev: db-password rotated\n"},
+		"failed": {final: staxv1alpha1.RotationStateFailed, wantCode: 1,
+			wantStderr: "error: rotation of db-password failed: Job payments-dev-db-password-9dbcb143-2\nrotation of secret db-password failed: the Job failed (Job payments-dev-db-password-9dbcb143-2); consumers keep the value in use\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ns := newNamespace(t, c)
+			bp := createReadmeBlueprint(t, c, ns)
+			bp.Spec.Services[0].Secrets[0].OnRotate = staxv1alpha1.RotationHook{Image: "postgres:16-alpine", Command: []string{"true"}}
+			if err := c.Update(context.Background(), bp); err != nil {
+				t.Fatal(err)
+			}
+			running := &staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: "payments-dev-db-password-9dbcb143-1"}
+			setHook := func(h *staxv1alpha1.RotationHookStatus, ready metav1.Condition) {
+				t.Helper()
+				if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), bp); err != nil {
+					t.Error(err)
+					return
+				}
+				bp.Status.Secrets = []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", Hook: h}}
+				ready.Type, ready.LastTransitionTime = staxv1alpha1.ConditionReady, metav1.Now()
+				bp.Status.Conditions = []metav1.Condition{ready}
+				if err := c.Status().Update(context.Background(), bp); err != nil {
+					t.Error(err)
+				}
+			}
+			// A hook already runs when the request is made: it is queued.
+			setHook(running, metav1.Condition{Status: metav1.ConditionFalse, Reason: "Progressing", Message: "rolling out"})
+
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					current := &staxv1alpha1.Blueprint{}
+					if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), current); err == nil &&
+						current.Annotations[staxv1alpha1.RotateAnnotation] == "db-password" {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				// The running Job ends: not the requested rotation.
+				setHook(&staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateCommitted, JobName: running.JobName},
+					metav1.Condition{Status: metav1.ConditionFalse, Reason: "Progressing", Message: "rolling out"})
+				time.Sleep(2 * waitInterval)
+				// The queued one runs, then ends.
+				next := "payments-dev-db-password-9dbcb143-2"
+				setHook(&staxv1alpha1.RotationHookStatus{State: staxv1alpha1.RotationStateHookRunning, JobName: next},
+					metav1.Condition{Status: metav1.ConditionFalse, Reason: "Progressing", Message: "rolling out"})
+				time.Sleep(2 * waitInterval)
+				ready := metav1.Condition{Status: metav1.ConditionTrue, Reason: "Available", Message: "all 2 services are available"}
+				if tc.final == staxv1alpha1.RotationStateFailed {
+					ready = metav1.Condition{Status: metav1.ConditionFalse, Reason: staxv1alpha1.ReasonRotationFailed,
+						Message: "rotation of secret db-password failed: the Job failed (Job " + next + "); consumers keep the value in use"}
+				}
+				setHook(&staxv1alpha1.RotationHookStatus{State: tc.final, JobName: next}, ready)
+			}()
+			code, stdout, stderr := plugin(t, "", "rotate", "payments-dev", "db-password", "--wait", "--timeout", "30s", "--kubeconfig", kubeconfig, "-n", ns)
+			<-done
+			lines := strings.SplitN(stdout, "\n", 2)
+			if code != tc.wantCode || len(lines) != 2 || lines[1] != tc.wantStdout || stderr != tc.wantStderr {
+				t.Errorf("exit code %d, stdout %q, stderr %q; want %d, the request then %q, and %q", code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+		})
+	}
+}
+
+func TestRotateWaitTimeout(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	createReadmeBlueprint(t, c, ns)
+	code, _, stderr := plugin(t, "", "rotate", "payments-dev", "db-password", "--wait", "--timeout", "2s", "--kubeconfig", kubeconfig, "-n", ns)
+	if code != 1 || stderr != "error: timed out after 2s waiting for the rotation of db-password\n" {
+		t.Errorf("exit code %d, stderr %q", code, stderr)
+	}
 }

@@ -116,6 +116,18 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 			return err
 		}
 	}
+	var hooked []staxv1alpha1.ManagedSecretStatus
+	for _, s := range bp.Status.Secrets {
+		if s.Hook != nil {
+			hooked = append(hooked, s)
+		}
+	}
+	if len(hooked) > 0 {
+		fmt.Fprint(w, "\nRotation hooks (latest rotation):\n")
+		for _, s := range hooked {
+			fmt.Fprintf(w, "  %s: %s, Job %s\n", s.Name, s.Hook.State, s.Hook.JobName)
+		}
+	}
 	if len(bp.Status.PendingRemovals) > 0 {
 		fmt.Fprint(w, "\nRemoved from the spec, kept until pruned (kubectl blueprint prune deletes them now):\n")
 		for _, p := range bp.Status.PendingRemovals {

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -526,13 +527,14 @@ var _ = Describe("Blueprint reconciler", func() {
 
 // expectNoValueLeaked runs last, over everything the suite produced: no value the
 // suite generated or referenced may appear in a log line, event, Blueprint
-// status, or rendered Deployment or Service, raw, base64 or hex encoded.
+// status, or rendered Deployment, Service or hook Job, raw, base64 or hex encoded.
 func expectNoValueLeaked() {
 	ctx := context.Background()
 	places := map[string]string{"logs": logs.String()}
 	for name, list := range map[string]client.ObjectList{
 		"events.k8s.io events": &eventsv1.EventList{}, "core events": &corev1.EventList{},
 		"Blueprints": &staxv1alpha1.BlueprintList{}, "Deployments": &appsv1.DeploymentList{}, "Services": &corev1.ServiceList{},
+		"Jobs": &batchv1.JobList{},
 	} {
 		Expect(k8sClient.List(ctx, list)).To(Succeed())
 		b, err := json.Marshal(list)

@@ -39,6 +39,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		PruneNames: pruneNames, PruneID: pruneID,
 		Retention: values.Retention(sc.bp.Spec.RemovedValueRetention, r.RemovedValueRetention),
 		Now:       r.Clock.Now(),
+		Blueprint: sc.bp.Name,
 	}
 	for range maxSecretAttempts {
 		live := &corev1.Secret{}
@@ -74,7 +75,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				return apierror.Wrap(apierror.OpCreate, "Secret", name, err)
 			}
 			r.recordGeneratedSecret(sc, secret, &st, change)
-			return nil
+			return r.runHooks(ctx, sc, &st, change)
 		case err != nil:
 			return apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
@@ -109,6 +110,9 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		}
 
 		st := values.FromSecret(live)
+		if req.Jobs, err = r.observeHookJobs(ctx, sc, &st); err != nil {
+			return err
+		}
 		change, err := values.Sync(&st, req, r.generate)
 		if err != nil {
 			return err
@@ -116,7 +120,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		ownershipChanged := values.MarkOwned(live, sc.bp)
 		if !change.Modified && !ownershipChanged {
 			r.recordGeneratedSecret(sc, live, &st, change)
-			return nil
+			return r.runHooks(ctx, sc, &st, change)
 		}
 		st.WriteTo(live)
 		// Update carries live's resourceVersion: if anyone wrote the Secret
@@ -128,7 +132,9 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			return apierror.Wrap(apierror.OpUpdate, "Secret", name, err)
 		}
 		r.recordGeneratedSecret(sc, live, &st, change)
-		return nil
+		// Only now, with the staged value and the rotation's state on the
+		// Secret, may a hook's Job exist.
+		return r.runHooks(ctx, sc, &st, change)
 	}
 	return fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
 }
@@ -146,6 +152,7 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 		meta := st.Values[m.Name]
 		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
 	}
+	r.recordHooks(sc, secret, st, change)
 	for _, p := range change.Pending {
 		sc.pendingRemovals = append(sc.pendingRemovals, staxv1alpha1.PendingRemoval{
 			Name: p.Name, RemovedAt: &metav1.Time{Time: p.RemovedAt.UTC().Truncate(time.Second)}, PruneAfter: &metav1.Time{Time: p.PruneAfter.UTC().Truncate(time.Second)},

@@ -7,8 +7,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -132,11 +135,27 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 			cacheOptions.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
+	cacheOptions.ByObject = map[client.Object]cache.ByObject{
+		// Only the Jobs of rotation hooks: the cache must not hold every
+		// Job of the cluster.
+		&batchv1.Job{}: {Label: HookJobSelector()},
+	}
 	if o.StripSecretMetadata {
-		cacheOptions.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: StripSecretMetadata}}
+		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripSecretMetadata}
 	}
 	base.Cache = cacheOptions
 	return base
+}
+
+// HookJobSelector selects the Jobs the operator runs for onRotate hooks,
+// the only Jobs its cache holds.
+func HookJobSelector() labels.Selector {
+	req, err := labels.NewRequirement(staxv1alpha1.LabelRotationHook, selection.Exists, nil)
+	if err != nil {
+		// A constant, valid label key.
+		panic(err)
+	}
+	return labels.NewSelector().Add(*req)
 }
 
 // Setup registers the Blueprint controller and its field indexes with mgr,
@@ -193,6 +212,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		// changed or went away; the reconcile reads its content, and only a
 		// change of a value it consumes holds the rollout back (settle).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexSecretNames))).
+		// A hook's Job reporting Complete or Failed carries its rotation on.
+		Owns(&batchv1.Job{}).
 		Complete(r)
 }
 

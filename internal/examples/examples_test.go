@@ -18,6 +18,7 @@ var repo = filepath.Join("..", "..")
 var wantExamples = []string{
 	"external-secret.yaml",
 	"postgres-api.yaml",
+	"postgres-rotation-hook.yaml",
 	"redis-worker.yaml",
 	"retained-values.yaml",
 	"three-service-app.yaml",

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
@@ -42,7 +43,65 @@ type ValueMeta struct {
 	// while it is declared. The value (and NAME.previous) is kept until the
 	// retention period after RemovedAt has passed, then pruned.
 	RemovedAt *time.Time `json:"removedAt,omitempty"`
+	// Hook is the state of the value's latest hooked rotation (onRotate);
+	// nil before the first one.
+	Hook *HookState `json:"hook,omitempty"`
+	// HookAttempts counts the value's hooked rotations; it never goes
+	// back, so no two rotations share a Job name.
+	HookAttempts int64 `json:"hookAttempts,omitempty"`
 }
+
+// HookState is what the Secret remembers of a hooked rotation: enough to
+// carry it on after a crash at any point, never a value. While Phase is
+// Staged or HookRunning the new value waits under render.StagedKey(NAME)
+// and the value in use stays under NAME.
+type HookState struct {
+	Phase staxv1alpha1.RotationState `json:"phase"`
+	// Attempt identifies the rotation: it counts the secret's hooked
+	// rotations from 1 and names the Job (render.HookJobName).
+	Attempt int64 `json:"attempt"`
+	// Trigger is what requested the rotation.
+	Trigger string `json:"trigger"`
+	// Rotation is the spec's rotation token the staged value is made for;
+	// it becomes ValueMeta.Rotation on commit.
+	Rotation string `json:"rotation,omitempty"`
+	// StagedAt is when the new value was staged; Deadline is when the
+	// rotation fails unless the Job has completed.
+	StagedAt time.Time `json:"stagedAt"`
+	Deadline time.Time `json:"deadline"`
+	// FinishedAt is when the rotation was committed or failed.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// Failure says why a Failed rotation failed, by outcome only (never
+	// the Job's logs): one of the Failure* constants.
+	Failure string `json:"failure,omitempty"`
+	// Queued is the trigger of a further request made while this rotation
+	// ran; it starts once this one ends. One at most: requests made while
+	// one is queued are the same request.
+	Queued string `json:"queued,omitempty"`
+}
+
+// InFlight reports whether a hooked rotation is staged and not yet
+// committed or failed.
+func (h *HookState) InFlight() bool {
+	return h != nil && (h.Phase == staxv1alpha1.RotationStateStaged || h.Phase == staxv1alpha1.RotationStateHookRunning)
+}
+
+// Why a hooked rotation failed.
+const (
+	FailureJobFailed   = "the Job failed"
+	FailureTimeout     = "the Job did not complete within timeoutSeconds"
+	FailureJobDeleted  = "the Job was deleted before it completed"
+	FailureForeignJob  = "a Job of the same name exists and is not controlled by this Blueprint"
+	FailureHookRemoved = "onRotate was removed while the hook ran"
+	FailureRemoved     = "the secret was removed while the hook ran"
+	FailureStagedLost  = "the staged value was removed from the generated Secret"
+)
+
+// HookGrace is how long after timeoutSeconds (which the Job controller
+// enforces as activeDeadlineSeconds) the operator itself fails a rotation
+// whose Job has not reported: the Job controller's verdict comes first
+// whenever it runs.
+const HookGrace = 30 * time.Second
 
 // State is the generated Secret's content, as read from the API server.
 //
@@ -54,6 +113,13 @@ type State struct {
 	Values        map[string]ValueMeta
 	RotateHandled string
 	PruneHandled  string
+}
+
+// HookFailure is a hooked rotation that failed in this Sync.
+type HookFailure struct {
+	Name    string
+	Job     string
+	Failure string
 }
 
 // Request is what the Blueprint asks for.
@@ -73,6 +139,13 @@ type Request struct {
 	// kept; 0 prunes it at once.
 	Retention time.Duration
 	Now       time.Time
+	// Jobs holds, per managed secret with a hooked rotation in flight, what
+	// the cluster reports of its Job (render.HookJobName of the attempt).
+	// A secret missing from it is read as not looked at: nothing is
+	// decided about its Job.
+	Jobs map[string]observe.JobState
+	// Blueprint is the Blueprint's name, which names hook Jobs.
+	Blueprint string
 }
 
 // Removal is a value whose secret is no longer declared, kept until
@@ -121,20 +194,40 @@ type Change struct {
 	// NextRotation is when the earliest scheduled rotation falls due; zero
 	// when none is scheduled.
 	NextRotation time.Time
+	// Staged lists the hooked rotations staged in this Sync, by name.
+	Staged []string
+	// Committed lists the hooked rotations committed in this Sync (they
+	// are in Rotated too, under their trigger).
+	Committed []string
+	// HookFailed lists the hooked rotations that failed in this Sync.
+	HookFailed []HookFailure
+	// CreateJobs lists the managed secrets whose hook's Job must exist:
+	// their rotation is staged and its Job was not seen. Creating it is
+	// safe at any time: its name is the rotation's.
+	CreateJobs []string
+	// NextHookDeadline is when the earliest hooked rotation in flight
+	// times out; zero when none is in flight.
+	NextHookDeadline time.Time
 	// Modified is true when data or metadata changed and must be written.
 	Modified bool
 }
 
 // NextDue is when the Blueprint must be reconciled again for this Change's
-// sake: the earlier of NextRotation and NextPrune, zero when neither is set.
+// sake: the earliest of NextRotation, NextPrune and NextHookDeadline, zero
+// when none is set.
 func (ch Change) NextDue() time.Time {
+	return earliest(earliest(ch.NextRotation, ch.NextPrune), ch.NextHookDeadline)
+}
+
+// earliest is the earlier of a and b, where zero means unset.
+func earliest(a, b time.Time) time.Time {
 	switch {
-	case ch.NextRotation.IsZero():
-		return ch.NextPrune
-	case ch.NextPrune.IsZero() || ch.NextRotation.Before(ch.NextPrune):
-		return ch.NextRotation
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
 	default:
-		return ch.NextPrune
+		return b
 	}
 }
 
@@ -187,6 +280,35 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		}
 		_, exists := st.Data[m.Name]
 		rotateRequested := newRequest && contains(req.RotateNames, m.Name)
+		pending := ""
+		if meta.Hook.InFlight() {
+			if rotateRequested {
+				// Queued once: a request made while one is queued is the
+				// same request.
+				if meta.Hook.Queued == "" {
+					meta.Hook.Queued = TriggerAnnotation
+					ch.Modified = true
+				}
+				rotateRequested = false
+			}
+			if m.Hook == nil || !exists {
+				// onRotate was removed while its hook ran (or the value in
+				// use was deleted by hand, and is generated afresh): the
+				// staged value was never confirmed, so it goes, and the
+				// rotation is carried out as any unhooked one.
+				pending = meta.Hook.Trigger
+				if meta.Hook.Queued != "" {
+					pending = meta.Hook.Queued
+				}
+				delete(st.Data, render.StagedKey(m.Name))
+				meta.Hook = nil
+				ch.Modified = true
+			} else if stepHook(st, &meta, m, req, &ch) {
+				pending = meta.Hook.Queued
+				meta.Hook.Queued = ""
+			}
+			st.Values[m.Name] = meta
+		}
 		trigger := ""
 		switch {
 		case !exists:
@@ -200,11 +322,16 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 			if rotateRequested {
 				trigger = TriggerAnnotation
 			}
-		case meta.Rotation != m.Rotation:
+		case meta.Hook.InFlight():
+			// One hook at a time: requests made meanwhile are queued above,
+			// and a changed rotation token is seen again after the commit.
+		case meta.Rotation != m.Rotation && !failedFor(meta.Hook, m.Rotation):
 			trigger = TriggerField
 		case rotateRequested:
 			trigger = TriggerAnnotation
-		case m.RotateEvery > 0 && !req.Now.Before(meta.GeneratedAt.Add(m.RotateEvery)):
+		case pending != "":
+			trigger = pending
+		case m.RotateEvery > 0 && !req.Now.Before(scheduleBase(meta).Add(m.RotateEvery)):
 			trigger = TriggerSchedule
 		}
 		if trigger != "" {
@@ -212,22 +339,39 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 			if err != nil {
 				return ch, fmt.Errorf("generating value %s: %w", m.Name, err)
 			}
-			if trigger == "generate" {
+			switch {
+			case trigger == "generate":
+				// The first value (or one deleted by hand): nothing checks
+				// a value yet, so no hook runs.
 				ch.Generated = append(ch.Generated, m.Name)
-			} else {
+				delete(st.Data, render.StagedKey(m.Name))
+				st.Data[m.Name] = value
+				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts}
+			case m.Hook != nil:
+				// Stage: the new value waits under a key no consumer reads,
+				// and this state is written with it, before any Job exists.
+				st.Data[render.StagedKey(m.Name)] = value
+				meta.HookAttempts++
+				meta.Hook = &HookState{
+					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
+					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace),
+				}
+				ch.Staged = append(ch.Staged, m.Name)
+				ch.CreateJobs = append(ch.CreateJobs, m.Name)
+			default:
 				st.Data[m.Name+staxv1alpha1.PreviousValueSuffix] = st.Data[m.Name]
 				ch.Rotated[trigger] = append(ch.Rotated[trigger], m.Name)
+				st.Data[m.Name] = value
+				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts}
 			}
-			st.Data[m.Name] = value
-			meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now}
 			st.Values[m.Name] = meta
 			ch.Modified = true
 		}
+		if meta.Hook.InFlight() {
+			ch.NextHookDeadline = earliest(ch.NextHookDeadline, meta.Hook.Deadline)
+		}
 		if m.RotateEvery > 0 {
-			due := meta.GeneratedAt.Add(m.RotateEvery)
-			if ch.NextRotation.IsZero() || due.Before(ch.NextRotation) {
-				ch.NextRotation = due
-			}
+			ch.NextRotation = earliest(ch.NextRotation, scheduleBase(meta).Add(m.RotateEvery))
 		}
 	}
 	for n := range requested {
@@ -244,6 +388,77 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 
 	syncRemovals(st, req, declared, &ch)
 	return ch, nil
+}
+
+// stepHook carries an in-flight hooked rotation on from what req.Jobs
+// reports of its Job: commit on Complete, fail on Failed, on a foreign or
+// vanished Job, on a lost staged value or at the deadline; HookRunning once
+// the Job is seen. It reports whether the rotation ended.
+func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, ch *Change) bool {
+	h := meta.Hook
+	staged := render.StagedKey(m.Name)
+	job, looked := req.Jobs[m.Name]
+	_, hasStaged := st.Data[staged]
+	fail := ""
+	switch {
+	case !hasStaged:
+		fail = FailureStagedLost
+	case looked && job == observe.JobComplete:
+		st.Data[m.Name+staxv1alpha1.PreviousValueSuffix] = st.Data[m.Name]
+		st.Data[m.Name] = st.Data[staged]
+		delete(st.Data, staged)
+		now := req.Now
+		meta.Rotation, meta.GeneratedAt = h.Rotation, now
+		h.Phase, h.FinishedAt = staxv1alpha1.RotationStateCommitted, &now
+		ch.Rotated[h.Trigger] = append(ch.Rotated[h.Trigger], m.Name)
+		ch.Committed = append(ch.Committed, m.Name)
+		ch.Modified = true
+		return true
+	case looked && job == observe.JobFailed:
+		fail = FailureJobFailed
+	case looked && job == observe.JobForeign:
+		fail = FailureForeignJob
+	case looked && job == observe.JobAbsent && h.Phase == staxv1alpha1.RotationStateHookRunning:
+		// Never created again: that would run a second Job for one
+		// rotation.
+		fail = FailureJobDeleted
+	case !req.Now.Before(h.Deadline):
+		fail = FailureTimeout
+	}
+	if fail != "" {
+		delete(st.Data, staged)
+		now := req.Now
+		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationStateFailed, &now, fail
+		ch.HookFailed = append(ch.HookFailed, HookFailure{Name: m.Name, Job: render.HookJobName(req.Blueprint, m.Name, h.Attempt), Failure: fail})
+		ch.Modified = true
+		return true
+	}
+	switch {
+	case looked && job == observe.JobActive && h.Phase == staxv1alpha1.RotationStateStaged:
+		h.Phase = staxv1alpha1.RotationStateHookRunning
+		ch.Modified = true
+	case looked && job == observe.JobAbsent:
+		// Staged, and the Job is not there yet (a crash between the write
+		// of the staged value and the Job's creation, or this Sync).
+		ch.CreateJobs = append(ch.CreateJobs, m.Name)
+	}
+	return false
+}
+
+// failedFor reports whether the latest hooked rotation failed for rotation
+// token: a token whose hook failed is not retried until another request.
+func failedFor(h *HookState, token string) bool {
+	return h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.Rotation == token
+}
+
+// scheduleBase is when meta's rotation schedule runs from: the value's
+// generation, or the failure of a later hooked rotation, so a failed
+// scheduled rotation is tried again at the next schedule, not at once.
+func scheduleBase(meta ValueMeta) time.Time {
+	if h := meta.Hook; h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.FinishedAt != nil && h.FinishedAt.After(meta.GeneratedAt) {
+		return *h.FinishedAt
+	}
+	return meta.GeneratedAt
 }
 
 // syncRemovals keeps, prunes or reports each tracked value whose secret is
@@ -281,6 +496,16 @@ func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) 
 			ch.Pruned[PruneExpired] = append(ch.Pruned[PruneExpired], n)
 		default:
 			r := Removal{Name: n, RemovedAt: removedAt, PruneAfter: due}
+			if meta.Hook.InFlight() {
+				// Nothing consumes a removed secret: its staged value is
+				// never committed.
+				delete(st.Data, render.StagedKey(n))
+				now := req.Now
+				meta.Hook.Phase, meta.Hook.FinishedAt, meta.Hook.Failure = staxv1alpha1.RotationStateFailed, &now, FailureRemoved
+				meta.Hook.Queued = ""
+				st.Values[n] = meta
+				ch.Modified = true
+			}
 			if meta.RemovedAt == nil {
 				meta.RemovedAt = &removedAt
 				st.Values[n] = meta
@@ -295,6 +520,7 @@ func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) 
 		}
 		delete(st.Data, n)
 		delete(st.Data, n+staxv1alpha1.PreviousValueSuffix)
+		delete(st.Data, render.StagedKey(n))
 		delete(st.Values, n)
 		ch.Modified = true
 	}

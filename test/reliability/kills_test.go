@@ -39,6 +39,8 @@ type bpModel struct {
 	declared map[string]bool
 	nextID   int
 	deleted  bool
+	// hooked holds the managed secrets with an onRotate hook.
+	hooked map[string]bool
 }
 
 // churn creates, edits, rotates and deletes Blueprints in one namespace,
@@ -54,6 +56,9 @@ type churn struct {
 	nextBP   int
 	sequence int
 	ops      map[string]int
+	// hooks gives half the Blueprints an onRotate hook on their first
+	// secret, which the others consume.
+	hooks bool
 }
 
 func (c *churn) live() []*bpModel {
@@ -101,7 +106,7 @@ func (c *churn) newService(m *bpModel) staxv1alpha1.BlueprintService {
 }
 
 func (c *churn) create(ctx context.Context) error {
-	m := &bpModel{name: fmt.Sprintf("b%d", c.nextBP), rotations: map[string]int{}, annotations: map[string]string{}, declared: map[string]bool{}}
+	m := &bpModel{name: fmt.Sprintf("b%d", c.nextBP), rotations: map[string]int{}, annotations: map[string]string{}, declared: map[string]bool{}, hooked: map[string]bool{}}
 	c.nextBP++
 	// The first service and its first secret stay for the Blueprint's life:
 	// the other services consume that secret.
@@ -110,6 +115,14 @@ func (c *churn) create(ctx context.Context) error {
 		Ports:   []staxv1alpha1.ServicePort{{ContainerPort: 5432}},
 		Secrets: []staxv1alpha1.ServiceSecret{c.newSecret(m, "POSTGRES_PASSWORD")},
 	}}
+	if c.hooks && c.rnd.Intn(2) == 0 {
+		first := &m.spec.Services[0].Secrets[0]
+		first.OnRotate = staxv1alpha1.RotationHook{
+			Image:   "postgres:16-alpine",
+			Command: []string{"sh", "-c", `PGPASSWORD="$CURRENT_VALUE" psql -h ` + m.name + `-db -U postgres -v new="$NEW_VALUE" -c "ALTER USER postgres WITH PASSWORD :'new'"`},
+		}
+		m.hooked[first.Name] = true
+	}
 	if c.rnd.Intn(2) == 0 {
 		m.spec.Services = append(m.spec.Services, c.newService(m))
 	}
@@ -296,6 +309,14 @@ func lifetimeProblems(ns string, m *bpModel) (problems []string, checked int) {
 		problems = append(problems, fmt.Sprintf("%s: created %d times", key.Name, len(hist.UIDs)))
 	}
 	for name, seen := range hist.Values {
+		if hooked, ok := strings.CutPrefix(name, staxv1alpha1.StagedValuePrefix); ok {
+			// A staged value: only ever for a hooked secret (what it may
+			// become is hookProblems' check).
+			if !m.hooked[hooked] {
+				problems = append(problems, fmt.Sprintf("%s: key %s stages a value for a secret without a hook", key.Name, name))
+			}
+			continue
+		}
 		base := strings.TrimSuffix(name, staxv1alpha1.PreviousValueSuffix)
 		if base != name {
 			continue
@@ -342,7 +363,14 @@ var _ = Describe("Across SIGKILLs", func() {
 		Expect(err).NotTo(HaveOccurred())
 		kubeconfig := writeFile("kills-proxy.kubeconfig", raw)
 
-		c := &churn{ns: ns, rnd: rand.New(rand.NewSource(GinkgoRandomSeed() + 2)), maxLive: killLive, ops: map[string]int{}}
+		c := &churn{ns: ns, rnd: rand.New(rand.NewSource(GinkgoRandomSeed() + 2)), maxLive: killLive, ops: map[string]int{}, hooks: true}
+		// envtest runs no Job controller: the player finishes the hooks'
+		// Jobs, failing some, for the whole spec.
+		player := newHookPlayer(ns, GinkgoRandomSeed()+3)
+		playerCtx, stopPlayer := context.WithCancel(ctx)
+		playerDone := make(chan struct{})
+		go func() { defer close(playerDone); player.run(playerCtx) }()
+		DeferCleanup(func() { stopPlayer(); <-playerDone })
 		for range 5 {
 			Expect(c.step(ctx)).To(Succeed())
 		}
@@ -401,8 +429,34 @@ var _ = Describe("Across SIGKILLs", func() {
 		live := c.live()
 		c.mu.Unlock()
 
-		By("starting the manager a last time and waiting for every live Blueprint to be Ready")
+		By("starting the manager a last time, completing every hook from now on, and waiting for every live Blueprint to be Ready")
+		player.setFailing(false)
 		final := startManager("kills", kubeconfig)
+		// A hooked secret whose last rotation failed keeps Ready=False
+		// (RotationFailed) until a new request: make one, once.
+		retried := map[string]bool{}
+		Eventually(func(g Gomega) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, m := range live {
+				bp := &staxv1alpha1.Blueprint{}
+				g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: m.name}, bp)).To(Succeed())
+				for _, s := range bp.Status.Secrets {
+					if s.Hook == nil || s.Hook.State != staxv1alpha1.RotationStateFailed || retried[m.name+"/"+s.Hook.JobName] {
+						continue
+					}
+					retried[m.name+"/"+s.Hook.JobName] = true
+					c.sequence++
+					m.rotations[s.Name]++
+					m.annotations[staxv1alpha1.RotateAnnotation] = s.Name
+					m.annotations[staxv1alpha1.RotateRequestedAtAnnotation] = fmt.Sprintf("retry-%d", c.sequence)
+					g.Expect(c.apply(ctx, m)).To(Succeed())
+				}
+			}
+			_, notReady, err := readiness(ctx, ns)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(notReady).To(BeEmpty())
+		}).WithContext(ctx).WithTimeout(convergeTimeout).WithPolling(time.Second).Should(Succeed())
 		Eventually(func(g Gomega) {
 			all, notReady, err := readiness(ctx, ns)
 			g.Expect(err).NotTo(HaveOccurred())
@@ -441,15 +495,26 @@ var _ = Describe("Across SIGKILLs", func() {
 		var problems []string
 		checked := 0
 		c.mu.Lock()
+		hookedValues := 0
 		for _, m := range c.models {
 			p, n := lifetimeProblems(ns, m)
 			problems = append(problems, p...)
 			checked += n
+			problems = append(problems, player.hookProblems(ns, m)...)
+			hookedValues += len(m.hooked)
 		}
 		created := len(c.models)
 		c.mu.Unlock()
 		expectNoProblems(Default, problems, "value histories")
 		GinkgoWriter.Printf("checked the history of %d values of %d Blueprints\n", checked, created)
+
+		By("finding that every hooked value changed only to a value its completed Job was given, and no rotation had two Jobs")
+		jobs, complete, failed, jobProblems := player.counts()
+		expectNoProblems(Default, jobProblems, "hook Jobs")
+		GinkgoWriter.Printf("hooks: %d hooked values; %d Jobs, %d completed and %d failed by the player\n", hookedValues, jobs, complete, failed)
+		Expect(hookedValues).To(BeNumerically(">", 0), "no Blueprint had a hooked secret")
+		Expect(complete).To(BeNumerically(">", 0), "no hook Job was completed: the commit path never ran")
+		Expect(failed).To(BeNumerically(">", 0), "no hook Job failed: the discard path never ran")
 		Expect(valueLog.Err()).NotTo(HaveOccurred())
 		final.stop()
 	}, SpecTimeout(convergeTimeout+10*time.Minute))

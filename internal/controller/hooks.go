@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
+	"github.com/stax-dev/blueprint-operator/internal/observe"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+	"github.com/stax-dev/blueprint-operator/internal/values"
+)
+
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+
+// observeHookJobs reads, from the API server (a Job created moments ago may
+// not be in the cache yet, and an absent Job fails a running rotation), the
+// Job of every hooked rotation in flight in st, for values.Sync.
+func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st *values.State) (map[string]observe.JobState, error) {
+	jobs := map[string]observe.JobState{}
+	for _, m := range sc.plan.Managed {
+		h := st.Values[m.Name].Hook
+		if !h.InFlight() {
+			continue
+		}
+		name := render.HookJobName(sc.bp.Name, m.Name, h.Attempt)
+		job := &batchv1.Job{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, job)
+		switch {
+		case apierrors.IsNotFound(err):
+			job = nil
+		case err != nil:
+			return nil, apierror.Wrap(apierror.OpRead, "Job", name, err)
+		}
+		jobs[m.Name] = observe.Job(job, sc.bp.UID)
+	}
+	return jobs, nil
+}
+
+// runHooks runs after the generated Secret is written with the staged
+// values: it creates the Job of every staged rotation whose Job was not
+// seen (Create, never Apply: AlreadyExists means it is there, and the next
+// reconcile reads what it is), then deletes this Blueprint's hook Jobs that
+// no rotation needs any more.
+func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *values.State, change values.Change) error {
+	byName := map[string]render.ManagedSecret{}
+	for _, m := range sc.plan.Managed {
+		byName[m.Name] = m
+	}
+	for _, name := range change.CreateJobs {
+		m := byName[name]
+		job, err := render.HookJob(sc.bp, sc.plan, m, st.Values[name].Hook.Attempt)
+		if err != nil {
+			// render.Build reported it, by service: the Job waits for a fix
+			// and the rotation times out if none comes.
+			continue
+		}
+		if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+			return apierror.Wrap(apierror.OpCreate, "Job", job.Name, err)
+		}
+	}
+	keep := map[string]bool{}
+	for _, m := range sc.plan.Managed {
+		if h := st.Values[m.Name].Hook; h != nil && h.Phase != staxv1alpha1.RotationStateCommitted {
+			// In flight, or failed and kept for inspection until the next
+			// attempt.
+			keep[render.HookJobName(sc.bp.Name, m.Name, h.Attempt)] = true
+		}
+	}
+	jobs := &batchv1.JobList{}
+	if err := r.List(ctx, jobs, client.InNamespace(sc.bp.Namespace),
+		client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}, client.HasLabels{staxv1alpha1.LabelRotationHook}); err != nil {
+		return apierror.Wrap(apierror.OpList, "Jobs", "", err)
+	}
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		if keep[job.Name] || ownership.Rendered(job, sc.bp) != ownership.Owned {
+			continue
+		}
+		uid := job.UID
+		// Background: a Job's pods go with it (the API's default for Jobs
+		// orphans them).
+		if err := r.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return apierror.Wrap(apierror.OpDelete, "Job", job.Name, err)
+		}
+	}
+	return nil
+}
+
+// recordHooks reports hooked rotations: status per hooked secret, a
+// RotationFailed problem while the latest rotation of a secret failed, and
+// events for what this Sync did.
+func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
+	for i := range sc.secrets {
+		s := &sc.secrets[i]
+		h := st.Values[s.Name].Hook
+		if h == nil {
+			continue
+		}
+		job := render.HookJobName(sc.bp.Name, s.Name, h.Attempt)
+		s.Hook = &staxv1alpha1.RotationHookStatus{State: h.Phase, JobName: job}
+		if h.Phase == staxv1alpha1.RotationStateFailed {
+			sc.problem(status.Problem{
+				Reason: staxv1alpha1.ReasonRotationFailed,
+				// The failure is a sentence of values' own (never the Job's
+				// logs), hence the concatenation.
+				Message: fmt.Sprintf("rotation of secret %s failed: ", s.Name) + h.Failure +
+					fmt.Sprintf(" (Job %s); consumers keep the value in use and the new value was discarded; inspect the Job, then request a new rotation (kubectl blueprint rotate %s %s)", job, sc.bp.Name, s.Name),
+				Stalling: true,
+			})
+		}
+	}
+	for _, name := range change.Staged {
+		h := st.Values[name].Hook
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "RotationStaged", "RotateValues",
+			"staged a new value of %s in Secret %s; Job %s runs its onRotate hook before consumers switch",
+			name, secret.Name, render.HookJobName(sc.bp.Name, name, h.Attempt))
+	}
+	if len(change.Committed) > 0 {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "RotationCommitted", "RotateValues",
+			"onRotate hook completed; committed the new value(s) of %s in Secret %s", strings.Join(change.Committed, ", "), secret.Name)
+	}
+	for _, f := range change.HookFailed {
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, staxv1alpha1.ReasonRotationFailed, "RotateValues",
+			"rotation of %s failed, consumers keep the value in use and the new value was discarded (Job %s): %s", f.Name, f.Job, f.Failure)
+	}
+}

@@ -1,0 +1,42 @@
+package observe
+
+import (
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+func TestJob(t *testing.T) {
+	owned := func(conds ...batchv1.JobCondition) *batchv1.Job {
+		return &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: "bp", Controller: ptr.To(true)}}},
+			Status:     batchv1.JobStatus{Conditions: conds},
+		}
+	}
+	cond := func(t batchv1.JobConditionType, s corev1.ConditionStatus) batchv1.JobCondition {
+		return batchv1.JobCondition{Type: t, Status: s}
+	}
+	for name, tc := range map[string]struct {
+		job  *batchv1.Job
+		want JobState
+	}{
+		"absent":                                 {nil, JobAbsent},
+		"no controller":                          {&batchv1.Job{}, JobForeign},
+		"another controller":                     {&batchv1.Job{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: "other", Controller: ptr.To(true)}}}}, JobForeign},
+		"an owner that is not the controller":    {&batchv1.Job{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{UID: "bp"}}}}, JobForeign},
+		"just created":                           {owned(), JobActive},
+		"success criteria met, not yet Complete": {owned(cond(batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue)), JobActive},
+		"failure target, not yet Failed":         {owned(cond(batchv1.JobFailureTarget, corev1.ConditionTrue)), JobActive},
+		"suspended":                              {owned(cond(batchv1.JobSuspended, corev1.ConditionTrue)), JobActive},
+		"Complete":                               {owned(cond(batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue), cond(batchv1.JobComplete, corev1.ConditionTrue)), JobComplete},
+		"Complete False":                         {owned(cond(batchv1.JobComplete, corev1.ConditionFalse)), JobActive},
+		"Failed":                                 {owned(cond(batchv1.JobFailureTarget, corev1.ConditionTrue), cond(batchv1.JobFailed, corev1.ConditionTrue)), JobFailed},
+	} {
+		if got := Job(tc.job, "bp"); got != tc.want {
+			t.Errorf("%s: Job = %s, want %s", name, got, tc.want)
+		}
+	}
+}
