@@ -165,6 +165,7 @@ var rbacExceptions = map[permission]string{
 	{"apps", "deployments", "list"}:    "informer's fallback LIST; the suite's API server streams lists over watch",
 	{"", "services", "list"}:           "informer's fallback LIST; the suite's API server streams lists over watch",
 	{"", "secrets", "list"}:            "metadata informer's fallback LIST; the suite's API server streams lists over watch",
+	{"batch", "jobs", "list"}:          "informer's fallback LIST (hook Jobs); the suite's API server streams lists over watch",
 	// The events recorder patches an event when it repeats (the series of an
 	// isomorphic event); whether a spec repeats one within the recorder's
 	// series window depends on timing.

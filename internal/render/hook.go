@@ -210,6 +210,7 @@ func hookEnv(service, generated string, managed map[string]bool, secretName stri
 	rendered := b.env(&staxv1alpha1.BlueprintService{Env: env})
 	for _, e := range b.errs {
 		e.EnvKey = fmt.Sprintf("%s (onRotate of secret %s)", e.EnvKey, secretName)
+		e.Field = fmt.Sprintf("%s (onRotate of secret %s)", e.Field, secretName)
 	}
 	if len(b.errs) > 0 {
 		return nil, b.errs
