@@ -15,6 +15,9 @@ const (
 	// LabelInstance is the recommended Kubernetes label, set to the Blueprint
 	// name.
 	LabelInstance = "app.kubernetes.io/instance"
+	// LabelVolume names the volume a PersistentVolumeClaim was rendered
+	// for.
+	LabelVolume = "stax.dev/volume"
 	// ManagedByValue is the value of LabelManagedBy.
 	ManagedByValue = "stax-blueprint-operator"
 )

@@ -57,6 +57,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -113,6 +114,10 @@ type Service struct {
 	Service *corev1ac.ServiceApplyConfiguration
 	// Uses lists every value the service consumes, in env order.
 	Uses []Usage
+	// Claims are the PersistentVolumeClaims of its pvc volumes.
+	Claims []Claim
+	// Route is set when the service is exposed.
+	Route *Route
 }
 
 // Plan is everything a Blueprint renders to.
@@ -157,6 +162,7 @@ func (e *ServiceError) Error() string {
 // out of the plan and reported in the returned errors, one per service, so
 // that the others can still be applied.
 func Build(bp *staxv1alpha1.Blueprint) (*Plan, []*ServiceError) {
+	bp = Effective(bp)
 	plan := &Plan{GeneratedSecretName: GeneratedSecretName(bp.Name)}
 	generated := map[string]bool{}
 	for _, svc := range bp.Spec.Services {
@@ -445,6 +451,11 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 		pod.WithVolumes(vol)
 		mounts = append(mounts, mount)
 	}
+	vols, volumeMounts, claims := volumes(bp, svc)
+	if len(vols) > 0 {
+		pod.WithVolumes(vols...)
+		mounts = append(mounts, volumeMounts...)
+	}
 	env := b.env(svc)
 	if len(b.errs) > 0 {
 		return nil, &ServiceError{Service: svc.Name, Errs: b.errs}
@@ -515,12 +526,15 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 	if svc.Replicas != nil {
 		spec.WithReplicas(*svc.Replicas)
 	}
+	if NeedsRecreate(svc) {
+		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType))
+	}
 	deployment := appsv1ac.Deployment(svc.Name, bp.Namespace).
 		WithLabels(labels).
 		WithOwnerReferences(OwnerReference(bp)).
 		WithSpec(spec)
 
-	out := &Service{Name: svc.Name, Deployment: deployment, Uses: b.uses}
+	out := &Service{Name: svc.Name, Deployment: deployment, Uses: b.uses, Claims: claims, Route: route(bp, svc)}
 	if len(svc.Ports) > 0 {
 		spec := corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
