@@ -42,6 +42,15 @@ const (
 	// Secret that does not exist. The Deployment is rendered; kubelet pulls
 	// without the credentials.
 	ReasonImagePullSecretNotFound = "ImagePullSecretNotFound"
+	// ReasonVolumeShrinkRefused: a pvc volume's size is smaller than what
+	// its PersistentVolumeClaim already requests (admission refuses the
+	// edit when it can see the old size; a re-created Blueprint adopting a
+	// larger claim is where it cannot). The claim is left as it is.
+	ReasonVolumeShrinkRefused = "VolumeShrinkRefused"
+	// ReasonGatewayAPINotInstalled: spec.routing.gateway asks for
+	// HTTPRoutes, but the cluster has no Gateway API CRDs. Nothing is
+	// routed until they are installed.
+	ReasonGatewayAPINotInstalled = "GatewayAPINotInstalled"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )

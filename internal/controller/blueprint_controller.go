@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -105,6 +106,11 @@ type scope struct {
 	secrets []staxv1alpha1.ManagedSecretStatus
 	// pendingRemovals is what status reports of values kept after removal.
 	pendingRemovals []staxv1alpha1.PendingRemoval
+	// undeclaredClaims are the Blueprint's claims no volume declares
+	// (claims.go).
+	undeclaredClaims []string
+	// urls holds each exposed service's published URL (routes.go).
+	urls map[string]string
 	// requeueAfter is when the next scheduled rotation or prune falls due, or
 	// when values held back by the quiet period are due to roll out.
 	requeueAfter time.Duration
@@ -195,6 +201,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		notReferenceable: map[string]bool{},
 		digests:          map[string]string{},
 		waitingFor:       map[string][]string{},
+		urls:             map[string]string{},
 	}
 	defer func() {
 		// controller-runtime logs the returned error: its text must not
@@ -207,7 +214,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.reconcileGeneratedSecret,
 		r.checkReferences,
 		r.checkPodReferences,
+		r.reconcileClaims,
 		r.reconcileWorkloads,
+		r.reconcileRoutes,
 		r.deleteStaleObjects,
 	} {
 		if err := phase(ctx, sc); err != nil {
@@ -444,6 +453,9 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 
 // kindOf names obj's Go type, which is its kind: Deployment, Service.
 func kindOf(obj client.Object) string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.GetKind()
+	}
 	kind := fmt.Sprintf("%T", obj)
 	return kind[strings.LastIndex(kind, ".")+1:]
 }

@@ -117,3 +117,57 @@ func httpRoute(bp *staxv1alpha1.Blueprint, name string, r *Route, labels map[str
 	}}
 	return u
 }
+
+// HTTPRouteUpToDate reports whether live holds everything desired renders:
+// its labels, owner references and spec, each value as rendered (fields
+// the API server defaults, such as a rule's matches, may be added).
+func HTTPRouteUpToDate(desired, live *unstructured.Unstructured) bool {
+	for k, v := range desired.GetLabels() {
+		if live.GetLabels()[k] != v {
+			return false
+		}
+	}
+	if !contains(desired.Object["metadata"].(map[string]any)["ownerReferences"], live.Object["metadata"].(map[string]any)["ownerReferences"]) {
+		return false
+	}
+	return contains(desired.Object["spec"], live.Object["spec"])
+}
+
+// contains reports whether have holds want: maps key by key, lists item by
+// item with the same length, and scalars equal (numbers as int64).
+func contains(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if !contains(v, h[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(w[i], h[i]) {
+				return false
+			}
+		}
+		return true
+	case int64:
+		switch h := have.(type) {
+		case int64:
+			return h == w
+		case float64:
+			return h == float64(w)
+		}
+		return false
+	default:
+		return want == have
+	}
+}

@@ -1,6 +1,10 @@
 package render
 
 import (
+	"slices"
+	"strings"
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -184,6 +188,56 @@ func UndeclaredClaims(live []corev1.PersistentVolumeClaim, declared []Claim, bp 
 		case ownership.Owned, ownership.Adoptable:
 			out = append(out, pvc.Name)
 		}
+	}
+	return out
+}
+
+// ClaimPruneRequest is a request to delete undeclared claims
+// (PruneClaimsAnnotation with PruneClaimsRequestedAtAnnotation).
+type ClaimPruneRequest struct {
+	// All: every undeclared claim; otherwise Names.
+	All   bool
+	Names []string
+	// At is when it was requested: only claims created before it go.
+	At time.Time
+}
+
+// ParseClaimPruneRequest reads a claim prune request from a Blueprint's
+// annotations. ok is false without one, or without a valid time (a request
+// without a time could delete, on a re-sync, a claim created since).
+func ParseClaimPruneRequest(annotations map[string]string) (ClaimPruneRequest, bool) {
+	raw := annotations[staxv1alpha1.PruneClaimsAnnotation]
+	at, err := time.Parse(time.RFC3339, annotations[staxv1alpha1.PruneClaimsRequestedAtAnnotation])
+	if strings.TrimSpace(raw) == "" || err != nil {
+		return ClaimPruneRequest{}, false
+	}
+	var req ClaimPruneRequest
+	req.At = at
+	for _, n := range strings.Split(raw, ",") {
+		switch n = strings.TrimSpace(n); n {
+		case "":
+		case staxv1alpha1.PruneAllValue:
+			req.All = true
+		default:
+			req.Names = append(req.Names, n)
+		}
+	}
+	return req, req.All || len(req.Names) > 0
+}
+
+// ClaimsToPrune returns the claims of live that req deletes: undeclared
+// (named in undeclared), named by req (or req.All), and created before
+// req.At.
+func ClaimsToPrune(live []corev1.PersistentVolumeClaim, undeclared []string, req ClaimPruneRequest) []corev1.PersistentVolumeClaim {
+	var out []corev1.PersistentVolumeClaim
+	for _, pvc := range live {
+		if !slices.Contains(undeclared, pvc.Name) || (!req.All && !slices.Contains(req.Names, pvc.Name)) {
+			continue
+		}
+		if !pvc.CreationTimestamp.Time.Before(req.At) {
+			continue
+		}
+		out = append(out, pvc)
 	}
 	return out
 }
