@@ -236,7 +236,7 @@ const (
 // volume.
 // +kubebuilder:validation:XValidation:rule="self.type != 'pvc' || has(self.size)",message="a pvc volume needs size, the capacity its claim requests",fieldPath=".size",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="self.type == 'pvc' || (!has(self.storageClassName) && !has(self.accessMode))",message="storageClassName and accessMode apply only to type: pvc",reason=FieldValueForbidden
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || self.type != 'pvc' || oldSelf.type != 'pvc' || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="size of a pvc volume cannot shrink: a PersistentVolumeClaim can only be expanded",fieldPath=".size",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || self.type != 'pvc' || oldSelf.type != 'pvc' || !isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",message="size of a pvc volume cannot shrink: a PersistentVolumeClaim can only be expanded",fieldPath=".size",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.type) || oldSelf.type == self.type",message="type of a volume cannot change: remove the volume and add one with another name",fieldPath=".type",reason=FieldValueInvalid
 type ServiceVolume struct {
 	// name identifies the volume within the service, and names its claim
@@ -265,11 +265,14 @@ type ServiceVolume struct {
 	Type VolumeType `json:"type,omitempty"`
 
 	// size is the capacity a pvc volume's claim requests (required for
-	// pvc), for example 10Gi; it may grow (the claim is expanded, if its
-	// StorageClass allows) but never shrink. For emptyDir it is the
-	// directory's sizeLimit.
+	// pvc), as a quantity string, for example 10Gi; it may grow (the claim
+	// is expanded, if its StorageClass allows) but never shrink. For
+	// emptyDir it is the directory's sizeLimit.
 	// +optional
-	Size *resource.Quantity `json:"size,omitempty"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))",messageExpression="'size must be a positive quantity such as 10Gi: ' + self",reason=FieldValueInvalid
+	Size string `json:"size,omitempty"`
 
 	// storageClassName is the StorageClass of a pvc volume's claim; the
 	// cluster's default class when unset. Only for type pvc.

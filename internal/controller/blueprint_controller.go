@@ -343,7 +343,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 
 		dep := &appsv1.Deployment{}
-		changed, err := r.applyOwned(ctx, sc, dep, svc.Deployment, func() (bool, error) {
+		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment, func() (bool, error) {
 			extracted, err := appsv1ac.ExtractDeployment(dep, FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Deployment), err
 		})
@@ -358,7 +358,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		service := &corev1.Service{}
-		if _, err := r.applyOwned(ctx, sc, service, svc.Service, func() (bool, error) {
+		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service, func() (bool, error) {
 			extracted, err := corev1ac.ExtractService(service, FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Service), err
 		}); err != nil {
@@ -397,19 +397,12 @@ func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
 	return v, ok
 }
 
-// namedApplyConfiguration is a rendered object: an apply configuration that
-// knows its name.
-type namedApplyConfiguration interface {
-	runtime.ApplyConfiguration
-	GetName() *string
-}
-
 // applyOwned server-side applies desired unless the live object already holds
 // exactly what we own of it. It never writes an object the Blueprint does not
 // control: such an object is reported as a Conflict and left untouched.
 // It returns whether it wrote.
-func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, desired namedApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
-	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: *desired.GetName()}
+func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
+	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	kind := kindOf(live)
 	err := r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {

@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,7 +54,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		case rt.Ingress != nil:
 			wantIngress[svc.Name] = true
 			ing := &networkingv1.Ingress{}
-			if _, err := r.applyOwned(ctx, sc, ing, rt.Ingress, func() (bool, error) {
+			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress, func() (bool, error) {
 				extracted, err := networkingv1ac.ExtractIngress(ing, FieldOwner)
 				return err == nil && equality.Semantic.DeepEqual(extracted, rt.Ingress), err
 			}); err != nil {
@@ -73,7 +72,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 			wantRoute[svc.Name] = true
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(render.HTTPRouteGVK)
-			if _, err := r.applyOwned(ctx, sc, live, applyUnstructured(rt.HTTPRoute), func() (bool, error) {
+			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute), func() (bool, error) {
 				return render.HTTPRouteUpToDate(rt.HTTPRoute, live), nil
 			}); err != nil {
 				return err
@@ -106,16 +105,3 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 	}
 	return nil
 }
-
-// unstructuredApply is a rendered unstructured object as a named apply
-// configuration.
-type unstructuredApply struct {
-	runtime.ApplyConfiguration
-	name string
-}
-
-func applyUnstructured(u *unstructured.Unstructured) unstructuredApply {
-	return unstructuredApply{ApplyConfiguration: client.ApplyConfigurationFromUnstructured(u), name: u.GetName()}
-}
-
-func (a unstructuredApply) GetName() *string { return &a.name }

@@ -62,7 +62,6 @@ func bindClaim(ns, name string) {
 }
 
 func dbWithVolume(ns, name string, policy staxv1alpha1.DeletionPolicy, class string) *staxv1alpha1.Blueprint {
-	size := resource.MustParse("1Gi")
 	return &staxv1alpha1.Blueprint{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: staxv1alpha1.BlueprintSpec{
@@ -72,7 +71,7 @@ func dbWithVolume(ns, name string, policy staxv1alpha1.DeletionPolicy, class str
 				SecurityContext: &staxv1alpha1.ServiceSecurityContext{RunAsUser: ptr.To[int64](999), FSGroup: ptr.To[int64](999)},
 				Volumes: []staxv1alpha1.ServiceVolume{{
 					Name: "data", MountPath: "/var/lib/postgresql/data", Type: staxv1alpha1.VolumeTypePVC,
-					Size: &size, StorageClassName: class,
+					Size: "1Gi", StorageClassName: class,
 				}},
 			}},
 		},
@@ -113,7 +112,7 @@ var _ = Describe("Volumes", func() {
 		By("requesting expansion of the bound claim when size grows")
 		bindClaim(ns, "shop-db-data")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
-			b.Spec.Services[0].Volumes[0].Size = ptr.To(resource.MustParse("2Gi"))
+			b.Spec.Services[0].Volumes[0].Size = "2Gi"
 		})
 		Eventually(func(g Gomega) resource.Quantity {
 			return claim(g).Spec.Resources.Requests[corev1.ResourceStorage]
@@ -121,7 +120,7 @@ var _ = Describe("Volumes", func() {
 
 		By("refusing a smaller size at admission")
 		b := getBlueprint(ns, bp.Name)
-		b.Spec.Services[0].Volumes[0].Size = ptr.To(resource.MustParse("1Gi"))
+		b.Spec.Services[0].Volumes[0].Size = "1Gi"
 		err := k8sClient.Update(ctx, b)
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("size of a pvc volume cannot shrink"))

@@ -44,27 +44,27 @@ func TestBuildVolumes(t *testing.T) {
 		wantRecreate bool
 	}{
 		"pvc, default access mode: claim, mount, Recreate": {
-			volumes:      []staxv1alpha1.ServiceVolume{{Name: "data", MountPath: "/var/lib/postgresql/data", Type: staxv1alpha1.VolumeTypePVC, Size: &size, StorageClassName: "fast"}},
+			volumes:      []staxv1alpha1.ServiceVolume{{Name: "data", MountPath: "/var/lib/postgresql/data", Type: staxv1alpha1.VolumeTypePVC, Size: "5Gi", StorageClassName: "fast"}},
 			wantClaims:   []render.Claim{{Service: "db", Volume: "data", Name: "shop-db-data", Size: size, StorageClassName: "fast", AccessMode: corev1.ReadWriteOnce}},
 			wantVolumes:  []corev1ac.VolumeApplyConfiguration{*corev1ac.Volume().WithName("vol-data").WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName("shop-db-data"))},
 			wantMounts:   []corev1ac.VolumeMountApplyConfiguration{*corev1ac.VolumeMount().WithName("vol-data").WithMountPath("/var/lib/postgresql/data")},
 			wantRecreate: true,
 		},
 		"pvc ReadWriteMany: rolling update": {
-			volumes:     []staxv1alpha1.ServiceVolume{{Name: "shared", MountPath: "/srv", Type: staxv1alpha1.VolumeTypePVC, Size: &size, AccessMode: staxv1alpha1.VolumeAccessModeReadWriteMany}},
+			volumes:     []staxv1alpha1.ServiceVolume{{Name: "shared", MountPath: "/srv", Type: staxv1alpha1.VolumeTypePVC, Size: "5Gi", AccessMode: staxv1alpha1.VolumeAccessModeReadWriteMany}},
 			wantClaims:  []render.Claim{{Service: "db", Volume: "shared", Name: "shop-db-shared", Size: size, AccessMode: corev1.ReadWriteMany}},
 			wantVolumes: []corev1ac.VolumeApplyConfiguration{*corev1ac.Volume().WithName("vol-shared").WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName("shop-db-shared"))},
 			wantMounts:  []corev1ac.VolumeMountApplyConfiguration{*corev1ac.VolumeMount().WithName("vol-shared").WithMountPath("/srv")},
 		},
 		"pvc ReadWriteOncePod: Recreate": {
-			volumes:      []staxv1alpha1.ServiceVolume{{Name: "d", MountPath: "/d", Type: staxv1alpha1.VolumeTypePVC, Size: &size, AccessMode: staxv1alpha1.VolumeAccessModeReadWriteOncePod}},
+			volumes:      []staxv1alpha1.ServiceVolume{{Name: "d", MountPath: "/d", Type: staxv1alpha1.VolumeTypePVC, Size: "5Gi", AccessMode: staxv1alpha1.VolumeAccessModeReadWriteOncePod}},
 			wantClaims:   []render.Claim{{Service: "db", Volume: "d", Name: "shop-db-d", Size: size, AccessMode: corev1.ReadWriteOncePod}},
 			wantVolumes:  []corev1ac.VolumeApplyConfiguration{*corev1ac.Volume().WithName("vol-d").WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName("shop-db-d"))},
 			wantMounts:   []corev1ac.VolumeMountApplyConfiguration{*corev1ac.VolumeMount().WithName("vol-d").WithMountPath("/d")},
 			wantRecreate: true,
 		},
 		"emptyDir with size: sizeLimit, no claim": {
-			volumes:     []staxv1alpha1.ServiceVolume{{Name: "cache", MountPath: "/cache", Type: staxv1alpha1.VolumeTypeEmptyDir, Size: &limit}},
+			volumes:     []staxv1alpha1.ServiceVolume{{Name: "cache", MountPath: "/cache", Type: staxv1alpha1.VolumeTypeEmptyDir, Size: "64Mi"}},
 			wantVolumes: []corev1ac.VolumeApplyConfiguration{*corev1ac.Volume().WithName("vol-cache").WithEmptyDir(corev1ac.EmptyDirVolumeSource().WithSizeLimit(limit))},
 			wantMounts:  []corev1ac.VolumeMountApplyConfiguration{*corev1ac.VolumeMount().WithName("vol-cache").WithMountPath("/cache")},
 		},

@@ -86,15 +86,17 @@ func volumes(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService) ([]
 				Service: svc.Name, Volume: v.Name, Name: ClaimName(bp.Name, svc.Name, v.Name),
 				StorageClassName: v.StorageClassName, AccessMode: accessModeOrDefault(v.AccessMode),
 			}
-			if v.Size != nil {
-				c.Size = *v.Size
+			// Admission checks it is a quantity; an unparsable one
+			// (a stored object from before a rule) requests nothing.
+			if q, err := resource.ParseQuantity(v.Size); err == nil {
+				c.Size = q
 			}
 			claims = append(claims, c)
 			vol.WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName(c.Name))
 		default:
 			dir := corev1ac.EmptyDirVolumeSource()
-			if v.Size != nil {
-				dir.WithSizeLimit(*v.Size)
+			if q, err := resource.ParseQuantity(v.Size); err == nil {
+				dir.WithSizeLimit(q)
 			}
 			vol.WithEmptyDir(dir)
 		}
