@@ -251,7 +251,9 @@ var _ = Describe("Expose", func() {
 
 		By("deleting the Ingress once the service is no longer exposed")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Expose = nil })
-		Eventually(func() error { return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{}) }, timeout, interval).
+		Eventually(func() error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})
+		}, timeout, interval).
 			Should(Satisfy(apierrors.IsNotFound))
 		Eventually(func(g Gomega) string { return fetchBlueprint(g, ns, bp.Name).Status.Services[0].URL }, timeout, interval).Should(BeEmpty())
 	})
@@ -281,7 +283,9 @@ var _ = Describe("Expose", func() {
 
 		By("switching to an Ingress: the HTTPRoute goes")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Routing.Gateway = nil })
-		Eventually(func() error { return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{}) }, timeout, interval).Should(Succeed())
+		Eventually(func() error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})
+		}, timeout, interval).Should(Succeed())
 		Eventually(func() error {
 			u := &unstructured.Unstructured{}
 			u.SetGroupVersionKind(render.HTTPRouteGVK)
