@@ -272,30 +272,28 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 			// where names how the service consumes the value: "env NAME",
 			// "args[1]", "file /run/secrets/x", ...
 			where := use.Field
-			reason := ""
+			var p *status.Problem
 			switch {
 			case sc.notReferenceable[name]:
-				reason = staxv1alpha1.ReasonSecretNotReferenceable
-				sc.problem(status.Problem{
-					Reason: reason,
+				p = &status.Problem{
+					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
 					Message: fmt.Sprintf("service %s, %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
 						svc.Name, where, name, staxv1alpha1.LabelReferenceable),
-				}, svc.Name)
+				}
 			case secret == nil:
-				reason = staxv1alpha1.ReasonSecretNotFound
-				sc.problem(status.Problem{
-					Reason:  reason,
+				p = &status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretNotFound,
 					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, where, name, sc.bp.Namespace),
-				}, svc.Name)
+				}
 			case !hasKey(secret, use.Ref.Key):
-				reason = staxv1alpha1.ReasonSecretKeyNotFound
-				sc.problem(status.Problem{
-					Reason:  reason,
+				p = &status.Problem{
+					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
 					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, where, name, use.Ref.Key),
-				}, svc.Name)
+				}
 			}
-			if reason != "" {
-				metrics.ReferenceFailure(reason)
+			if p != nil {
+				sc.problem(*p, svc.Name)
+				metrics.ReferenceFailure(p.Reason)
 			}
 		}
 	}

@@ -63,8 +63,8 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		case !installed:
 			sc.problem(status.Problem{
 				Reason: staxv1alpha1.ReasonGatewayAPINotInstalled,
-				Message: fmt.Sprintf("service %s: spec.routing.gateway asks for an HTTPRoute, but the cluster serves no %s; nothing is routed until the Gateway API CRDs are installed",
-					svc.Name, render.HTTPRouteGVK.GroupVersion().String()+" HTTPRoute"),
+				Message: fmt.Sprintf("service %s: spec.routing.gateway asks for an HTTPRoute, but the cluster serves no HTTPRoute of %s; nothing is routed until the Gateway API CRDs are installed",
+					svc.Name, render.HTTPRouteGVK.GroupVersion().String()),
 				Stalling: true,
 			})
 			continue
