@@ -108,7 +108,7 @@ type BlueprintSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=8
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="plan names must be DNS labels: lowercase letters, digits and '-', at most 63 characters",reason=FieldValueInvalid
-	Plans map[string]Plan `json:"plans,omitempty"`
+	Plans map[string]Plan `json:"plans,omitempty"` //nolint:kubeapilinter // MicroStax's shape, plans.NAME.services.SERVICE, kept so Blueprints port over
 
 	// plan selects one of plans: its replicas and resources override each
 	// named service's own. It must name a key of plans.
@@ -125,7 +125,7 @@ type Plan struct {
 	// +required
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=32
-	Services map[string]PlanService `json:"services,omitempty"`
+	Services map[string]PlanService `json:"services,omitempty"` //nolint:kubeapilinter // MicroStax's shape, keyed by service name
 }
 
 // PlanService overrides a service's replicas and resources.
@@ -167,15 +167,16 @@ type Routing struct {
 	// Secret of the namespace, for every exposed host. Ignored with gateway:
 	// a Gateway's listeners hold its certificates.
 	// +optional
-	TLS *RoutingTLS `json:"tls,omitempty"`
+	TLS RoutingTLS `json:"tls,omitzero"`
 
-	// gateway, when set, renders a Gateway API HTTPRoute
-	// (gateway.networking.k8s.io/v1) attached to this Gateway for each
-	// exposed service, instead of an Ingress. Without the Gateway API CRDs
-	// in the cluster nothing is rendered, and the Ready condition says so
-	// (reason GatewayAPINotInstalled).
+	// gateway is the Gateway exposed services attach to. When set, each
+	// exposed service gets a Gateway API HTTPRoute
+	// (gateway.networking.k8s.io/v1) attached to it, instead of an
+	// Ingress. Without the Gateway API CRDs in the cluster nothing is
+	// rendered, and the Ready condition says so (reason
+	// GatewayAPINotInstalled).
 	// +optional
-	Gateway *GatewayRef `json:"gateway,omitempty"`
+	Gateway GatewayRef `json:"gateway,omitzero"`
 }
 
 // RoutingTLS names the Secret of type kubernetes.io/tls an Ingress serves.
@@ -464,8 +465,9 @@ type BlueprintService struct {
 	// +kubebuilder:validation:MaxItems=8
 	Volumes []ServiceVolume `json:"volumes,omitempty"`
 
-	// expose: true publishes the service outside the cluster: an Ingress
-	// (networking.k8s.io/v1), or an HTTPRoute with spec.routing.gateway,
+	// expose publishes the service, when true (MicroStax's expose: true),
+	// outside the cluster: an Ingress (networking.k8s.io/v1), or an
+	// HTTPRoute with spec.routing.gateway,
 	// for host SERVICE.DOMAIN (spec.routing.domain) or exposeHost, routing
 	// every path to the service's Service on its first port or exposePort.
 	// The service needs a port. status.services[].url shows the address.
@@ -477,7 +479,7 @@ type BlueprintService struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	ExposePort *int32 `json:"exposePort,omitempty"`
+	ExposePort int32 `json:"exposePort,omitempty"`
 
 	// exposeHost replaces the host SERVICE.DOMAIN of an exposed service.
 	// Only with expose: true.

@@ -43,7 +43,7 @@ is created. The pod templates lack the stax.dev/secrets-digest annotation,
 which the operator derives from the values in the cluster.`,
 		Example: `  kubectl blueprint render blueprint.yaml -n payments
   kubectl blueprint render examples/postgres-api.yaml --plan prod`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
 			results, err := readBlueprints(cmd.Context(), file, streams.In)

@@ -260,8 +260,8 @@ var _ = Describe("Expose", func() {
 
 	It("with spec.routing.gateway routes SERVICE.DOMAIN to the Service through an HTTPRoute, and no Ingress", func() {
 		bp := exposedBlueprint(ns, "gw")
-		bp.Spec.Routing.Gateway = &staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}
-		bp.Spec.Services[0].ExposePort = ptr.To[int32](9090)
+		bp.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}
+		bp.Spec.Services[0].ExposePort = 9090
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		route := getHTTPRoute(ns, "api")
 		Eventually(route, timeout, interval).ShouldNot(BeNil())
@@ -282,7 +282,7 @@ var _ = Describe("Expose", func() {
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})).To(Satisfy(apierrors.IsNotFound))
 
 		By("switching to an Ingress: the HTTPRoute goes")
-		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Routing.Gateway = nil })
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{} })
 		Eventually(func() error {
 			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})
 		}, timeout, interval).Should(Succeed())

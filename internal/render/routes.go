@@ -42,8 +42,8 @@ func ExposeHost(svc *staxv1alpha1.BlueprintService, routing *staxv1alpha1.Routin
 // exposePort is the Service port an exposed service is routed to: exposePort,
 // else its first port.
 func exposePort(svc *staxv1alpha1.BlueprintService) int32 {
-	if svc.ExposePort != nil {
-		return *svc.ExposePort
+	if svc.ExposePort != 0 {
+		return svc.ExposePort
 	}
 	return svc.Ports[0].ContainerPort
 }
@@ -57,7 +57,7 @@ func route(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService) *Rout
 	routing := bp.Spec.Routing
 	r := &Route{Host: ExposeHost(svc, routing), Port: exposePort(svc)}
 	labels := Labels(bp.Name, svc.Name)
-	if routing != nil && routing.Gateway != nil {
+	if routing != nil && routing.Gateway.Name != "" {
 		r.URL = "http://" + r.Host + "/"
 		r.HTTPRoute = httpRoute(bp, svc.Name, r, labels)
 		return r
@@ -76,7 +76,7 @@ func route(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService) *Rout
 		if routing.IngressClassName != "" {
 			spec.WithIngressClassName(routing.IngressClassName)
 		}
-		if routing.TLS != nil {
+		if routing.TLS.SecretName != "" {
 			spec.WithTLS(networkingv1ac.IngressTLS().WithHosts(r.Host).WithSecretName(routing.TLS.SecretName))
 			r.URL = "https://" + r.Host + "/"
 		}

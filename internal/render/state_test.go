@@ -176,9 +176,9 @@ func TestBuildRoutes(t *testing.T) {
 	})
 	t.Run("exposePort, exposeHost and TLS", func(t *testing.T) {
 		svc := web
-		svc.ExposePort, svc.ExposeHost = ptr.To[int32](9090), "metrics.example.org"
+		svc.ExposePort, svc.ExposeHost = 9090, "metrics.example.org"
 		bp := stateBlueprint(svc)
-		bp.Spec.Routing = &staxv1alpha1.Routing{TLS: &staxv1alpha1.RoutingTLS{SecretName: "cert"}}
+		bp.Spec.Routing = &staxv1alpha1.Routing{TLS: staxv1alpha1.RoutingTLS{SecretName: "cert"}}
 		r := oneService(t, bp).Route
 		rule := r.Ingress.Spec.Rules[0]
 		if *rule.Host != "metrics.example.org" || *rule.HTTP.Paths[0].Backend.Service.Port.Number != 9090 {
@@ -190,7 +190,7 @@ func TestBuildRoutes(t *testing.T) {
 	})
 	t.Run("Gateway: an HTTPRoute instead", func(t *testing.T) {
 		bp := stateBlueprint(web)
-		bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "example.test", Gateway: &staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}}
+		bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "example.test", Gateway: staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}}
 		r := oneService(t, bp).Route
 		if r.Ingress != nil || r.HTTPRoute == nil {
 			t.Fatalf("route = %+v, want an HTTPRoute", r)
