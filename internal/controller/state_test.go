@@ -119,10 +119,17 @@ var _ = Describe("Volumes", func() {
 		}, timeout, interval).Should(Equal(resource.MustParse("2Gi")))
 
 		By("refusing a smaller size at admission")
-		b := getBlueprint(ns, bp.Name)
-		b.Spec.Services[0].Volumes[0].Size = "1Gi"
-		err := k8sClient.Update(ctx, b)
+		// A status write between read and update is a conflict: read again.
+		var err error
+		Eventually(func() bool {
+			b := getBlueprint(ns, bp.Name)
+			b.Spec.Services[0].Volumes[0].Size = "1Gi"
+			err = k8sClient.Update(ctx, b)
+			return apierrors.IsConflict(err)
+		}, timeout, interval).Should(BeFalse())
 		Expect(err).To(HaveOccurred())
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.services[0].volumes[0].size"))
 		Expect(err.Error()).To(ContainSubstring("size of a pvc volume cannot shrink"))
 
 		By("going with the Blueprint, through the garbage collector")
@@ -322,5 +329,22 @@ var _ = Describe("Plans", func() {
 		Expect(res.Limits).To(HaveKeyWithValue(corev1.ResourceMemory, mem))
 		rollOut(ns, bp.Name)
 		Expect(getBlueprint(ns, bp.Name).Status.Services[0].DesiredReplicas).To(HaveValue(BeEquivalentTo(3)))
+	})
+})
+
+var _ = Describe("Adding a volume to a running service", func() {
+	It("switches its Deployment from the default RollingUpdate to Recreate", func(ctx SpecContext) {
+		ns := newNamespace()
+		bp := dbWithVolume(ns, "later", staxv1alpha1.DeletionPolicyDelete, "")
+		volumes := bp.Spec.Services[0].Volumes
+		bp.Spec.Services[0].Volumes = nil
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		Eventually(func(g Gomega) appsv1.DeploymentStrategyType { return getDeployment(ns, "db")(g).Spec.Strategy.Type }, timeout, interval).
+			Should(Equal(appsv1.RollingUpdateDeploymentStrategyType))
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Volumes = volumes })
+		Eventually(func(g Gomega) appsv1.DeploymentStrategyType { return getDeployment(ns, "db")(g).Spec.Strategy.Type }, timeout, interval).
+			Should(Equal(appsv1.RecreateDeploymentStrategyType))
+		Expect(getDeployment(ns, "db")(Default).Spec.Strategy.RollingUpdate).To(BeNil())
+		rollOut(ns, bp.Name)
 	})
 })

@@ -526,8 +526,18 @@ func buildService(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService
 	if svc.Replicas != nil {
 		spec.WithReplicas(*svc.Replicas)
 	}
+	// The strategy is always rendered, so this field manager owns
+	// rollingUpdate and a switch to Recreate removes it (the API server
+	// refuses Recreate with rollingUpdate, and an apply cannot remove what
+	// defaulting set and nobody owns). RollingUpdate carries Kubernetes'
+	// defaults.
 	if NeedsRecreate(svc) {
 		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType))
+	} else {
+		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
+				WithMaxSurge(intstr.FromString("25%")).
+				WithMaxUnavailable(intstr.FromString("25%"))))
 	}
 	deployment := appsv1ac.Deployment(svc.Name, bp.Namespace).
 		WithLabels(labels).

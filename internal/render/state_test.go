@@ -87,8 +87,12 @@ func TestBuildVolumes(t *testing.T) {
 			if gotRecreate != tt.wantRecreate {
 				t.Errorf("Recreate = %v, want %v", gotRecreate, tt.wantRecreate)
 			}
-			if strategy != nil && !gotRecreate {
-				t.Errorf("strategy = %+v, want none", strategy)
+			if !gotRecreate && (strategy == nil || *strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || strategy.RollingUpdate == nil ||
+				strategy.RollingUpdate.MaxSurge.String() != "25%" || strategy.RollingUpdate.MaxUnavailable.String() != "25%") {
+				t.Errorf("strategy = %+v, want RollingUpdate with Kubernetes' defaults, owned", strategy)
+			}
+			if gotRecreate && strategy.RollingUpdate != nil {
+				t.Errorf("Recreate with rollingUpdate %+v", strategy.RollingUpdate)
 			}
 		})
 	}
