@@ -22,6 +22,23 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
+// expectQuietReconcile triggers a reconcile that changes nothing it renders
+// and proves it ran and sent no write at all: the claims, Ingresses and
+// HTTPRoutes it compares are found up to date.
+func expectQuietReconcile(ns, name string) {
+	GinkgoHelper()
+	writesBefore := reconcilerWrites.Load()
+	current := getBlueprint(ns, name)
+	if current.Annotations == nil {
+		current.Annotations = map[string]string{}
+	}
+	current.Annotations["example.com/touched"] = time.Now().Format(time.RFC3339Nano)
+	since := time.Now()
+	Expect(k8sClient.Update(context.Background(), current)).To(Succeed())
+	expectReconciled(ns, name, since, current.ResourceVersion)
+	Expect(reconcilerWrites.Load()).To(Equal(writesBefore), "a reconcile with nothing to change wrote")
+}
+
 func getClaim(ns, name string) func(Gomega) *corev1.PersistentVolumeClaim {
 	return func(g Gomega) *corev1.PersistentVolumeClaim {
 		pvc := &corev1.PersistentVolumeClaim{}
@@ -163,6 +180,7 @@ var _ = Describe("Volumes", func() {
 		Expect(adopted.Spec).To(Equal(first.Spec))
 		Expect(adopted.OwnerReferences).To(BeEmpty())
 		Expect(getDeployment(ns, "db")(Default).Spec.Template.Spec.Volumes).To(ContainElement(HaveField("PersistentVolumeClaim.ClaimName", "kept-db-data")))
+		expectQuietReconcile(ns, bp.Name)
 
 		By("keeping the claim when the volume is removed from the spec, and listing it")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Volumes = nil })
@@ -255,6 +273,7 @@ var _ = Describe("Expose", func() {
 		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Port", BeEquivalentTo(8080))), "the backend is a port of the Service")
 		rollOut(ns, bp.Name)
 		Expect(getBlueprint(ns, bp.Name).Status.Services[0].URL).To(Equal("http://api.shop.example.test/"))
+		expectQuietReconcile(ns, bp.Name)
 
 		By("deleting the Ingress once the service is no longer exposed")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].Expose = nil })
@@ -287,6 +306,7 @@ var _ = Describe("Expose", func() {
 		rollOut(ns, bp.Name)
 		Expect(getBlueprint(ns, bp.Name).Status.Services[0].URL).To(Equal("http://api.shop.example.test/"))
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})).To(Satisfy(apierrors.IsNotFound))
+		expectQuietReconcile(ns, bp.Name)
 
 		By("switching to an Ingress: the HTTPRoute goes")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{} })
