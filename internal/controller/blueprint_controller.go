@@ -76,6 +76,9 @@ type BlueprintReconciler struct {
 	settle *settle.Window
 	// reconciled is Options.Reconciled.
 	reconciled func(ReconcileRecord)
+	// httpRoutesWatched: the cluster served HTTPRoutes when the manager
+	// started, and they are watched (setup.go).
+	httpRoutesWatched bool
 }
 
 // scope is one reconcile's view of a Blueprint.

@@ -37,9 +37,18 @@ func (r *BlueprintReconciler) gatewayAPIInstalled() (bool, error) {
 // waits for none of them: whether an Ingress controller or a Gateway serves
 // a route is theirs to report.
 func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) error {
-	installed, err := r.gatewayAPIInstalled()
-	if err != nil {
-		return apierror.Wrap(apierror.OpRead, "API discovery", "gateway.networking.k8s.io", err)
+	// Discovery is asked only for a Blueprint that routes through a Gateway,
+	// or when HTTPRoutes were served at start (then the answer is cached):
+	// on a cluster without the Gateway API, other Blueprints cost no
+	// discovery request. (An HTTPRoute left by a Blueprint that stopped
+	// using its Gateway, on a cluster whose CRDs came after the manager
+	// started, goes with the Blueprint.)
+	installed := false
+	if (sc.bp.Spec.Routing != nil && sc.bp.Spec.Routing.Gateway.Name != "") || r.httpRoutesWatched {
+		var err error
+		if installed, err = r.gatewayAPIInstalled(); err != nil {
+			return apierror.Wrap(apierror.OpRead, "API discovery", "gateway.networking.k8s.io", err)
+		}
 	}
 	wantIngress, wantRoute := map[string]bool{}, map[string]bool{}
 	for i := range sc.plan.Services {

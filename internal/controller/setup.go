@@ -209,9 +209,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		// Claims and Ingresses carry their Blueprint's name as a label.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(blueprintByLabel)).
 		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(blueprintByLabel))
-	if err := watchHTTPRoutes(mgr, b, o.WatchNamespaces); err != nil {
+	watched, err := watchHTTPRoutes(mgr, b, o.WatchNamespaces)
+	if err != nil {
 		return err
 	}
+	r.httpRoutesWatched = watched
 	return b.Complete(r)
 }
 
@@ -231,12 +233,12 @@ func renderedSelector() labels.Selector {
 // GatewayAPINotInstalled to Blueprints that ask for a Gateway); CRDs
 // installed later are watched after the manager restarts, and reconciled
 // meanwhile on every other event of the Blueprint.
-func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request], namespaces []string) error {
+func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request], namespaces []string) (bool, error) {
 	if _, err := mgr.GetRESTMapper().RESTMapping(render.HTTPRouteGVK.GroupKind(), render.HTTPRouteGVK.Version); err != nil {
 		if meta.IsNoMatchError(err) {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	route := &unstructured.Unstructured{}
 	route.SetGroupVersionKind(render.HTTPRouteGVK)
@@ -252,13 +254,13 @@ func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request
 	}
 	routes, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := mgr.Add(routes); err != nil {
-		return err
+		return false, err
 	}
 	b.WatchesRawSource(source.Kind(routes, client.Object(route), handler.EnqueueRequestsFromMapFunc(blueprintByLabel)))
-	return nil
+	return true, nil
 }
 
 // blueprintByLabel maps an object rendered for a Blueprint to it.
