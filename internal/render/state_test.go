@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -245,5 +246,54 @@ func TestBuildPlan(t *testing.T) {
 	}
 	if got := *render.WithPlan(bp, "").Spec.Services[0].Replicas; got != 1 {
 		t.Errorf("WithPlan with no name: replicas %d, want 1", got)
+	}
+}
+
+func TestClaimPruneRequest(t *testing.T) {
+	at := "2026-03-01T10:00:00Z"
+	tests := map[string]struct {
+		annotations map[string]string
+		wantOK      bool
+		wantAll     bool
+		wantNames   []string
+	}{
+		"none":                      {},
+		"names without a time":      {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: "a"}},
+		"names with a bad time":     {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: "a", staxv1alpha1.PruneClaimsRequestedAtAnnotation: "yesterday"}},
+		"only commas":               {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: " , ", staxv1alpha1.PruneClaimsRequestedAtAnnotation: at}},
+		"names":                     {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: "a, b", staxv1alpha1.PruneClaimsRequestedAtAnnotation: at}, wantOK: true, wantNames: []string{"a", "b"}},
+		"everything":                {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: "*", staxv1alpha1.PruneClaimsRequestedAtAnnotation: at}, wantOK: true, wantAll: true},
+		"a name and everything too": {annotations: map[string]string{staxv1alpha1.PruneClaimsAnnotation: "a,*", staxv1alpha1.PruneClaimsRequestedAtAnnotation: at}, wantOK: true, wantAll: true, wantNames: []string{"a"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			req, ok := render.ParseClaimPruneRequest(tt.annotations)
+			if ok != tt.wantOK || req.All != tt.wantAll || !equality.Semantic.DeepEqual(req.Names, tt.wantNames) {
+				t.Errorf("got %+v, %v; want all %v, names %v, ok %v", req, ok, tt.wantAll, tt.wantNames, tt.wantOK)
+			}
+		})
+	}
+
+	requested, _ := render.ParseClaimPruneRequest(map[string]string{staxv1alpha1.PruneClaimsAnnotation: "*", staxv1alpha1.PruneClaimsRequestedAtAnnotation: at})
+	claim := func(name, created string) corev1.PersistentVolumeClaim {
+		ts, err := time.Parse(time.RFC3339, created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(ts)}}
+	}
+	live := []corev1.PersistentVolumeClaim{
+		claim("old-undeclared", "2026-02-01T00:00:00Z"),
+		claim("new-undeclared", "2026-03-02T00:00:00Z"), // created after the request: a re-sync must not delete it
+		claim("declared", "2026-02-01T00:00:00Z"),
+	}
+	got := render.ClaimsToPrune(live, []string{"old-undeclared", "new-undeclared"}, requested)
+	if len(got) != 1 || got[0].Name != "old-undeclared" {
+		t.Errorf("pruned %v, want only old-undeclared", got)
+	}
+	named := requested
+	named.All, named.Names = false, []string{"declared", "new-undeclared"}
+	if got := render.ClaimsToPrune(live, []string{"old-undeclared", "new-undeclared"}, named); len(got) != 0 {
+		t.Errorf("pruned %v, want none: one is declared, the other newer than the request", got)
 	}
 }
