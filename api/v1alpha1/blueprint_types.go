@@ -239,6 +239,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'pvc' || (!has(self.storageClassName) && !has(self.accessMode))",message="storageClassName and accessMode apply only to type: pvc",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || self.type != 'pvc' || oldSelf.type != 'pvc' || !isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",message="size of a pvc volume cannot shrink: a PersistentVolumeClaim can only be expanded",fieldPath=".size",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.type) || oldSelf.type == self.type",message="type of a volume cannot change: remove the volume and add one with another name",fieldPath=".type",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="(has(self.storageClassName) ? self.storageClassName : '') == (has(oldSelf.storageClassName) ? oldSelf.storageClassName : '') && (has(self.accessMode) ? self.accessMode : 'ReadWriteOnce') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteOnce')",message="storageClassName and accessMode of a volume cannot change: a PersistentVolumeClaim's class and access modes are immutable; add a volume with another name",reason=FieldValueInvalid
 type ServiceVolume struct {
 	// name identifies the volume within the service, and names its claim
 	// BLUEPRINT-SERVICE-NAME: a DNS label of at most 63 characters. The
@@ -276,7 +277,8 @@ type ServiceVolume struct {
 	Size string `json:"size,omitempty"`
 
 	// storageClassName is the StorageClass of a pvc volume's claim; the
-	// cluster's default class when unset. Only for type pvc.
+	// cluster's default class when unset. Only for type pvc; it cannot
+	// change (a claim's class is immutable).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -286,7 +288,8 @@ type ServiceVolume struct {
 	// ReadWriteMany or ReadWriteOncePod. A service with a ReadWriteOnce or
 	// ReadWriteOncePod volume rolls out with strategy Recreate (the old pod
 	// stops before the new one starts, so two pods never wait on one
-	// volume) and runs at most 1 replica. Only for type pvc.
+	// volume) and runs at most 1 replica. Only for type pvc; it cannot
+	// change (a claim's access modes are immutable).
 	// +optional
 	AccessMode VolumeAccessMode `json:"accessMode,omitempty"`
 }

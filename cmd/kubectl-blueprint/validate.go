@@ -40,8 +40,8 @@ secret files or /tmp; size for pvc; replicas at most 1 with a ReadWriteOnce
 or ReadWriteOncePod volume, in the service and in every plan), expose (a
 port, a domain or exposeHost) and plans (spec.plan names one of spec.plans,
 plans name services of the Blueprint). Rules that compare a Blueprint with
-its stored version (a pvc volume's size cannot shrink, its type cannot
-change) need the old object and are checked only by the API server.
+its stored version (a pvc volume's size cannot shrink; its type, class and
+access mode cannot change) need the old object and are checked only by the API server.
 
 Each problem is printed on standard output as
   FILE: blueprint/NAME: FIELD: message

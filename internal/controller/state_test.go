@@ -149,6 +149,16 @@ var _ = Describe("Volumes", func() {
 		Expect(err.Error()).To(ContainSubstring("spec.services[0].volumes[0].size"))
 		Expect(err.Error()).To(ContainSubstring("size of a pvc volume cannot shrink"))
 
+		By("refusing a change of class at admission")
+		Eventually(func() bool {
+			b := getBlueprint(ns, bp.Name)
+			b.Spec.Services[0].Volumes[0].StorageClassName = "other"
+			err = k8sClient.Update(ctx, b)
+			return apierrors.IsConflict(err)
+		}, timeout, interval).Should(BeFalse())
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("storageClassName and accessMode of a volume cannot change"))
+
 		By("going with the Blueprint, through the garbage collector")
 		Expect(k8sClient.Delete(ctx, getBlueprint(ns, bp.Name))).To(Succeed())
 		Eventually(claimGone(ns, "shop-db-data"), timeout, interval).Should(Satisfy(apierrors.IsNotFound))
