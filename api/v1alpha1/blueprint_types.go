@@ -60,6 +60,10 @@ type HookEnvValue string
 // need.
 // +kubebuilder:validation:XValidation:rule="self.services.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.services.exists(o, o.name == d)))",message="dependsOn must name services of this Blueprint",fieldPath=".services",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="self.services.all(s, self.services.all(o, s.name == o.name || !has(s.secrets) || !has(o.secrets) || !s.secrets.exists(x, o.secrets.exists(y, x.name == y.name))))",message="secret names must be unique across all services of a Blueprint",fieldPath=".services"
+// +kubebuilder:validation:XValidation:rule="!has(self.plan) || (has(self.plans) && self.plan in self.plans)",messageExpression="'plan ' + self.plan + ' is not one of spec.plans'",fieldPath=".plan",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.plans) || self.plans.all(p, self.plans[p].services.all(n, self.services.exists(s, s.name == n)))",message="plans may only name services of this Blueprint",fieldPath=".plans",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.plans) || self.plans.all(p, self.plans[p].services.all(n, !has(self.plans[p].services[n].replicas) || self.plans[p].services[n].replicas <= 1 || !self.services.exists(s, s.name == n && has(s.volumes) && s.volumes.exists(v, v.type == 'pvc' && (!has(v.accessMode) || v.accessMode != 'ReadWriteMany')))))",message="a plan sets replicas over 1 for a service with a ReadWriteOnce or ReadWriteOncePod volume: one pod mounts the claim",fieldPath=".plans",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!self.services.exists(s, has(s.expose) && s.expose && !has(s.exposeHost)) || (has(self.routing) && has(self.routing.domain))",message="expose: true needs spec.routing.domain (the host is SERVICE.DOMAIN) or the service's exposeHost",fieldPath=".routing",reason=FieldValueRequired
 type BlueprintSpec struct {
 	// description says what this environment is for.
 	// +optional
@@ -99,6 +103,203 @@ type BlueprintSpec struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('8760h')",message="removedValueRetention must be a duration between 0s and 8760h, for example 168h",reason=FieldValueInvalid
 	RemovedValueRetention string `json:"removedValueRetention,omitempty"`
+
+	// routing says how services with expose: true are reached from outside
+	// the cluster: through an Ingress per exposed service (the default), or
+	// an HTTPRoute attached to a Gateway (routing.gateway).
+	// +optional
+	Routing *Routing `json:"routing,omitempty"`
+
+	// plans are named sets of per-service overrides, for example one per
+	// environment (dev, prod): plans.NAME.services.SERVICE.{replicas,
+	// resources}. They apply only when spec.plan selects one.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="plan names must be DNS labels: lowercase letters, digits and '-', at most 63 characters",reason=FieldValueInvalid
+	Plans map[string]Plan `json:"plans,omitempty"` //nolint:kubeapilinter // MicroStax's shape, plans.NAME.services.SERVICE, kept so Blueprints port over
+
+	// plan selects one of plans: its replicas and resources override each
+	// named service's own. It must name a key of plans.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Plan string `json:"plan,omitempty"`
+}
+
+// Plan is a named set of per-service overrides.
+type Plan struct {
+	// services maps service names of this Blueprint to the values that
+	// override the service's own when the plan is selected.
+	// +required
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=32
+	Services map[string]PlanService `json:"services,omitempty"` //nolint:kubeapilinter // MicroStax's shape, keyed by service name
+}
+
+// PlanService overrides a service's replicas and resources.
+// +kubebuilder:validation:MinProperties=1
+type PlanService struct {
+	// replicas replaces the service's replicas, with the same bounds and
+	// the same rule: at most 1 when the service mounts a ReadWriteOnce or
+	// ReadWriteOncePod volume.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// resources replaces the service's resources as a whole.
+	// +optional
+	Resources *ServiceResources `json:"resources,omitempty"`
+}
+
+// Routing is how exposed services are reached from outside the cluster.
+type Routing struct {
+	// domain is the DNS domain exposed services are published under: a
+	// service NAME gets host NAME.DOMAIN unless it sets exposeHost.
+	// Required when any service is exposed without exposeHost.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=190
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Domain string `json:"domain,omitempty"`
+
+	// ingressClassName is the IngressClass of every rendered Ingress; the
+	// cluster's default class when unset. Ignored with gateway.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	IngressClassName string `json:"ingressClassName,omitempty"`
+
+	// tls terminates TLS at the Ingress with the certificate of an existing
+	// Secret of the namespace, for every exposed host. Ignored with gateway:
+	// a Gateway's listeners hold its certificates.
+	// +optional
+	TLS RoutingTLS `json:"tls,omitzero"`
+
+	// gateway is the Gateway exposed services attach to. When set, each
+	// exposed service gets a Gateway API HTTPRoute
+	// (gateway.networking.k8s.io/v1) attached to it, instead of an
+	// Ingress. Without the Gateway API CRDs in the cluster nothing is
+	// rendered, and the Ready condition says so (reason
+	// GatewayAPINotInstalled).
+	// +optional
+	Gateway GatewayRef `json:"gateway,omitzero"`
+}
+
+// RoutingTLS names the Secret of type kubernetes.io/tls an Ingress serves.
+type RoutingTLS struct {
+	// secretName is the TLS Secret of the Blueprint's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// GatewayRef names the Gateway rendered HTTPRoutes attach to.
+type GatewayRef struct {
+	// name of the Gateway.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name,omitempty"`
+
+	// namespace of the Gateway; the Blueprint's namespace when unset. The
+	// Gateway's listeners must allow routes from the Blueprint's namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// VolumeType is the kind of storage behind a volume.
+// +kubebuilder:validation:Enum=pvc;emptyDir
+type VolumeType string
+
+const (
+	// VolumeTypePVC is a PersistentVolumeClaim the Blueprint owns, named
+	// BLUEPRINT-SERVICE-VOLUME: its data outlives pods.
+	VolumeTypePVC VolumeType = "pvc"
+	// VolumeTypeEmptyDir is an empty directory that lives as long as the
+	// pod.
+	VolumeTypeEmptyDir VolumeType = "emptyDir"
+)
+
+// VolumeAccessMode is how many nodes and pods may mount a claim at once.
+// +kubebuilder:validation:Enum=ReadWriteOnce;ReadWriteMany;ReadWriteOncePod
+type VolumeAccessMode string
+
+const (
+	// VolumeAccessModeReadWriteOnce: one node mounts the claim read-write.
+	VolumeAccessModeReadWriteOnce VolumeAccessMode = "ReadWriteOnce"
+	// VolumeAccessModeReadWriteMany: many nodes mount the claim read-write.
+	VolumeAccessModeReadWriteMany VolumeAccessMode = "ReadWriteMany"
+	// VolumeAccessModeReadWriteOncePod: one pod mounts the claim read-write.
+	VolumeAccessModeReadWriteOncePod VolumeAccessMode = "ReadWriteOncePod"
+)
+
+// ServiceVolume is a directory of the service's container backed by a
+// volume.
+// +kubebuilder:validation:XValidation:rule="self.type != 'pvc' || has(self.size)",message="a pvc volume needs size, the capacity its claim requests",fieldPath=".size",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.type == 'pvc' || (!has(self.storageClassName) && !has(self.accessMode))",message="storageClassName and accessMode apply only to type: pvc",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || self.type != 'pvc' || oldSelf.type != 'pvc' || !isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",message="size of a pvc volume cannot shrink: a PersistentVolumeClaim can only be expanded",fieldPath=".size",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.type) || oldSelf.type == self.type",message="type of a volume cannot change: remove the volume and add one with another name",fieldPath=".type",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName) && (has(self.accessMode) ? self.accessMode : 'ReadWriteOnce') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteOnce')",message="storageClassName and accessMode of a volume cannot change: a PersistentVolumeClaim's class and access modes are immutable; add a volume with another name",reason=FieldValueInvalid
+type ServiceVolume struct {
+	// name identifies the volume within the service, and names its claim
+	// BLUEPRINT-SERVICE-NAME: a DNS label of at most 63 characters. The
+	// claim's name is at most 253 characters, which these bounds keep.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name,omitempty"`
+
+	// mountPath is the absolute directory of the container the volume is
+	// mounted at. It must not lie inside, or contain, another mount of the
+	// service: another volume, a secret file (secrets[].mountPath), or /tmp
+	// when readOnlyRootFilesystem is set.
+	// +required
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",messageExpression="'mountPath must be an absolute path: ' + self",reason=FieldValueInvalid
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(/[-._a-zA-Z0-9]+)+$') && !self.matches('/[.][.]?(/|$)')",messageExpression="'mountPath must be a path of letters, digits, -, _ and ., without . or .. segments, //, or a trailing /: ' + self",reason=FieldValueInvalid
+	MountPath string `json:"mountPath,omitempty"`
+
+	// type is pvc, a PersistentVolumeClaim the Blueprint owns, or emptyDir,
+	// an empty directory that lives as long as the pod. It cannot change.
+	// +required
+	Type VolumeType `json:"type,omitempty"`
+
+	// size is the capacity a pvc volume's claim requests (required for
+	// pvc), as a quantity string, for example 10Gi; it may grow (the claim
+	// is expanded, if its StorageClass allows) but never shrink. For
+	// emptyDir it is the directory's sizeLimit.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))",messageExpression="'size must be a positive quantity such as 10Gi: ' + self",reason=FieldValueInvalid
+	Size string `json:"size,omitempty"`
+
+	// storageClassName is the StorageClass of a pvc volume's claim; the
+	// cluster's default class when unset. Only for type pvc; it cannot
+	// change (a claim's class is immutable).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName string `json:"storageClassName,omitempty"`
+
+	// accessMode of a pvc volume's claim: ReadWriteOnce (the default),
+	// ReadWriteMany or ReadWriteOncePod. A service with a ReadWriteOnce or
+	// ReadWriteOncePod volume rolls out with strategy Recreate (the old pod
+	// stops before the new one starts, so two pods never wait on one
+	// volume) and runs at most 1 replica. Only for type pvc; it cannot
+	// change (a claim's access modes are immutable).
+	// +optional
+	AccessMode VolumeAccessMode `json:"accessMode,omitempty"`
 }
 
 // DeletionPolicy is what happens to generated values when their Blueprint is
@@ -125,6 +326,15 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.readiness) || ((!has(self.probes.readiness.httpGet) || (type(self.probes.readiness.httpGet.port) == int ? (self.probes.readiness.httpGet.port >= 1 && self.probes.readiness.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.readiness.httpGet.port)))) && (!has(self.probes.readiness.tcpSocket) || (type(self.probes.readiness.tcpSocket.port) == int ? (self.probes.readiness.tcpSocket.port >= 1 && self.probes.readiness.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.readiness.tcpSocket.port)))))",messageExpression="'probes.readiness: port ' + (has(self.probes.readiness.httpGet) ? string(self.probes.readiness.httpGet.port) : string(self.probes.readiness.tcpSocket.port)) + ' is neither a number from 1 to 65535 nor the name of one of the ports of this service'",fieldPath=".probes.readiness",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.liveness) || ((!has(self.probes.liveness.httpGet) || (type(self.probes.liveness.httpGet.port) == int ? (self.probes.liveness.httpGet.port >= 1 && self.probes.liveness.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.liveness.httpGet.port)))) && (!has(self.probes.liveness.tcpSocket) || (type(self.probes.liveness.tcpSocket.port) == int ? (self.probes.liveness.tcpSocket.port >= 1 && self.probes.liveness.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.liveness.tcpSocket.port)))))",messageExpression="'probes.liveness: port ' + (has(self.probes.liveness.httpGet) ? string(self.probes.liveness.httpGet.port) : string(self.probes.liveness.tcpSocket.port)) + ' is neither a number from 1 to 65535 nor the name of one of the ports of this service'",fieldPath=".probes.liveness",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.probes) || !has(self.probes.startup) || ((!has(self.probes.startup.httpGet) || (type(self.probes.startup.httpGet.port) == int ? (self.probes.startup.httpGet.port >= 1 && self.probes.startup.httpGet.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.startup.httpGet.port)))) && (!has(self.probes.startup.tcpSocket) || (type(self.probes.startup.tcpSocket.port) == int ? (self.probes.startup.tcpSocket.port >= 1 && self.probes.startup.tcpSocket.port <= 65535) : (has(self.ports) && self.ports.exists(q, has(q.name) && q.name == self.probes.startup.tcpSocket.port)))))",messageExpression="'probes.startup: port ' + (has(self.probes.startup.httpGet) ? string(self.probes.startup.httpGet.port) : string(self.probes.startup.tcpSocket.port)) + ' is neither a number from 1 to 65535 nor the name of one of the ports of this service'",fieldPath=".probes.startup",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || self.volumes.all(a, self.volumes.exists_one(b, b.mountPath == a.mountPath))",message="mountPath must be unique among the volumes of a service",fieldPath=".volumes",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || self.volumes.all(a, !self.volumes.exists(b, a.mountPath.startsWith(b.mountPath + '/')))",message="a volume's mountPath lies inside the mountPath of another volume of this service",fieldPath=".volumes",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || !has(self.secrets) || self.volumes.all(v, self.secrets.all(s, !has(s.mountPath) || (s.mountPath != v.mountPath && !s.mountPath.startsWith(v.mountPath + '/') && !v.mountPath.startsWith(s.mountPath + '/'))))",message="a volume's mountPath is, contains or lies inside the mountPath of a secret of this service",fieldPath=".volumes",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || !has(self.securityContext) || !has(self.securityContext.readOnlyRootFilesystem) || !self.securityContext.readOnlyRootFilesystem || self.volumes.all(v, v.mountPath != '/tmp' && !v.mountPath.startsWith('/tmp/'))",message="a volume's mountPath lies inside /tmp, which readOnlyRootFilesystem mounts as a writable emptyDir volume",fieldPath=".volumes",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas <= 1 || !has(self.volumes) || !self.volumes.exists(v, v.type == 'pvc' && (!has(v.accessMode) || v.accessMode != 'ReadWriteMany'))",message="replicas must be at most 1 with a ReadWriteOnce or ReadWriteOncePod volume: one pod mounts the claim; use accessMode ReadWriteMany to run more",fieldPath=".replicas",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.expose) || !self.expose || (has(self.ports) && size(self.ports) > 0)",message="expose: true needs a port: the Ingress or HTTPRoute routes to the service's Service",fieldPath=".expose",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.exposePort) || (has(self.ports) && self.ports.exists(p, p.containerPort == self.exposePort && (!has(p.protocol) || p.protocol == 'TCP')))",message="exposePort must be the containerPort of a TCP port of this service",fieldPath=".exposePort",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="(!has(self.exposePort) && !has(self.exposeHost)) || (has(self.expose) && self.expose)",message="exposePort and exposeHost apply only with expose: true",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.expose) || !self.expose || !has(self.ports) || has(self.exposePort) || !has(self.ports[0].protocol) || self.ports[0].protocol == 'TCP'",message="expose: true routes HTTP to the first port, which is not TCP: set exposePort to a TCP port",fieldPath=".expose",reason=FieldValueInvalid
 type BlueprintService struct {
 	// name identifies the service within the Blueprint and names its
 	// Deployment and Service, so other services reach it as NAME:PORT. It must
@@ -252,6 +462,43 @@ type BlueprintService struct {
 	// use and never overcommits a node's memory.
 	// +optional
 	Resources *ServiceResources `json:"resources,omitempty"`
+
+	// volumes are directories of the container backed by a volume: a
+	// PersistentVolumeClaim the Blueprint owns (type pvc), or an emptyDir.
+	// Claims follow spec.deletionPolicy as the generated Secret does, and
+	// are never deleted while the Blueprint lives: a volume removed from the
+	// spec keeps its claim, listed in status.undeclaredClaims, until
+	// kubectl blueprint prune --claims deletes it. The pod's
+	// securityContext.fsGroup makes a volume writable by a non-root user.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Volumes []ServiceVolume `json:"volumes,omitempty"`
+
+	// expose publishes the service, when true (MicroStax's expose: true),
+	// outside the cluster: an Ingress (networking.k8s.io/v1), or an
+	// HTTPRoute with spec.routing.gateway,
+	// for host SERVICE.DOMAIN (spec.routing.domain) or exposeHost, routing
+	// every path to the service's Service on its first port or exposePort.
+	// The service needs a port. status.services[].url shows the address.
+	// +optional
+	Expose *bool `json:"expose,omitempty"` //nolint:kubeapilinter // MicroStax's spelling, kept so Blueprints port over
+
+	// exposePort is the containerPort an exposed service is routed to; its
+	// first port when unset. Only with expose: true.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	ExposePort int32 `json:"exposePort,omitempty"`
+
+	// exposeHost replaces the host SERVICE.DOMAIN of an exposed service.
+	// Only with expose: true.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ExposeHost string `json:"exposeHost,omitempty"`
 }
 
 // ServiceSecurityContext is who a service's container runs as. The pod always
@@ -666,6 +913,17 @@ type BlueprintStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=512
 	PendingRemovals []PendingRemoval `json:"pendingRemovals,omitempty"`
+
+	// undeclaredClaims lists the PersistentVolumeClaims this Blueprint owns
+	// whose volume (or whole service) is no longer declared. They are kept
+	// with their data for as long as the Blueprint lives; declare the
+	// volume again to mount it again, or delete them with kubectl blueprint
+	// prune --claims.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=253
+	UndeclaredClaims []string `json:"undeclaredClaims,omitempty"`
 }
 
 // PendingRemoval is a generated value kept after its secret was removed
@@ -798,6 +1056,14 @@ type ServiceStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=63
 	WaitingFor []string `json:"waitingFor,omitempty"`
+
+	// url is where an exposed service is published: http://HOST/, or
+	// https://HOST/ with routing.tls. It says what was rendered; whether an
+	// Ingress controller or Gateway serves it is theirs to report.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=300
+	URL string `json:"url,omitempty"`
 }
 
 // Blueprint declares an environment: its services, what they run and which

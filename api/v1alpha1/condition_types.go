@@ -46,6 +46,15 @@ const (
 	// timed out; consumers keep the value in use and the staged value was
 	// discarded. The next rotation request tries again.
 	ReasonRotationFailed = "RotationFailed"
+	// ReasonVolumeShrinkRefused: a pvc volume's size is smaller than what
+	// its PersistentVolumeClaim already requests (admission refuses the
+	// edit when it can see the old size; a re-created Blueprint adopting a
+	// larger claim is where it cannot). The claim is left as it is.
+	ReasonVolumeShrinkRefused = "VolumeShrinkRefused"
+	// ReasonGatewayAPINotInstalled: spec.routing.gateway asks for
+	// HTTPRoutes, but the cluster has no Gateway API CRDs. Nothing is
+	// routed until they are installed.
+	ReasonGatewayAPINotInstalled = "GatewayAPINotInstalled"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )

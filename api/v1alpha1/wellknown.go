@@ -15,6 +15,9 @@ const (
 	// LabelInstance is the recommended Kubernetes label, set to the Blueprint
 	// name.
 	LabelInstance = "app.kubernetes.io/instance"
+	// LabelVolume names the volume a PersistentVolumeClaim was rendered
+	// for.
+	LabelVolume = "stax.dev/volume"
 	// ManagedByValue is the value of LabelManagedBy.
 	ManagedByValue = "stax-blueprint-operator"
 )
@@ -46,6 +49,19 @@ const PruneAnnotation = "stax.dev/prune"
 // PruneRequestedAtAnnotation optionally accompanies PruneAnnotation with the
 // time of the request (RFC 3339), so that a repeated request is a new one.
 const PruneRequestedAtAnnotation = "stax.dev/prune-requested-at"
+
+// PruneClaimsAnnotation on a Blueprint requests that PersistentVolumeClaims
+// it owns and no longer declares (status.undeclaredClaims) be deleted, with
+// their data: comma-separated claim names, or PruneAllValue for all of them.
+// It is carried out only together with PruneClaimsRequestedAtAnnotation, and
+// only on claims created before that time, so a re-sync of an old request
+// never deletes a claim created since. kubectl blueprint prune --claims
+// sets both. A declared claim is never deleted.
+const PruneClaimsAnnotation = "stax.dev/prune-claims"
+
+// PruneClaimsRequestedAtAnnotation is the time (RFC 3339) of the request in
+// PruneClaimsAnnotation.
+const PruneClaimsRequestedAtAnnotation = "stax.dev/prune-claims-requested-at"
 
 // PruneAllValue as PruneAnnotation's value prunes every value pending
 // removal.

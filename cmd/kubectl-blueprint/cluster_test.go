@@ -205,7 +205,7 @@ func TestStatus(t *testing.T) {
 		}},
 		Services: []staxv1alpha1.ServiceStatus{
 			{Name: "db", State: staxv1alpha1.ServiceStateAvailable, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](1)},
-			{Name: "api", State: staxv1alpha1.ServiceStateWaitingForDependencies, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}},
+			{Name: "api", State: staxv1alpha1.ServiceStateWaitingForDependencies, DesiredReplicas: ptr.To[int32](2), ReadyReplicas: ptr.To[int32](0), WaitingFor: []string{"db"}, URL: "http://api.payments.example.com/"},
 			{Name: "cache", State: staxv1alpha1.ServiceStateProgressing, DesiredReplicas: ptr.To[int32](1), ReadyReplicas: ptr.To[int32](0)},
 		},
 		Secrets: []staxv1alpha1.ManagedSecretStatus{{Name: "db-password", LastRotated: &generated,
@@ -213,6 +213,7 @@ func TestStatus(t *testing.T) {
 		PendingRemovals: []staxv1alpha1.PendingRemoval{
 			{Name: "old-token", RemovedAt: &generated, PruneAfter: &metav1.Time{Time: generated.Add(168 * time.Hour)}},
 		},
+		UndeclaredClaims: []string{"payments-dev-cache-data"},
 	}
 	if err := c.Status().Update(context.Background(), bp); err != nil {
 		t.Fatal(err)
@@ -235,6 +236,12 @@ Rotation hooks (latest rotation):
 
 Removed from the spec, kept until pruned (kubectl blueprint prune deletes them now):
   old-token: removed 2026-03-01T09:30:00Z, pruned after 2026-03-08T09:30:00Z
+
+Exposed:
+  api: http://api.payments.example.com/
+
+Claims no longer declared, kept with their data (kubectl blueprint prune --claims deletes them):
+  payments-dev-cache-data
 `
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
@@ -420,5 +427,54 @@ func TestRotateWaitTimeout(t *testing.T) {
 	code, _, stderr := plugin(t, "", "rotate", "payments-dev", "db-password", "--wait", "--timeout", "2s", "--kubeconfig", kubeconfig, "-n", ns)
 	if code != 1 || stderr != "error: timed out after 2s waiting for the rotation of db-password\n" {
 		t.Errorf("exit code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestPruneClaims(t *testing.T) {
+	kubeconfig, c := startCluster(t)
+	ns := newNamespace(t, c)
+	bp := createReadmeBlueprint(t, c, ns)
+	bp.Status = staxv1alpha1.BlueprintStatus{ObservedGeneration: ptr.To(bp.Generation), UndeclaredClaims: []string{"payments-dev-db-old"}}
+	if err := c.Status().Update(context.Background(), bp); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		return plugin(t, "", append([]string{"prune", "--kubeconfig", kubeconfig, "-n", ns, "--claims"}, args...)...)
+	}
+	code, stdout, stderr := run("payments-dev", "payments-dev-db-data")
+	if code != 1 || !strings.Contains(stderr, `claim "payments-dev-db-data" is still declared by volume data of service db`) || stdout != "" {
+		t.Fatalf("a declared claim: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	got := &staxv1alpha1.Blueprint{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Annotations[staxv1alpha1.PruneClaimsAnnotation]; ok {
+		t.Fatalf("a refused claim prune was requested: %v", got.Annotations)
+	}
+
+	before := time.Now().UTC().Truncate(time.Second)
+	code, stdout, stderr = run("payments-dev", "payments-dev-db-old")
+	if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "blueprint.stax.dev/payments-dev: deletion of payments-dev-db-old requested at ") {
+		t.Fatalf("an undeclared claim: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(bp), got); err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Annotations[staxv1alpha1.PruneClaimsAnnotation]; v != "payments-dev-db-old" {
+		t.Errorf("%s = %q", staxv1alpha1.PruneClaimsAnnotation, v)
+	}
+	at, err := time.Parse(time.RFC3339, got.Annotations[staxv1alpha1.PruneClaimsRequestedAtAnnotation])
+	if err != nil || at.Before(before) {
+		t.Errorf("%s = %q, want a time after %s", staxv1alpha1.PruneClaimsRequestedAtAnnotation, got.Annotations[staxv1alpha1.PruneClaimsRequestedAtAnnotation], before)
+	}
+
+	code, stdout, stderr = run("payments-dev")
+	if code != 0 || stderr != "" || !strings.HasPrefix(stdout, "blueprint.stax.dev/payments-dev: deletion of every claim no longer declared requested at ") {
+		t.Fatalf("every claim: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = run("payments-dev", "payments-dev-other")
+	if code != 0 || !strings.Contains(stderr, "warning: status.undeclaredClaims of blueprint payments-dev does not list payments-dev-other (yet)") {
+		t.Errorf("a claim not listed: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -16,12 +16,19 @@ import (
 )
 
 func newRenderCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	return &cobra.Command{
+	var planName string
+	cmd := &cobra.Command{
 		Use:   "render FILE|-",
 		Short: "Print the objects the operator would create for a Blueprint, offline",
 		Long: `Print, as multi-document YAML, the objects the operator creates for each
 Blueprint in FILE (or standard input for -): the generated Secret, then a
-Deployment per service and a Service per service with ports.
+Deployment per service and a Service per service with ports, a
+PersistentVolumeClaim per pvc volume, and an Ingress (or, with
+spec.routing.gateway, an HTTPRoute) per exposed service.
+
+--plan NAME renders with the plan NAME of spec.plans applied, whatever
+spec.plan selects: its replicas and resources replace the services' own.
+Without it, spec.plan applies, as in the cluster.
 
 The Secret lists the keys of the auto-generated values with empty values: the
 values themselves are generated once inside the cluster and never leave it,
@@ -34,8 +41,9 @@ one given with -n, else "default". The Blueprint is validated first, as by
 Owner references carry an empty uid: the Blueprint's uid exists only once it
 is created. The pod templates lack the stax.dev/secrets-digest annotation,
 which the operator derives from the values in the cluster.`,
-		Example: `  kubectl blueprint render blueprint.yaml -n payments`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  kubectl blueprint render blueprint.yaml -n payments
+  kubectl blueprint render examples/postgres-api.yaml --plan prod`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
 			results, err := readBlueprints(cmd.Context(), file, streams.In)
@@ -58,6 +66,12 @@ which the operator derives from the values in the cluster.`,
 					return fmt.Errorf("%s: blueprint/%s: %w", displayName(file), bp.Name, err)
 				}
 				bp.Namespace = ns
+				if planName != "" {
+					if _, ok := bp.Spec.Plans[planName]; !ok {
+						return fmt.Errorf("%s: blueprint/%s has no plan %q in spec.plans", displayName(file), bp.Name, planName)
+					}
+					bp = render.WithPlan(bp, planName)
+				}
 				if err := writeObjects(&out, renderObjects(bp)); err != nil {
 					return err
 				}
@@ -66,6 +80,8 @@ which the operator derives from the values in the cluster.`,
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&planName, "plan", "", "render with this plan of spec.plans applied instead of the one spec.plan selects")
+	return cmd
 }
 
 // namespaceFor resolves a Blueprint's namespace as kubectl apply does: the
@@ -103,9 +119,32 @@ func renderObjects(bp *staxv1alpha1.Blueprint) []any {
 	}
 	objs = append(objs, secret)
 	for _, svc := range plan.Services {
+		for _, c := range svc.Claims {
+			pvc := render.NewClaim(c, bp)
+			claim := corev1ac.PersistentVolumeClaim(pvc.Name, pvc.Namespace).
+				WithLabels(pvc.Labels).
+				WithAnnotations(pvc.Annotations).
+				WithSpec(corev1ac.PersistentVolumeClaimSpec().
+					WithAccessModes(pvc.Spec.AccessModes...).
+					WithResources(corev1ac.VolumeResourceRequirements().WithRequests(pvc.Spec.Resources.Requests)))
+			if pvc.Spec.StorageClassName != nil {
+				claim.Spec.WithStorageClassName(*pvc.Spec.StorageClassName)
+			}
+			if bp.Spec.DeletionPolicy != staxv1alpha1.DeletionPolicyRetain {
+				claim.WithOwnerReferences(render.OwnerReference(bp))
+			}
+			objs = append(objs, claim)
+		}
 		objs = append(objs, svc.Deployment)
 		if svc.Service != nil {
 			objs = append(objs, svc.Service)
+		}
+		if svc.Route != nil {
+			if svc.Route.Ingress != nil {
+				objs = append(objs, svc.Route.Ingress)
+			} else {
+				objs = append(objs, svc.Route.HTTPRoute.Object)
+			}
 		}
 	}
 	return objs

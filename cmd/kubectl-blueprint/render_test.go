@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -200,4 +201,46 @@ func TestRenderNamespaceAndRefusals(t *testing.T) {
 			t.Errorf("exit code %d, stdout %q; want 1 and only the problem, %q", code, stdout, want)
 		}
 	})
+}
+
+func TestRenderPlanVolumesAndExpose(t *testing.T) {
+	bp := shopBlueprint()
+	bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "shop.example.test"}
+	bp.Spec.Services[0].Volumes = []staxv1alpha1.ServiceVolume{{Name: "data", MountPath: "/var/lib/postgresql/data", Type: staxv1alpha1.VolumeTypePVC, Size: "5Gi"}}
+	bp.Spec.Services[1].Ports = []staxv1alpha1.ServicePort{{ContainerPort: 8080}}
+	bp.Spec.Services[1].Expose = ptr.To(true)
+	bp.Spec.Plans = map[string]staxv1alpha1.Plan{"prod": {Services: map[string]staxv1alpha1.PlanService{"worker": {Replicas: ptr.To[int32](4)}}}}
+	path := writeBlueprint(t, bp)
+
+	code, stdout, stderr := plugin(t, "", "render", path, "-n", "team-a", "--plan", "prod")
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, stderr)
+	}
+	var claims, ingresses int
+	for _, obj := range decodeAll(t, stdout) {
+		switch o := obj.(type) {
+		case *corev1.PersistentVolumeClaim:
+			claims++
+			if o.Name != "shop-db-data" || o.Spec.Resources.Requests.Storage().String() != "5Gi" {
+				t.Errorf("claim %s of %s", o.Name, o.Spec.Resources.Requests.Storage())
+			}
+		case *networkingv1.Ingress:
+			ingresses++
+			if o.Spec.Rules[0].Host != "worker.shop.example.test" {
+				t.Errorf("Ingress host %s", o.Spec.Rules[0].Host)
+			}
+		case *appsv1.Deployment:
+			if o.Name == "worker" && ptr.Deref(o.Spec.Replicas, 0) != 4 {
+				t.Errorf("worker replicas %v under plan prod, want 4", o.Spec.Replicas)
+			}
+		}
+	}
+	if claims != 1 || ingresses != 1 {
+		t.Errorf("%d claims and %d Ingresses, want one of each:\n%s", claims, ingresses, stdout)
+	}
+
+	code, _, stderr = plugin(t, "", "render", path, "--plan", "staging")
+	if code == 0 || !strings.Contains(stderr, `has no plan "staging"`) {
+		t.Errorf("unknown plan: exit %d, stderr %s", code, stderr)
+	}
 }

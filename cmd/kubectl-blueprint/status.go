@@ -134,6 +134,21 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 			fmt.Fprintf(w, "  %s: removed %s, pruned after %s\n", p.Name, formatTime(p.RemovedAt), formatTime(p.PruneAfter))
 		}
 	}
+	var exposed []string
+	for _, svc := range bp.Status.Services {
+		if svc.URL != "" {
+			exposed = append(exposed, fmt.Sprintf("  %s: %s\n", svc.Name, svc.URL))
+		}
+	}
+	if len(exposed) > 0 {
+		fmt.Fprint(w, "\nExposed:\n"+strings.Join(exposed, ""))
+	}
+	if len(bp.Status.UndeclaredClaims) > 0 {
+		fmt.Fprint(w, "\nClaims no longer declared, kept with their data (kubectl blueprint prune --claims deletes them):\n")
+		for _, c := range bp.Status.UndeclaredClaims {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
 	return nil
 }
 

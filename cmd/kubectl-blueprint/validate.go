@@ -35,6 +35,14 @@ under the 128-bit entropy floor and dependsOn cycles. Where admission's
 message cannot name the offending value (an unknown dependsOn name, a
 colliding secret mountPath), the plugin adds a problem that does.
 
+The CEL rules cover volumes (absolute mountPaths not inside another mount,
+secret files or /tmp; size for pvc; replicas at most 1 with a ReadWriteOnce
+or ReadWriteOncePod volume, in the service and in every plan), expose (a
+port, a domain or exposeHost) and plans (spec.plan names one of spec.plans,
+plans name services of the Blueprint). Rules that compare a Blueprint with
+its stored version (a pvc volume's size cannot shrink; its type, class and
+access mode cannot change) need the old object and are checked only by the API server.
+
 Each problem is printed on standard output as
   FILE: blueprint/NAME: FIELD: message
 (without FIELD for rules on the whole Blueprint). The exit code is 1 when any

@@ -4,7 +4,9 @@
 // prints what the operator produced. It never prints a secret value.
 //
 // Run it with `make demo`. DEMO_KEEP=1 keeps the control plane and operator
-// running afterwards and prints a kubeconfig for kubectl.
+// running afterwards, prints a kubeconfig for kubectl, and keeps playing the
+// Deployment controller (testutil.PlayDeployments) for as long as it runs, so
+// a rotation, an edit or another Blueprint reaches Ready as on a cluster.
 package main
 
 import (
@@ -24,13 +26,16 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -189,6 +194,11 @@ func run() error {
 		}
 	}
 
+	step("The claim of db's volume, and the Ingress of the exposed api")
+	if err := printClaimsAndIngresses(ctx, c, bp); err != nil {
+		return err
+	}
+
 	step("api depends on db, so it has no replicas until db is available")
 	printStatus(ctx, c, key)
 
@@ -199,7 +209,7 @@ func run() error {
 	printStatus(ctx, c, key)
 
 	if os.Getenv("DEMO_KEEP") == "1" {
-		return keepRunning(ctx, env)
+		return keepRunning(ctx, env, cfg)
 	}
 	step("Done. Run 'DEMO_KEEP=1 make demo' to keep the control plane running and use kubectl against it")
 	return nil
@@ -287,7 +297,61 @@ func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) err
 	})
 }
 
-func keepRunning(ctx context.Context, env *envtest.Environment) error {
+// printClaimsAndIngresses shows the PersistentVolumeClaims and Ingresses the
+// operator rendered for bp.
+func printClaimsAndIngresses(ctx context.Context, c client.Client, bp *staxv1alpha1.Blueprint) error {
+	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: bp.Name}
+	claims := &corev1.PersistentVolumeClaimList{}
+	if err := c.List(ctx, claims, client.InNamespace(namespace), selector); err != nil {
+		return err
+	}
+	for _, pvc := range claims.Items {
+		size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+		owner := "none (deletionPolicy Retain)"
+		if ref := metav1.GetControllerOf(&pvc); ref != nil {
+			owner = ref.Kind + "/" + ref.Name
+		}
+		fmt.Printf("PersistentVolumeClaim %s: %s %v, volume %s of service %s, controlled by %s\n",
+			pvc.Name, size.String(), pvc.Spec.AccessModes, pvc.Labels[staxv1alpha1.LabelVolume], pvc.Labels[staxv1alpha1.LabelService], owner)
+	}
+	for _, svc := range bp.Spec.Services {
+		dep := &appsv1.Deployment{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: svc.Name}, dep); err != nil {
+			return err
+		}
+		for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
+			for _, v := range dep.Spec.Template.Spec.Volumes {
+				if v.Name == m.Name && v.PersistentVolumeClaim != nil {
+					fmt.Printf("  mounted by %s at %s (strategy %s)\n", dep.Name, m.MountPath, dep.Spec.Strategy.Type)
+				}
+			}
+		}
+	}
+	ingresses := &networkingv1.IngressList{}
+	if err := c.List(ctx, ingresses, client.InNamespace(namespace), selector); err != nil {
+		return err
+	}
+	for _, ing := range ingresses.Items {
+		for _, rule := range ing.Spec.Rules {
+			for _, path := range rule.HTTP.Paths {
+				fmt.Printf("Ingress %s: http://%s%s -> Service %s port %d\n", ing.Name, rule.Host, path.Path, path.Backend.Service.Name, path.Backend.Service.Port.Number)
+			}
+		}
+	}
+	return nil
+}
+
+func keepRunning(ctx context.Context, env *envtest.Environment, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	// The embedded control plane runs no Deployment controller: keep
+	// playing it, so what a user does with kubectl reaches Ready.
+	player, err := testutil.PlayDeployments(ctx, cs, staxv1alpha1.LabelBlueprint)
+	if err != nil {
+		return err
+	}
 	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return err
@@ -301,8 +365,13 @@ func keepRunning(ctx context.Context, env *envtest.Environment) error {
 		return err
 	}
 	step("The control plane and the operator keep running. In another shell:")
-	fmt.Printf("  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
+	fmt.Printf("  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets,pvc,ingresses\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
+	fmt.Printf("  kubectl blueprint rotate payments-dev db-password -n %s   # comes back to Ready\n", namespace)
+	fmt.Println("  The demo keeps playing the Deployment controller for every Deployment a Blueprint renders")
+	fmt.Println("  (it reports each new generation available), for as long as it runs: a rotation, an edit or")
+	fmt.Println("  another Blueprint reaches Ready as it would on a cluster. Nothing runs pods here.")
 	fmt.Println(strings.Repeat(" ", 2) + "Press Ctrl-C to stop and clean up.")
 	<-ctx.Done()
+	fmt.Printf("Played %d rollout(s) of the Deployment controller while kept.\n", player.Marks())
 	return nil
 }

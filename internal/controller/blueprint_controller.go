@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -75,6 +76,9 @@ type BlueprintReconciler struct {
 	settle *settle.Window
 	// reconciled is Options.Reconciled.
 	reconciled func(ReconcileRecord)
+	// httpRoutesWatched: the cluster served HTTPRoutes when the manager
+	// started, and they are watched (setup.go).
+	httpRoutesWatched bool
 }
 
 // scope is one reconcile's view of a Blueprint.
@@ -105,6 +109,11 @@ type scope struct {
 	secrets []staxv1alpha1.ManagedSecretStatus
 	// pendingRemovals is what status reports of values kept after removal.
 	pendingRemovals []staxv1alpha1.PendingRemoval
+	// undeclaredClaims are the Blueprint's claims no volume declares
+	// (claims.go).
+	undeclaredClaims []string
+	// urls holds each exposed service's published URL (routes.go).
+	urls map[string]string
 	// requeueAfter is when the next scheduled rotation or prune falls due, or
 	// when values held back by the quiet period are due to roll out.
 	requeueAfter time.Duration
@@ -195,6 +204,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		notReferenceable: map[string]bool{},
 		digests:          map[string]string{},
 		waitingFor:       map[string][]string{},
+		urls:             map[string]string{},
 	}
 	defer func() {
 		// controller-runtime logs the returned error: its text must not
@@ -207,7 +217,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.reconcileGeneratedSecret,
 		r.checkReferences,
 		r.checkPodReferences,
+		r.reconcileClaims,
 		r.reconcileWorkloads,
+		r.reconcileRoutes,
 		r.deleteStaleObjects,
 	} {
 		if err := phase(ctx, sc); err != nil {
@@ -348,7 +360,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 
 		dep := &appsv1.Deployment{}
-		changed, err := r.applyOwned(ctx, sc, dep, svc.Deployment, func() (bool, error) {
+		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment, func() (bool, error) {
 			extracted, err := appsv1ac.ExtractDeployment(dep, FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Deployment), err
 		})
@@ -363,7 +375,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		service := &corev1.Service{}
-		if _, err := r.applyOwned(ctx, sc, service, svc.Service, func() (bool, error) {
+		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service, func() (bool, error) {
 			extracted, err := corev1ac.ExtractService(service, FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Service), err
 		}); err != nil {
@@ -402,19 +414,12 @@ func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
 	return v, ok
 }
 
-// namedApplyConfiguration is a rendered object: an apply configuration that
-// knows its name.
-type namedApplyConfiguration interface {
-	runtime.ApplyConfiguration
-	GetName() *string
-}
-
 // applyOwned server-side applies desired unless the live object already holds
 // exactly what we own of it. It never writes an object the Blueprint does not
 // control: such an object is reported as a Conflict and left untouched.
 // It returns whether it wrote.
-func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, desired namedApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
-	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: *desired.GetName()}
+func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
+	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	kind := kindOf(live)
 	err := r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
@@ -458,6 +463,9 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 
 // kindOf names obj's Go type, which is its kind: Deployment, Service.
 func kindOf(obj client.Object) string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.GetKind()
+	}
 	kind := fmt.Sprintf("%T", obj)
 	return kind[strings.LastIndex(kind, ".")+1:]
 }

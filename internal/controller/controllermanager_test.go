@@ -10,7 +10,8 @@ import (
 )
 
 // startControllerManager runs kube-controller-manager's garbage collector
-// against the test API server. envtest runs no controllers, and the
+// (and the PersistentVolumeClaim protection controller, which lets a
+// collected claim that no pod uses go) against the test API server. envtest runs no controllers, and the
 // deletionPolicy specs need real garbage collection through ownerReferences.
 // The binary is built next to kube-apiserver by hack/envtest-binaries.sh.
 func startControllerManager(env *envtest.Environment) *exec.Cmd {
@@ -29,7 +30,7 @@ func startControllerManager(env *envtest.Environment) *exec.Cmd {
 
 	cmd := exec.Command(binary,
 		"--kubeconfig="+path,
-		"--controllers=garbage-collector-controller",
+		"--controllers=garbage-collector-controller,persistentvolumeclaim-protection-controller",
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",

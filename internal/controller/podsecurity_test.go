@@ -165,6 +165,40 @@ var _ = Describe("Pods in a namespace that enforces Pod Security restricted", fu
 		Expect(pods).To(BeNumerically(">=", 10))
 	})
 
+	It("admit the Postgres example's pods under every plan, with its data on a claim, PGDATA below the mount, pg_isready, the password as a file and the API exposed", func(ctx SpecContext) {
+		ns := restrictedNamespace()
+		bp := shippedBlueprints()["postgres-api.yaml/orders"]
+		Expect(bp).NotTo(BeNil())
+		bp.Namespace = ns
+		Expect(bp.Spec.Plans).To(HaveKey("prod"))
+		for _, plan := range []string{"", "dev", "prod"} {
+			built, errs := render.Build(render.WithPlan(bp, plan))
+			Expect(errs).To(BeEmpty(), "plan %q", plan)
+			byName := map[string]render.Service{}
+			for _, svc := range built.Services {
+				byName[svc.Name] = svc
+				Expect(dryRunPod(podFrom(ns, renderedTemplate(svc.Deployment.Spec.Template)))).To(Succeed(), "plan %q, service %s", plan, svc.Name)
+			}
+			db := renderedTemplate(byName["db"].Deployment.Spec.Template)
+			Expect(byName["db"].Claims).To(ConsistOf(HaveField("Name", "orders-db-data")))
+			Expect(*byName["db"].Deployment.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+			c := db.Spec.Containers[0]
+			Expect(c.VolumeMounts).To(ContainElement(HaveField("MountPath", "/var/lib/postgresql/data")))
+			Expect(c.Env).To(ContainElement(And(HaveField("Name", "PGDATA"), HaveField("Value", HavePrefix("/var/lib/postgresql/data/")))))
+			Expect(c.Env).To(ContainElement(And(HaveField("Name", "POSTGRES_PASSWORD_FILE"), HaveField("Value", "/run/secrets/db-password"))))
+			Expect(c.VolumeMounts).To(ContainElement(And(HaveField("MountPath", "/run/secrets/db-password"), HaveField("ReadOnly", true))))
+			Expect(c.ReadinessProbe.Exec.Command).To(ContainElement("pg_isready"))
+			Expect(db.Spec.SecurityContext.RunAsUser).To(HaveValue(BeEquivalentTo(999)))
+			Expect(db.Spec.SecurityContext.FSGroup).To(HaveValue(BeEquivalentTo(999)))
+			api := byName["api"]
+			Expect(api.Route).NotTo(BeNil())
+			Expect(api.Route.URL).To(Equal("http://api.orders.example.com/"))
+		}
+		Expect(bp.Spec.Services[1].DependsOn).To(ConsistOf("db"))
+		prod, _ := render.Build(render.WithPlan(bp, "prod"))
+		Expect(*prod.Services[1].Deployment.Spec.Replicas).To(BeEquivalentTo(3))
+	})
+
 	It("admit the pods of a Blueprint using every new field, as the operator applied them", func(ctx SpecContext) {
 		ns := restrictedNamespace("api-reader")
 		createSecret(ns, "stripe", map[string]string{"api-key": "sk_live_file_4b1d9e"})

@@ -161,11 +161,13 @@ var rbacExceptions = map[permission]string{
 	// does, so the audit log shows watch; against an API server without
 	// streaming lists, or when the stream fails, the reflector falls back to
 	// a LIST, and without list the cache never syncs.
-	{"stax.dev", "blueprints", "list"}: "informer's fallback LIST; the suite's API server streams lists over watch",
-	{"apps", "deployments", "list"}:    "informer's fallback LIST; the suite's API server streams lists over watch",
-	{"", "services", "list"}:           "informer's fallback LIST; the suite's API server streams lists over watch",
-	{"", "secrets", "list"}:            "metadata informer's fallback LIST; the suite's API server streams lists over watch",
-	{"batch", "jobs", "list"}:          "informer's fallback LIST (hook Jobs); the suite's API server streams lists over watch",
+	{"stax.dev", "blueprints", "list"}:         "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"apps", "deployments", "list"}:            "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"", "services", "list"}:                   "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"", "secrets", "list"}:                    "metadata informer's fallback LIST; the suite's API server streams lists over watch",
+	{"", "persistentvolumeclaims", "list"}:     "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"networking.k8s.io", "ingresses", "list"}: "informer's fallback LIST; the suite's API server streams lists over watch",
+	{"batch", "jobs", "list"}:                  "informer's fallback LIST (hook Jobs); the suite's API server streams lists over watch",
 	// The events recorder patches an event when it repeats (the series of an
 	// isomorphic event); whether a spec repeats one within the recorder's
 	// series window depends on timing.

@@ -9,17 +9,21 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
@@ -139,6 +143,11 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		// Only the Jobs of rotation hooks: the cache must not hold every
 		// Job of the cluster.
 		&batchv1.Job{}: {Label: HookJobSelector()},
+		// Claims and Ingresses are cached only where a Blueprint rendered
+		// them: never every object of the cluster. A foreign object in the
+		// way is found by the uncached read that precedes every create.
+		&corev1.PersistentVolumeClaim{}: {Label: renderedSelector()},
+		&networkingv1.Ingress{}:         {Label: renderedSelector()},
 	}
 	if o.StripSecretMetadata {
 		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripSecretMetadata}
@@ -199,7 +208,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexServiceNames, serviceNames); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&staxv1alpha1.Blueprint{}).
 		Named("blueprint").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
@@ -212,9 +221,72 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		// changed or went away; the reconcile reads its content, and only a
 		// change of a value it consumes holds the rollout back (settle).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexSecretNames))).
+		// Claims and Ingresses carry their Blueprint's name as a label.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(blueprintByLabel)).
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(blueprintByLabel)).
 		// A hook's Job reporting Complete or Failed carries its rotation on.
-		Owns(&batchv1.Job{}).
-		Complete(r)
+		Owns(&batchv1.Job{})
+	watched, err := watchHTTPRoutes(mgr, b, o.WatchNamespaces)
+	if err != nil {
+		return err
+	}
+	r.httpRoutesWatched = watched
+	return b.Complete(r)
+}
+
+// renderedSelector selects the objects rendered for some Blueprint.
+func renderedSelector() labels.Selector {
+	req, err := labels.NewRequirement(staxv1alpha1.LabelBlueprint, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// watchHTTPRoutes watches the HTTPRoutes Blueprints rendered, when the
+// cluster serves the Gateway API: through a cache of their own, selected by
+// label as the manager's Ingress cache is. Without the Gateway API CRDs the
+// manager starts without this watch (the reconciler reports
+// GatewayAPINotInstalled to Blueprints that ask for a Gateway); CRDs
+// installed later are watched after the manager restarts, and reconciled
+// meanwhile on every other event of the Blueprint.
+func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request], namespaces []string) (bool, error) {
+	if _, err := mgr.GetRESTMapper().RESTMapping(render.HTTPRouteGVK.GroupKind(), render.HTTPRouteGVK.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	route := &unstructured.Unstructured{}
+	route.SetGroupVersionKind(render.HTTPRouteGVK)
+	opts := cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		ByObject: map[client.Object]cache.ByObject{route: {Label: renderedSelector()}},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	routes, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return false, err
+	}
+	if err := mgr.Add(routes); err != nil {
+		return false, err
+	}
+	b.WatchesRawSource(source.Kind(routes, client.Object(route), handler.EnqueueRequestsFromMapFunc(blueprintByLabel)))
+	return true, nil
+}
+
+// blueprintByLabel maps an object rendered for a Blueprint to it.
+func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[staxv1alpha1.LabelBlueprint]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
 // StripSecretMetadata is a cache transform for the metadata-only Secret

@@ -15,6 +15,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/observe"
+	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -28,7 +29,8 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 	if sc.generatedSecret != nil {
 		obs.GeneratedSecretName = sc.generatedSecret.Name
 	}
-	for _, svc := range sc.bp.Spec.Services {
+	// Replicas as the selected plan sets them.
+	for _, svc := range render.Effective(sc.bp).Spec.Services {
 		o := status.ServiceObservation{Name: svc.Name, Desired: status.DesiredReplicas(svc.Replicas, nil)}
 		if dep, ok := sc.deployments[svc.Name]; ok {
 			o.Desired = status.DesiredReplicas(svc.Replicas, dep.Spec.Replicas)
@@ -41,10 +43,12 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 			o.SecretsDigest = d
 		}
 		o.WaitingFor = sc.waitingFor[svc.Name]
+		o.URL = sc.urls[svc.Name]
 		obs.Services = append(obs.Services, o)
 	}
 	obs.Secrets = sc.secrets
 	obs.PendingRemovals = sc.pendingRemovals
+	obs.UndeclaredClaims = sc.undeclaredClaims
 	return obs
 }
 

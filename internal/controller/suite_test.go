@@ -88,7 +88,9 @@ var _ = BeforeSuite(func() {
 	utilruntime.Must(staxv1alpha1.AddToScheme(scheme))
 
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		// The Gateway API's standard HTTPRoute and Gateway CRDs
+		// (testdata/gateway-api), for spec.routing.gateway.
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases"), filepath.Join("testdata", "gateway-api")},
 		ErrorIfCRDPathMissing: true,
 	}
 	configureAudit(testEnv)

@@ -224,7 +224,11 @@ func TestBuildPaymentsDev(t *testing.T) {
 				WithSpec(corev1ac.PodSpec().
 					WithContainers(c.WithSecurityContext(restrictedContainer())).
 					WithSecurityContext(restrictedPod()).
-					WithAutomountServiceAccountToken(false)))
+					WithAutomountServiceAccountToken(false))).
+			// Kubernetes' defaults, rendered so that the operator owns them.
+			WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+				WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
+					WithMaxSurge(intstr.FromString("25%")).WithMaxUnavailable(intstr.FromString("25%"))))
 		if replicas != nil {
 			spec.WithReplicas(*replicas)
 		}

@@ -46,6 +46,8 @@ type ServiceObservation struct {
 	SecretsDigest string
 	// WaitingFor lists the dependencies the service is held back for.
 	WaitingFor []string
+	// URL is where an exposed service is published.
+	URL string
 }
 
 // Observation is everything a reconcile learned that status reports.
@@ -58,6 +60,8 @@ type Observation struct {
 	Secrets []staxv1alpha1.ManagedSecretStatus
 	// PendingRemovals reports values kept after their secret was removed.
 	PendingRemovals []staxv1alpha1.PendingRemoval
+	// UndeclaredClaims are claims of the Blueprint no volume declares.
+	UndeclaredClaims []string
 	// Err is a transient error of this reconcile, retried with backoff.
 	Err error
 }
@@ -71,6 +75,7 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	setServices(st, obs.Services)
 	st.Secrets = obs.Secrets
 	st.PendingRemovals = obs.PendingRemovals
+	st.UndeclaredClaims = obs.UndeclaredClaims
 	setReadyCondition(st, obs)
 	setReconcilingCondition(st, obs)
 	setStalledCondition(st, obs)
@@ -112,7 +117,7 @@ func setServices(st *staxv1alpha1.BlueprintStatus, services []ServiceObservation
 		state := State(s)
 		st.Services = append(st.Services, staxv1alpha1.ServiceStatus{
 			Name: s.Name, State: state, DesiredReplicas: ptr.To(s.Desired), ReadyReplicas: ptr.To(s.Ready),
-			SecretsDigest: s.SecretsDigest, WaitingFor: s.WaitingFor,
+			SecretsDigest: s.SecretsDigest, WaitingFor: s.WaitingFor, URL: s.URL,
 		})
 		if state == staxv1alpha1.ServiceStateAvailable {
 			ready++

@@ -586,3 +586,21 @@ func TestDesiredReplicas(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyReportsURLsAndUndeclaredClaims(t *testing.T) {
+	st := &staxv1alpha1.BlueprintStatus{}
+	status.Apply(st, status.Observation{
+		Services:         []status.ServiceObservation{{Name: "api", Desired: 1, Available: true, URL: "http://api.example.test/"}, {Name: "db", Desired: 1, Available: true}},
+		UndeclaredClaims: []string{"shop-db-old"},
+	})
+	if st.Services[0].URL != "http://api.example.test/" || st.Services[1].URL != "" {
+		t.Errorf("urls = %q, %q", st.Services[0].URL, st.Services[1].URL)
+	}
+	if len(st.UndeclaredClaims) != 1 || st.UndeclaredClaims[0] != "shop-db-old" {
+		t.Errorf("undeclaredClaims = %v", st.UndeclaredClaims)
+	}
+	status.Apply(st, status.Observation{Services: []status.ServiceObservation{{Name: "api", Desired: 1}}})
+	if st.UndeclaredClaims != nil || st.Services[0].URL != "" {
+		t.Errorf("a later observation without them keeps %v, %q", st.UndeclaredClaims, st.Services[0].URL)
+	}
+}

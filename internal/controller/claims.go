@@ -1,0 +1,142 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+// RBAC of the claims: created, adopted and expanded (update, carrying the
+// read's resourceVersion), never patched. delete is only for an explicit
+// request (PruneClaimsAnnotation, set by kubectl blueprint prune --claims)
+// to delete a claim the Blueprint no longer declares; it also lets
+// OwnerReferencesPermissionEnforcement admission accept the controller
+// reference set on an adopted claim.
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;delete
+
+// reconcileClaims creates the claim of every pvc volume, adopts one of a
+// deleted predecessor of the same name (the adoption table of
+// ownership.Retained, as for the generated Secret), requests expansion of
+// one that is smaller than its volume, and lists the Blueprint's claims no
+// volume declares any more. It never deletes a claim, and never writes one
+// that is not the Blueprint's. Claims are read from the API server: their
+// adoption, like the generated Secret's, is never decided on a stale cache.
+func (r *BlueprintReconciler) reconcileClaims(ctx context.Context, sc *scope) error {
+	var declared []render.Claim
+	for _, svc := range sc.plan.Services {
+		declared = append(declared, svc.Claims...)
+	}
+	for _, c := range declared {
+		if err := r.reconcileClaim(ctx, sc, c); err != nil {
+			return err
+		}
+	}
+	live := &corev1.PersistentVolumeClaimList{}
+	if err := r.List(ctx, live, client.InNamespace(sc.bp.Namespace), client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}); err != nil {
+		return apierror.Wrap(apierror.OpList, "PersistentVolumeClaims", "", err)
+	}
+	// Services that could not be rendered declare their claims all the
+	// same: they are not undeclared.
+	for _, svc := range sc.bp.Spec.Services {
+		if sc.blocked[svc.Name] {
+			for _, v := range svc.Volumes {
+				declared = append(declared, render.Claim{Name: render.ClaimName(sc.bp.Name, svc.Name, v.Name)})
+			}
+		}
+	}
+	sc.undeclaredClaims = render.UndeclaredClaims(live.Items, declared, sc.bp)
+	req, ok := render.ParseClaimPruneRequest(sc.bp.Annotations)
+	if !ok {
+		return nil
+	}
+	for _, pvc := range render.ClaimsToPrune(live.Items, sc.undeclaredClaims, req) {
+		uid := pvc.UID
+		if err := r.Delete(ctx, &pvc, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return apierror.Wrap(apierror.OpDelete, "PersistentVolumeClaim", pvc.Name, err)
+		}
+		sc.undeclaredClaims = slices.DeleteFunc(sc.undeclaredClaims, func(n string) bool { return n == pvc.Name })
+		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Pruned", "PruneClaims",
+			"deleted PersistentVolumeClaim %s, no longer declared, as %s requested", pvc.Name, staxv1alpha1.PruneClaimsAnnotation)
+	}
+	return nil
+}
+
+func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c render.Claim) error {
+	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: c.Name}
+	for range maxSecretAttempts {
+		live := &corev1.PersistentVolumeClaim{}
+		err := r.APIReader.Get(ctx, key, live)
+		switch {
+		case apierrors.IsNotFound(err):
+			// As for the generated Secret: a Blueprint deleted since the
+			// cache saw it must not leave a claim nobody owns.
+			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
+				if gone {
+					sc.abandoned = true
+					return errBlueprintGone
+				}
+				return err
+			}
+			if err := r.Create(ctx, render.NewClaim(c, sc.bp)); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					continue
+				}
+				return apierror.Wrap(apierror.OpCreate, "PersistentVolumeClaim", c.Name, err)
+			}
+			return nil
+		case err != nil:
+			return apierror.Wrap(apierror.OpRead, "PersistentVolumeClaim", c.Name, err)
+		}
+		switch render.ClaimVerdict(live, sc.bp) {
+		case ownership.Foreign:
+			sc.problem(status.Problem{
+				Reason:   staxv1alpha1.ReasonConflict,
+				Message:  fmt.Sprintf("PersistentVolumeClaim %s exists and is not controlled by this Blueprint; it is left untouched, and service %s waits until it is removed", c.Name, c.Service),
+				Stalling: true,
+			}, c.Service)
+			return nil
+		case ownership.Superseded, ownership.Deleting:
+			sc.problem(status.Problem{
+				Reason:  staxv1alpha1.ReasonProgressing,
+				Message: fmt.Sprintf("waiting for PersistentVolumeClaim %s, left by a deleted Blueprint of the same name, to be deleted", c.Name),
+			}, c.Service)
+			return nil
+		}
+		u := render.UpdateClaim(live, c, sc.bp)
+		if u.Shrink {
+			current := live.Spec.Resources.Requests[corev1.ResourceStorage]
+			sc.problem(status.Problem{
+				Reason: staxv1alpha1.ReasonVolumeShrinkRefused,
+				Message: fmt.Sprintf("service %s, volume %s: size %s is smaller than the %s PersistentVolumeClaim %s requests; a claim cannot shrink, so it is left at %s",
+					c.Service, c.Volume, c.Size.String(), current.String(), c.Name, current.String()),
+				Stalling: true,
+			})
+		}
+		if !u.Changed {
+			return nil
+		}
+		if err := r.Update(ctx, live); err != nil {
+			if apierrors.IsConflict(err) {
+				continue
+			}
+			return apierror.Wrap(apierror.OpUpdate, "PersistentVolumeClaim", c.Name, err)
+		}
+		if u.Expanded {
+			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Expanded", "ExpandClaim",
+				"requested expansion of PersistentVolumeClaim %s to %s", c.Name, c.Size.String())
+		}
+		return nil
+	}
+	return fmt.Errorf("PersistentVolumeClaim %s changed on every one of %d attempts; retrying", c.Name, maxSecretAttempts)
+}
