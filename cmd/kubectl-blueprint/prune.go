@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,11 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -64,36 +60,22 @@ never deleted.`,
 			}
 			requestedAt := time.Now().UTC().Format(time.RFC3339)
 			var notPending []string
-			// As for rotate: the check and the request are made on the same
-			// version of the Blueprint.
-			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				bp := &staxv1alpha1.Blueprint{}
-				if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: namespace, Name: name}, bp); err != nil {
-					if apierrors.IsNotFound(err) {
-						return fmt.Errorf("blueprint %q not found in namespace %q", name, namespace)
+			value := strings.Join(secrets, ",")
+			if len(secrets) == 0 {
+				value = staxv1alpha1.PruneAllValue
+			}
+			_, err = requestOnBlueprint(cmd.Context(), c, namespace, name,
+				func(bp *staxv1alpha1.Blueprint) error {
+					if err := checkPrunable(bp, secrets); err != nil {
+						return err
 					}
-					return err
-				}
-				if err := checkPrunable(bp, secrets); err != nil {
-					return err
-				}
-				notPending = notPendingRemoval(bp, secrets)
-				value := strings.Join(secrets, ",")
-				if len(secrets) == 0 {
-					value = staxv1alpha1.PruneAllValue
-				}
-				patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-					"resourceVersion": bp.ResourceVersion,
-					"annotations": map[string]string{
-						staxv1alpha1.PruneAnnotation:            value,
-						staxv1alpha1.PruneRequestedAtAnnotation: requestedAt,
-					},
-				}})
-				if err != nil {
-					return err
-				}
-				return c.Patch(cmd.Context(), bp, client.RawPatch(types.MergePatchType, patch))
-			})
+					notPending = notPendingRemoval(bp, secrets)
+					return nil
+				},
+				map[string]string{
+					staxv1alpha1.PruneAnnotation:            value,
+					staxv1alpha1.PruneRequestedAtAnnotation: requestedAt,
+				})
 			if err != nil {
 				return err
 			}
@@ -123,49 +105,37 @@ func pruneClaims(cmd *cobra.Command, c client.Client, namespace, name string, na
 	// request (RFC 3339 has no fraction) counts as created before it.
 	requestedAt := time.Now().Add(time.Second).UTC().Format(time.RFC3339)
 	var notListed []string
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		bp := &staxv1alpha1.Blueprint{}
-		if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: namespace, Name: name}, bp); err != nil {
-			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("blueprint %q not found in namespace %q", name, namespace)
-			}
-			return err
-		}
-		var errs []error
-		for _, n := range names {
-			for _, svc := range bp.Spec.Services {
-				for _, v := range svc.Volumes {
-					if render.ClaimName(bp.Name, svc.Name, v.Name) == n {
-						errs = append(errs, fmt.Errorf("claim %q is still declared by volume %s of service %s of blueprint %s: remove the volume from the spec first; only claims no longer declared can be pruned", n, v.Name, svc.Name, bp.Name))
+	value := strings.Join(names, ",")
+	if len(names) == 0 {
+		value = staxv1alpha1.PruneAllValue
+	}
+	_, err := requestOnBlueprint(cmd.Context(), c, namespace, name,
+		func(bp *staxv1alpha1.Blueprint) error {
+			var errs []error
+			for _, n := range names {
+				for _, svc := range bp.Spec.Services {
+					for _, v := range svc.Volumes {
+						if render.ClaimName(bp.Name, svc.Name, v.Name) == n {
+							errs = append(errs, fmt.Errorf("claim %q is still declared by volume %s of service %s of blueprint %s: remove the volume from the spec first; only claims no longer declared can be pruned", n, v.Name, svc.Name, bp.Name))
+						}
 					}
 				}
 			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-		notListed = nil
-		for _, n := range names {
-			if !slices.Contains(bp.Status.UndeclaredClaims, n) {
-				notListed = append(notListed, n)
+			if err := errors.Join(errs...); err != nil {
+				return err
 			}
-		}
-		value := strings.Join(names, ",")
-		if len(names) == 0 {
-			value = staxv1alpha1.PruneAllValue
-		}
-		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-			"resourceVersion": bp.ResourceVersion,
-			"annotations": map[string]string{
-				staxv1alpha1.PruneClaimsAnnotation:            value,
-				staxv1alpha1.PruneClaimsRequestedAtAnnotation: requestedAt,
-			},
-		}})
-		if err != nil {
-			return err
-		}
-		return c.Patch(cmd.Context(), bp, client.RawPatch(types.MergePatchType, patch))
-	})
+			notListed = nil
+			for _, n := range names {
+				if !slices.Contains(bp.Status.UndeclaredClaims, n) {
+					notListed = append(notListed, n)
+				}
+			}
+			return nil
+		},
+		map[string]string{
+			staxv1alpha1.PruneClaimsAnnotation:            value,
+			staxv1alpha1.PruneClaimsRequestedAtAnnotation: requestedAt,
+		})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,12 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -55,35 +51,12 @@ refers to another Secret changes when that Secret does.`,
 			}
 			name, secrets := args[0], distinct(args[1:])
 			requestedAt := time.Now().UTC().Format(time.RFC3339)
-			// The check and the request are made on the same version of the
-			// Blueprint: the patch carries the resourceVersion that was
-			// checked, so a concurrent change (a secret removed, say) makes
-			// it fail and the whole step start again.
-			var before *staxv1alpha1.Blueprint
-			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				bp := &staxv1alpha1.Blueprint{}
-				if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: namespace, Name: name}, bp); err != nil {
-					if apierrors.IsNotFound(err) {
-						return fmt.Errorf("blueprint %q not found in namespace %q", name, namespace)
-					}
-					return err
-				}
-				if err := checkRotatable(bp, secrets); err != nil {
-					return err
-				}
-				before = bp.DeepCopy()
-				patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-					"resourceVersion": bp.ResourceVersion,
-					"annotations": map[string]string{
-						staxv1alpha1.RotateAnnotation:            strings.Join(secrets, ","),
-						staxv1alpha1.RotateRequestedAtAnnotation: requestedAt,
-					},
-				}})
-				if err != nil {
-					return err
-				}
-				return c.Patch(cmd.Context(), bp, client.RawPatch(types.MergePatchType, patch))
-			})
+			before, err := requestOnBlueprint(cmd.Context(), c, namespace, name,
+				func(bp *staxv1alpha1.Blueprint) error { return checkRotatable(bp, secrets) },
+				map[string]string{
+					staxv1alpha1.RotateAnnotation:            strings.Join(secrets, ","),
+					staxv1alpha1.RotateRequestedAtAnnotation: requestedAt,
+				})
 			if err != nil {
 				return err
 			}
