@@ -143,6 +143,22 @@ func (r *BlueprintReconciler) blueprintGone(ctx context.Context, bp *staxv1alpha
 	return live.UID != bp.UID || !live.DeletionTimestamp.IsZero(), nil
 }
 
+// stopIfGone ends the reconcile (errBlueprintGone, writing nothing more)
+// when the Blueprint was deleted since the cache saw it. Asked before
+// creating what would outlive a deleted Blueprint: values or a claim nobody
+// owns (under Retain, never collected).
+func (r *BlueprintReconciler) stopIfGone(ctx context.Context, sc *scope) error {
+	gone, err := r.blueprintGone(ctx, sc.bp)
+	if err != nil {
+		return err
+	}
+	if gone {
+		sc.abandoned = true
+		return errBlueprintGone
+	}
+	return nil
+}
+
 func (s *scope) problem(p status.Problem, services ...string) {
 	s.problems = append(s.problems, p)
 	for _, svc := range services {

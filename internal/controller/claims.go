@@ -81,11 +81,7 @@ func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c r
 		case apierrors.IsNotFound(err):
 			// As for the generated Secret: a Blueprint deleted since the
 			// cache saw it must not leave a claim nobody owns.
-			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
-				if gone {
-					sc.abandoned = true
-					return errBlueprintGone
-				}
+			if err := r.stopIfGone(ctx, sc); err != nil {
 				return err
 			}
 			if err := r.Create(ctx, render.NewClaim(c, sc.bp)); err != nil {

@@ -50,11 +50,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			// whose Secret the garbage collector has already removed:
 			// generating values for it would make a Secret nobody owns (under
 			// Retain, one that is never collected). Ask the API server.
-			if gone, err := r.blueprintGone(ctx, sc.bp); err != nil || gone {
-				if gone {
-					sc.abandoned = true
-					return errBlueprintGone
-				}
+			if err := r.stopIfGone(ctx, sc); err != nil {
 				return err
 			}
 			st := values.State{}
