@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -36,7 +37,7 @@ func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope)
 			return false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("reading %s %s: %w", kind, name, err)
+			return false, apierror.Wrap(apierror.OpRead, kind, name, err)
 		}
 		return true, nil
 	}
