@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -439,9 +441,15 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	kind := kindOf(live)
 	err := r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
-		// The cache may not have seen an object created moments ago; ask the
-		// API server before creating, so a foreign object is never taken over.
-		err = r.APIReader.Get(ctx, key, live)
+		// The cache holds only objects rendered for a Blueprint, and may not
+		// have seen one created moments ago; ask the API server, for metadata
+		// only, before creating, so a foreign object is never taken over nor
+		// read in full.
+		var found bool
+		found, err = r.foreignInTheWay(ctx, sc, key, live)
+		if found {
+			return false, nil
+		}
 		if apierrors.IsNotFound(err) {
 			// No ForceOwnership: should an object appear between the read and
 			// this apply, conflicting fields make the apply fail instead of
@@ -456,11 +464,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		return false, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
 	if ownership.Rendered(live, sc.bp) != ownership.Owned {
-		sc.problem(status.Problem{
-			Reason:   staxv1alpha1.ReasonConflict,
-			Message:  fmt.Sprintf("%s %s exists and is not controlled by this Blueprint; it is left untouched", kind, key.Name),
-			Stalling: true,
-		}, key.Name)
+		r.reportConflict(sc, kind, key.Name)
 		return false, nil
 	}
 	same, err := upToDate()
@@ -475,6 +479,35 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
 	}
 	return true, nil
+}
+
+// foreignInTheWay reads the metadata of the object named key, of live's
+// kind, from the API server. A foreign one is reported as a Conflict and
+// found is true; one this Blueprint controls, missing from the cache, is then
+// read into live in full. err is NotFound when there is no such object.
+func (r *BlueprintReconciler) foreignInTheWay(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object) (found bool, err error) {
+	gvk, err := apiutil.GVKForObject(live, r.Scheme())
+	if err != nil {
+		return false, err
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	if err := r.APIReader.Get(ctx, key, m); err != nil {
+		return false, err
+	}
+	if ownership.Rendered(m, sc.bp) != ownership.Owned {
+		r.reportConflict(sc, kindOf(live), key.Name)
+		return true, nil
+	}
+	return false, r.APIReader.Get(ctx, key, live)
+}
+
+func (r *BlueprintReconciler) reportConflict(sc *scope, kind, name string) {
+	sc.problem(status.Problem{
+		Reason:   staxv1alpha1.ReasonConflict,
+		Message:  fmt.Sprintf("%s %s exists and is not controlled by this Blueprint; it is left untouched", kind, name),
+		Stalling: true,
+	}, name)
 }
 
 // kindOf names obj's Go type, which is its kind: Deployment, Service.

@@ -11,8 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -148,6 +150,12 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		// way is found by the uncached read that precedes every create.
 		&corev1.PersistentVolumeClaim{}: {Label: renderedSelector()},
 		&networkingv1.Ingress{}:         {Label: renderedSelector()},
+		// Deployments and Services in full only where a Blueprint rendered
+		// them: the no-op check reads their managedFields. A foreign object
+		// in the way of a service is noticed by the metadata-only watch of
+		// its own cache (watchWorkloadMetadata) and read as metadata only.
+		&appsv1.Deployment{}: {Label: renderedSelector()},
+		&corev1.Service{}:    {Label: renderedSelector()},
 	}
 	if o.StripSecretMetadata {
 		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripSecretMetadata}
@@ -212,9 +220,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		For(&staxv1alpha1.Blueprint{}).
 		Named("blueprint").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
-		// Owned objects and foreign objects in the way of a service are both
-		// found by name, so a Conflict clears as soon as the foreign object
-		// goes, without polling.
+		// The Deployments and Services Blueprints rendered, in full (the
+		// manager's cache holds only those, selected by label). Foreign
+		// objects in the way of a service are watched as metadata only
+		// below (watchWorkloadMetadata).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))).
 		// Metadata is enough to notice that a referenced Secret appeared,
@@ -226,6 +235,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(blueprintByLabel)).
 		// A hook's Job reporting Complete or Failed carries its rotation on.
 		Owns(&batchv1.Job{})
+	if err := watchWorkloadMetadata(mgr, b, r, o.WatchNamespaces); err != nil {
+		return err
+	}
 	watched, err := watchHTTPRoutes(mgr, b, o.WatchNamespaces)
 	if err != nil {
 		return err
@@ -241,6 +253,42 @@ func renderedSelector() labels.Selector {
 		panic(err) // a constant key: cannot fail
 	}
 	return labels.NewSelector().Add(*req)
+}
+
+// watchWorkloadMetadata watches every Deployment and Service as metadata
+// only, with managedFields and annotations stripped, and maps each by name
+// to the Blueprints with a service of that name: a foreign object that takes
+// a rendered name triggers a reconcile, which reports Conflict, and its
+// deletion another, which clears it, without polling. The watch needs a
+// cache of its own: the manager's cache keys its per-kind configuration by
+// group, version and kind, so its label selector for Deployments and
+// Services would also select their metadata informers.
+func watchWorkloadMetadata(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request], r *BlueprintReconciler, namespaces []string) error {
+	opts := cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		// Only metadata objects live in this cache, and nothing reads them
+		// but the map function, which needs namespace and name.
+		DefaultTransform: StripSecretMetadata,
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	metadata, err := cache.New(mgr.GetConfig(), opts)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(metadata); err != nil {
+		return err
+	}
+	for _, gvk := range []schema.GroupVersionKind{appsv1.SchemeGroupVersion.WithKind("Deployment"), corev1.SchemeGroupVersion.WithKind("Service")} {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(gvk)
+		b.WatchesRawSource(source.Kind(metadata, client.Object(obj), handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))))
+	}
+	return nil
 }
 
 // watchHTTPRoutes watches the HTTPRoutes Blueprints rendered, when the
@@ -294,9 +342,10 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 // annotations. The watch only maps a Secret's namespace and name to the
 // Blueprints that read it, and nothing reads its metadata from the cache, so
 // this is safe; it matters because annotations can be large (kubectl's
-// last-applied-configuration holds a Secret's whole data). Never use it for
-// Deployments or Services: ExtractDeployment and ExtractService need their
-// managedFields.
+// last-applied-configuration holds a Secret's whole data). The metadata-only
+// Deployment and Service watch uses it too, in a cache of its own. Never use
+// it for the typed Deployments and Services of the manager's cache:
+// ExtractDeployment and ExtractService need their managedFields.
 func StripSecretMetadata(obj any) (any, error) {
 	if m, err := meta.Accessor(obj); err == nil {
 		m.SetManagedFields(nil)

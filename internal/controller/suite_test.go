@@ -23,6 +23,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -54,6 +55,9 @@ var (
 	controllerManager *exec.Cmd
 
 	stopManager context.CancelFunc
+	// managerCache is the running manager's cache, for specs that prove
+	// what it holds and what it does not.
+	managerCache cache.Cache
 	// managerStarted is when the running manager was started.
 	managerStarted time.Time
 	managerDone    chan struct{}
@@ -152,6 +156,7 @@ func startManager(mutate ...func(*Options)) {
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(Setup(ctx, mgr, opts)).To(Succeed())
+	managerCache = mgr.GetCache()
 	managerStarted = time.Now()
 	done := make(chan struct{})
 	go func() {

@@ -1,0 +1,102 @@
+package controller
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/testutil"
+)
+
+var _ = Describe("The manager's cache", func() {
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("holds the Deployments and Services it rendered, not foreign ones, and still reports and clears a Conflict with them", func() {
+		foreignDeployment := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: map[string]string{"owner": "someone-else"}},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "theirs"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "theirs"}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "theirs:1"}}},
+				},
+			},
+		}
+		Expect(k8sClient.Create(ctx, foreignDeployment)).To(Succeed())
+		foreignService := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "cache", Namespace: ns},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 6379, TargetPort: intstr.FromInt32(6379)}}},
+		}
+		Expect(k8sClient.Create(ctx, foreignService)).To(Succeed())
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "cached", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{
+				{Name: "web", Image: "nginx:1.27", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 8080}}},
+				{Name: "cache", Image: "redis:7", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 6379}}},
+				{Name: "worker", Image: "busybox:1.36", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 9000}}},
+			}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("Deployment web exists and is not controlled by this Blueprint"))))
+		uid := getBlueprint(ns, bp.Name).UID
+
+		By("caching what it rendered, in full, with the managedFields the no-op check reads")
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(managerCache.Get(ctx, types.NamespacedName{Namespace: ns, Name: "worker"}, d)).To(Succeed())
+			g.Expect(testutil.ControllerUID(d)).To(Equal(uid))
+			g.Expect(d.ManagedFields).NotTo(BeEmpty())
+			g.Expect(d.Spec.Template.Spec.Containers).NotTo(BeEmpty())
+			s := &corev1.Service{}
+			g.Expect(managerCache.Get(ctx, types.NamespacedName{Namespace: ns, Name: "worker"}, s)).To(Succeed())
+			g.Expect(s.ManagedFields).NotTo(BeEmpty())
+		}, timeout, interval).Should(Succeed())
+
+		By("not caching the foreign Deployment and Service, which the API server has")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignDeployment), &appsv1.Deployment{})).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignService), &corev1.Service{})).To(Succeed())
+		Expect(managerCache.Get(ctx, client.ObjectKeyFromObject(foreignDeployment), &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound))
+		Expect(managerCache.Get(ctx, client.ObjectKeyFromObject(foreignService), &corev1.Service{})).To(Satisfy(apierrors.IsNotFound))
+
+		By("leaving the foreign objects untouched")
+		d := getDeployment(ns, "web")(Default)
+		Expect(d.ResourceVersion).To(Equal(foreignDeployment.ResourceVersion))
+		Expect(d.OwnerReferences).To(BeEmpty())
+
+		By("clearing the Conflict of the Deployment when it goes, and reporting the Service's")
+		Expect(k8sClient.Delete(ctx, foreignDeployment)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := getDeployment(ns, "web")(g)
+			g.Expect(testutil.ControllerUID(d)).To(Equal(uid))
+		}, timeout, interval).Should(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("Service cache exists and is not controlled by this Blueprint")),
+			HaveField("Message", Not(ContainSubstring("Deployment web")))))
+		s := &corev1.Service{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignService), s)).To(Succeed())
+		Expect(s.ResourceVersion).To(Equal(foreignService.ResourceVersion))
+
+		By("clearing the Conflict of the Service when it goes")
+		Expect(k8sClient.Delete(ctx, foreignService)).To(Succeed())
+		Eventually(func(g Gomega) {
+			s := &corev1.Service{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreignService), s)).To(Succeed())
+			g.Expect(testutil.ControllerUID(s)).To(Equal(uid))
+		}, timeout, interval).Should(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).ShouldNot(haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict))
+	})
+})
