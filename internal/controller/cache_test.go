@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -76,7 +77,29 @@ var _ = Describe("The manager's cache", func() {
 		Expect(d.ResourceVersion).To(Equal(foreignDeployment.ResourceVersion))
 		Expect(d.OwnerReferences).To(BeEmpty())
 
+		By("clearing a Conflict with a foreign Deployment when it goes, with nothing else of its Blueprint to trigger a reconcile")
+		lone := foreignDeployment.DeepCopy()
+		lone.ObjectMeta = metav1.ObjectMeta{Name: "lone", Namespace: ns}
+		Expect(k8sClient.Create(ctx, lone)).To(Succeed())
+		solo := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "solo", Namespace: ns},
+			Spec:       staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{Name: "lone", Image: "busybox:1.36"}}},
+		}
+		Expect(k8sClient.Create(ctx, solo)).To(Succeed())
+		Eventually(readyCondition(ns, solo.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("Deployment lone exists and is not controlled by this Blueprint"))))
+		Expect(managerCache.Get(ctx, client.ObjectKeyFromObject(lone), &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound))
+		soloUID := getBlueprint(ns, solo.Name).UID
+		expectSettled(ns, solo.Name)
+		Expect(k8sClient.Delete(ctx, lone)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := getDeployment(ns, "lone")(g)
+			g.Expect(testutil.ControllerUID(d)).To(Equal(soloUID))
+		}, timeout, interval).Should(Succeed())
+
 		By("clearing the Conflict of the Deployment when it goes, and reporting the Service's")
+		expectSettled(ns, bp.Name)
 		Expect(k8sClient.Delete(ctx, foreignDeployment)).To(Succeed())
 		Eventually(func(g Gomega) {
 			d := getDeployment(ns, "web")(g)
@@ -91,6 +114,7 @@ var _ = Describe("The manager's cache", func() {
 		Expect(s.ResourceVersion).To(Equal(foreignService.ResourceVersion))
 
 		By("clearing the Conflict of the Service when it goes")
+		expectSettled(ns, bp.Name)
 		Expect(k8sClient.Delete(ctx, foreignService)).To(Succeed())
 		Eventually(func(g Gomega) {
 			s := &corev1.Service{}
@@ -100,3 +124,14 @@ var _ = Describe("The manager's cache", func() {
 		Eventually(readyCondition(ns, bp.Name), timeout, interval).ShouldNot(haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict))
 	})
 })
+
+// expectSettled waits until the Blueprint has stayed unchanged for a second,
+// so the reconciles its own status writes trigger are over: a reconcile
+// after that was triggered by something else, such as the watch under test.
+func expectSettled(ns, name string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		rv := fetchBlueprint(g, ns, name).ResourceVersion
+		g.Consistently(func(g Gomega) string { return fetchBlueprint(g, ns, name).ResourceVersion }, time.Second, interval).Should(Equal(rv))
+	}, timeout, interval).Should(Succeed())
+}
