@@ -295,7 +295,7 @@ var _ = Describe("Blueprint reconciler", func() {
 			return out
 		}
 		before := versions(Default)
-		writesBefore := reconcilerWrites.Load()
+		writesBefore := reconcilerWrites.In(ns)
 
 		By("triggering reconciles without changing anything they render")
 		current := getBlueprint(ns, bp.Name)
@@ -324,7 +324,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		Consistently(after, 3*time.Second, 200*time.Millisecond).Should(Equal(before))
 		// The reconciles proven above sent no request at all, not even a
 		// no-op apply.
-		Expect(reconcilerWrites.Load()).To(Equal(writesBefore))
+		Expect(reconcilerWrites.In(ns)).To(Equal(writesBefore))
 		// The Blueprint itself: only our annotation edit, no status write.
 		latest := getBlueprint(ns, bp.Name)
 		Expect(latest.ResourceVersion).To(Equal(current.ResourceVersion))

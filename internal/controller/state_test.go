@@ -27,7 +27,7 @@ import (
 // HTTPRoutes it compares are found up to date.
 func expectQuietReconcile(ns, name string) {
 	GinkgoHelper()
-	writesBefore := reconcilerWrites.Load()
+	writesBefore := reconcilerWrites.In(ns)
 	current := getBlueprint(ns, name)
 	if current.Annotations == nil {
 		current.Annotations = map[string]string{}
@@ -36,7 +36,7 @@ func expectQuietReconcile(ns, name string) {
 	since := time.Now()
 	Expect(k8sClient.Update(context.Background(), current)).To(Succeed())
 	expectReconciled(ns, name, since, current.ResourceVersion)
-	Expect(reconcilerWrites.Load()).To(Equal(writesBefore), "a reconcile with nothing to change wrote")
+	Expect(reconcilerWrites.In(ns)).To(Equal(writesBefore), "a reconcile with nothing to change wrote")
 }
 
 func getClaim(ns, name string) func(Gomega) *corev1.PersistentVolumeClaim {

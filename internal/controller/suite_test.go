@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ var (
 	testClock = clocktesting.NewFakeClock(time.Now())
 
 	// reconcilerWrites counts every write request the reconciler sends.
-	reconcilerWrites atomic.Int64
+	reconcilerWrites writeCounter
 
 	controllerManager *exec.Cmd
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,31 +14,69 @@ import (
 // the resourceVersion, so only counting requests shows it was sent).
 type countingClient struct {
 	client.Client
-	writes *atomic.Int64
+	writes *writeCounter
+}
+
+// writeCounter counts writes in all and per namespace: specs run beside
+// Blueprints other specs left behind, whose scheduled requeues may write,
+// so a spec that says "nothing was written" counts in its own namespace.
+type writeCounter struct {
+	total        atomic.Int64
+	perNamespace sync.Map // namespace -> *atomic.Int64
+}
+
+func (w *writeCounter) add(namespace string) {
+	w.total.Add(1)
+	n, _ := w.perNamespace.LoadOrStore(namespace, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+// Load is every write the manager sent.
+func (w *writeCounter) Load() int64 { return w.total.Load() }
+
+// In is every write the manager sent to objects of namespace.
+func (w *writeCounter) In(namespace string) int64 {
+	if n, ok := w.perNamespace.Load(namespace); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// namespaceOf is the namespace of an object or an apply configuration.
+func namespaceOf(obj any) string {
+	switch o := obj.(type) {
+	case client.Object:
+		return o.GetNamespace()
+	case interface{ GetNamespace() *string }:
+		if ns := o.GetNamespace(); ns != nil {
+			return *ns
+		}
+	}
+	return ""
 }
 
 func (c countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	c.writes.Add(1)
+	c.writes.add(namespaceOf(obj))
 	return c.Client.Create(ctx, obj, opts...)
 }
 
 func (c countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	c.writes.Add(1)
+	c.writes.add(namespaceOf(obj))
 	return c.Client.Update(ctx, obj, opts...)
 }
 
 func (c countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	c.writes.Add(1)
+	c.writes.add(namespaceOf(obj))
 	return c.Client.Patch(ctx, obj, patch, opts...)
 }
 
 func (c countingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	c.writes.Add(1)
+	c.writes.add(namespaceOf(obj))
 	return c.Client.Apply(ctx, obj, opts...)
 }
 
 func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	c.writes.Add(1)
+	c.writes.add(namespaceOf(obj))
 	return c.Client.Delete(ctx, obj, opts...)
 }
 
@@ -47,20 +86,20 @@ func (c countingClient) Status() client.SubResourceWriter {
 
 type countingStatusWriter struct {
 	client.SubResourceWriter
-	writes *atomic.Int64
+	writes *writeCounter
 }
 
 func (w countingStatusWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	w.writes.Add(1)
+	w.writes.add(namespaceOf(obj))
 	return w.SubResourceWriter.Update(ctx, obj, opts...)
 }
 
 func (w countingStatusWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	w.writes.Add(1)
+	w.writes.add(namespaceOf(obj))
 	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
 }
 
 func (w countingStatusWriter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	w.writes.Add(1)
+	w.writes.add(namespaceOf(obj))
 	return w.SubResourceWriter.Apply(ctx, obj, opts...)
 }
