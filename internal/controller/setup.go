@@ -134,13 +134,7 @@ func DefaultOptions() Options {
 // reconciler only reads in the Blueprint's own namespace.
 func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 	base.Client.Cache = &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}
-	cacheOptions := cache.Options{}
-	if len(o.WatchNamespaces) > 0 {
-		cacheOptions.DefaultNamespaces = make(map[string]cache.Config, len(o.WatchNamespaces))
-		for _, ns := range o.WatchNamespaces {
-			cacheOptions.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
+	cacheOptions := cache.Options{DefaultNamespaces: namespaceConfigs(o.WatchNamespaces)}
 	cacheOptions.ByObject = map[client.Object]cache.ByObject{
 		// Only the Jobs of rotation hooks: the cache must not hold every
 		// Job of the cluster.
@@ -246,6 +240,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	return b.Complete(r)
 }
 
+// namespaceConfigs restricts a cache to namespaces (--watch-namespaces);
+// none means the whole cluster.
+func namespaceConfigs(namespaces []string) map[string]cache.Config {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	out := make(map[string]cache.Config, len(namespaces))
+	for _, ns := range namespaces {
+		out[ns] = cache.Config{}
+	}
+	return out
+}
+
 // renderedSelector selects the objects rendered for some Blueprint.
 func renderedSelector() labels.Selector {
 	req, err := labels.NewRequirement(staxv1alpha1.LabelBlueprint, selection.Exists, nil)
@@ -270,12 +277,7 @@ func watchWorkloadMetadata(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.R
 		// but the map function, which needs namespace and name.
 		DefaultTransform: StripSecretMetadata,
 	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
+	opts.DefaultNamespaces = namespaceConfigs(namespaces)
 	metadata, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {
 		return err
@@ -311,12 +313,7 @@ func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
 		ByObject: map[client.Object]cache.ByObject{route: {Label: renderedSelector()}},
 	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
+	opts.DefaultNamespaces = namespaceConfigs(namespaces)
 	routes, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {
 		return false, err
