@@ -73,6 +73,16 @@ const PruneAllValue = "*"
 // not help anyone guess a value.
 const SecretsDigestAnnotation = "stax.dev/secrets-digest"
 
+// CreatedFromAnnotation is set on a Deployment, Service, Ingress or
+// HTTPRoute when the operator creates it, to a SHA-256 fingerprint of what
+// it rendered (never a value: rendered objects hold references, not values).
+// A create records the operator's fields under an Update entry of its
+// managedFields, together with the defaults the API server filled in; until
+// the first server-side apply replaces that entry (and drops this
+// annotation), the fingerprint is how the operator knows that what it
+// renders has not changed since.
+const CreatedFromAnnotation = "stax.dev/created-from"
+
 // Annotations and keys of the generated Secret. Everything the operator must
 // remember about a value lives on the Secret that holds it, never in the
 // Blueprint's status: a status can be lost (a restore without status), and

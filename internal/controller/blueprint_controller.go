@@ -15,9 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -26,7 +25,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -81,6 +79,14 @@ type BlueprintReconciler struct {
 	// httpRoutesWatched: the cluster served HTTPRoutes when the manager
 	// started, and they are watched (setup.go).
 	httpRoutesWatched bool
+	// workloadMetadata reads, by kind, the metadata-only caches of every
+	// Deployment and Service (watchWorkloadMetadata): whether a name is
+	// taken is known without a request.
+	workloadMetadata map[schema.GroupVersionKind]client.Reader
+	// secretMetadata reads the metadata-only cache of Secrets (the
+	// manager's, filled by the Secret watch): whether the generated Secret
+	// exists is known without a request.
+	secretMetadata client.Reader
 }
 
 // scope is one reconcile's view of a Blueprint.
@@ -378,8 +384,8 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 
 		dep := &appsv1.Deployment{}
-		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment, func() (bool, error) {
-			extracted, err := appsv1ac.ExtractDeployment(dep, FieldOwner)
+		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment, func(view client.Object) (bool, error) {
+			extracted, err := appsv1ac.ExtractDeployment(view.(*appsv1.Deployment), FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Deployment), err
 		})
 		if err != nil {
@@ -393,8 +399,8 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		service := &corev1.Service{}
-		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service, func() (bool, error) {
-			extracted, err := corev1ac.ExtractService(service, FieldOwner)
+		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service, func(view client.Object) (bool, error) {
+			extracted, err := corev1ac.ExtractService(view.(*corev1.Service), FieldOwner)
 			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Service), err
 		}); err != nil {
 			return err
@@ -430,76 +436,6 @@ func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
 	}
 	v, ok := secret.Data[ref.Key]
 	return v, ok
-}
-
-// applyOwned server-side applies desired unless the live object already holds
-// exactly what we own of it. It never writes an object the Blueprint does not
-// control: such an object is reported as a Conflict and left untouched.
-// It returns whether it wrote.
-func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration, upToDate func() (bool, error)) (bool, error) {
-	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	kind := kindOf(live)
-	err := r.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
-		// The cache holds only objects rendered for a Blueprint, and may not
-		// have seen one created moments ago; ask the API server, for metadata
-		// only, before creating, so a foreign object is never taken over nor
-		// read in full.
-		var found bool
-		found, err = r.foreignInTheWay(ctx, sc, key, live)
-		if found {
-			return false, nil
-		}
-		if apierrors.IsNotFound(err) {
-			// No ForceOwnership: should an object appear between the read and
-			// this apply, conflicting fields make the apply fail instead of
-			// taking them over.
-			if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
-				return false, apierror.Wrap(apierror.OpCreate, kind, key.Name, err)
-			}
-			return true, nil
-		}
-	}
-	if err != nil {
-		return false, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
-	}
-	if ownership.Rendered(live, sc.bp) != ownership.Owned {
-		r.reportConflict(sc, kind, key.Name)
-		return false, nil
-	}
-	same, err := upToDate()
-	if err != nil {
-		return false, fmt.Errorf("comparing %s %s: %w", kind, key.Name, err)
-	}
-	if same {
-		return false, nil
-	}
-	// ForceOwnership: fields we render are ours; a hand edit is reverted.
-	if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
-	}
-	return true, nil
-}
-
-// foreignInTheWay reads the metadata of the object named key, of live's
-// kind, from the API server. A foreign one is reported as a Conflict and
-// found is true; one this Blueprint controls, missing from the cache, is then
-// read into live in full. err is NotFound when there is no such object.
-func (r *BlueprintReconciler) foreignInTheWay(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object) (found bool, err error) {
-	gvk, err := apiutil.GVKForObject(live, r.Scheme())
-	if err != nil {
-		return false, err
-	}
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(gvk)
-	if err := r.APIReader.Get(ctx, key, m); err != nil {
-		return false, err
-	}
-	if ownership.Rendered(m, sc.bp) != ownership.Owned {
-		r.reportConflict(sc, kindOf(live), key.Name)
-		return true, nil
-	}
-	return false, r.APIReader.Get(ctx, key, live)
 }
 
 func (r *BlueprintReconciler) reportConflict(sc *scope, kind, name string) {

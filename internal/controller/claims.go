@@ -74,9 +74,18 @@ func (r *BlueprintReconciler) reconcileClaims(ctx context.Context, sc *scope) er
 
 func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c render.Claim) error {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: c.Name}
-	for range maxSecretAttempts {
+	for attempt := range maxSecretAttempts {
 		live := &corev1.PersistentVolumeClaim{}
-		err := r.APIReader.Get(ctx, key, live)
+		// The cache holds the claims Blueprints rendered; one it lacks (not
+		// seen yet, foreign, or absent) is asked of the API server, as is
+		// every retry.
+		var err error = apierrors.NewNotFound(corev1.Resource("persistentvolumeclaims"), c.Name)
+		if attempt == 0 {
+			err = r.Get(ctx, key, live)
+		}
+		if apierrors.IsNotFound(err) {
+			err = r.APIReader.Get(ctx, key, live)
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			// As for the generated Secret: a Blueprint deleted since the

@@ -41,9 +41,9 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		Now:       r.Clock.Now(),
 		Blueprint: sc.bp.Name,
 	}
-	for range maxSecretAttempts {
+	for attempt := range maxSecretAttempts {
 		live := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, key, live)
+		err := r.readGeneratedSecret(ctx, key, live, attempt == 0)
 		switch {
 		case apierrors.IsNotFound(err):
 			// The cache may still hold a Blueprint that was just deleted,
@@ -220,4 +220,20 @@ func servicesConsumingValues(plan *render.Plan) []string {
 		}
 	}
 	return out
+}
+
+// readGeneratedSecret reads the generated Secret from the API server. On a
+// first attempt, a Secret the metadata cache has not seen is taken as absent
+// without a request: the create that follows cannot overwrite anything (it
+// fails with AlreadyExists should the Secret exist after all), and the next
+// attempt reads it from the API server.
+func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
+	if firstAttempt && r.secretMetadata != nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.secretMetadata.Get(ctx, key, m); apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return r.APIReader.Get(ctx, key, live)
 }

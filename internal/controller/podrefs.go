@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -27,12 +28,20 @@ const podReferenceRecheck = 30 * time.Second
 // services name and that do not exist. Unlike a missing referenced value,
 // they do not block rendering: the Deployment is applied as declared, and the
 // ReplicaSet controller (ServiceAccount) or kubelet (pull Secret) decides.
-// Both are read as metadata only, from the API server: neither is cached, and
-// no Secret's data is read.
+// Both are read as metadata only: ServiceAccounts from the API server (they
+// are not cached), pull Secrets from the Secret metadata cache; no Secret's
+// data is read.
 func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope) error {
 	exists := func(kind, name string) (bool, error) {
 		obj := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind}}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, obj)
+		var reader client.Reader = r.APIReader
+		if kind == "Secret" && r.secretMetadata != nil {
+			// Secrets are watched as metadata, and the watch maps a pull
+			// Secret to the Blueprints naming it: should the cache not have
+			// seen one yet, its arrival reconciles again.
+			reader = r.secretMetadata
+		}
+		err := reader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, obj)
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

@@ -63,8 +63,8 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		case rt.Ingress != nil:
 			wantIngress[svc.Name] = true
 			ing := &networkingv1.Ingress{}
-			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress, func() (bool, error) {
-				extracted, err := networkingv1ac.ExtractIngress(ing, FieldOwner)
+			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress, func(view client.Object) (bool, error) {
+				extracted, err := networkingv1ac.ExtractIngress(view.(*networkingv1.Ingress), FieldOwner)
 				return err == nil && equality.Semantic.DeepEqual(extracted, rt.Ingress), err
 			}); err != nil {
 				return err
@@ -81,8 +81,8 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 			wantRoute[svc.Name] = true
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(render.HTTPRouteGVK)
-			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute), func() (bool, error) {
-				return render.HTTPRouteUpToDate(rt.HTTPRoute, live), nil
+			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute), func(view client.Object) (bool, error) {
+				return render.HTTPRouteUpToDate(rt.HTTPRoute, view.(*unstructured.Unstructured)), nil
 			}); err != nil {
 				return err
 			}

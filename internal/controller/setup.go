@@ -183,6 +183,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		RequireReferenceableLabel: o.RequireReferenceableLabel,
 		RemovedValueRetention:     o.RemovedValueRetention,
 		reconciled:                o.Reconciled,
+		secretMetadata:            mgr.GetCache(),
+		workloadMetadata:          map[schema.GroupVersionKind]client.Reader{},
 	}
 	if r.Rand == nil {
 		r.Rand = rand.Reader
@@ -289,6 +291,7 @@ func watchWorkloadMetadata(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.R
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(gvk)
 		b.WatchesRawSource(source.Kind(metadata, client.Object(obj), handler.EnqueueRequestsFromMapFunc(r.blueprintsByIndex(indexServiceNames))))
+		r.workloadMetadata[gvk] = metadata
 	}
 	return nil
 }

@@ -1,0 +1,213 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/apierror"
+	"github.com/stax-dev/blueprint-operator/internal/applied"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+)
+
+// applyOwned brings the object named name, of live's kind, to desired. It
+// never writes an object the Blueprint does not control: such an object is
+// reported as a Conflict and left untouched. It returns whether it wrote.
+//
+// An object absent from the cache is created with a plain Create, which
+// fails with AlreadyExists on any object in the way, where an apply would
+// merge into it: no read is needed first to keep a foreign object safe.
+// Later changes are server-side applies under FieldOwner with
+// ForceOwnership, skipped when the live object already holds what we render:
+// upToDate compares what we own of it (Extract* over FieldOwner) once it has
+// been applied; before that, internal/applied decides.
+func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration, upToDate func(view client.Object) (bool, error)) (bool, error) {
+	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
+	kind := kindOf(live)
+	err := r.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		var outcome createOutcome
+		outcome, err = r.createOwned(ctx, sc, key, live, desired)
+		switch {
+		case err != nil:
+			return false, err
+		case outcome == created:
+			return true, nil
+		case outcome == inTheWay:
+			return false, nil
+		}
+		// Ours, and live now holds it as the API server has it.
+	}
+	if err != nil {
+		return false, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
+	}
+	if ownership.Rendered(live, sc.bp) != ownership.Owned {
+		r.reportConflict(sc, kind, key.Name)
+		return false, nil
+	}
+	var same bool
+	if applied.CreatedOnly(live.GetManagedFields(), FieldOwner) {
+		same, err = applied.UpToDate(desired, live, live.GetAnnotations()[staxv1alpha1.CreatedFromAnnotation])
+	} else {
+		same, err = upToDate(live)
+	}
+	if err != nil {
+		return false, fmt.Errorf("comparing %s %s: %w", kind, key.Name, err)
+	}
+	if same {
+		return false, nil
+	}
+	if err := r.foldCreateFields(ctx, live); err != nil {
+		return false, apierror.Wrap(apierror.OpPatch, kind, key.Name, err)
+	}
+	// ForceOwnership: fields we render are ours; a hand edit is reverted.
+	if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
+	}
+	return true, nil
+}
+
+type createOutcome int
+
+const (
+	// created: the object did not exist and now does, as desired.
+	created createOutcome = iota
+	// inTheWay: a foreign object holds the name; reported as a Conflict.
+	inTheWay
+	// ours: the object exists, is the Blueprint's, and was read into live.
+	ours
+)
+
+// createOwned creates desired, which the cache does not hold. A foreign
+// object holding the name is reported as a Conflict (inTheWay) and never
+// read in full; one this Blueprint controls, which the cache has not seen
+// yet, is read into live (ours).
+func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object, desired runtime.ApplyConfiguration) (createOutcome, error) {
+	kind := kindOf(live)
+	gvk, err := apiutil.GVKForObject(live, r.Scheme())
+	if err != nil {
+		return 0, err
+	}
+	// Every Deployment and Service of the cluster is watched as metadata
+	// (watchWorkloadMetadata): a foreign one in the way is known without a
+	// request.
+	if reader, ok := r.workloadMetadata[gvk]; ok {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		err := reader.Get(ctx, key, m)
+		switch {
+		case err == nil && ownership.Rendered(m, sc.bp) != ownership.Owned:
+			r.reportConflict(sc, kind, key.Name)
+			return inTheWay, nil
+		case err == nil:
+			// Ours, not yet in the full cache: read it rather than create.
+			return r.readOurs(ctx, sc, key, live)
+		case !apierrors.IsNotFound(err):
+			return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
+		}
+	}
+	obj, err := unstructuredOf(desired, gvk)
+	if err != nil {
+		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
+	}
+	err = r.Create(ctx, obj, client.FieldOwner(FieldOwner))
+	if err == nil {
+		// live is what the API server stored: status reads it.
+		if u, ok := live.(*unstructured.Unstructured); ok {
+			u.Object = obj.Object
+			return created, nil
+		}
+		return created, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, live)
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return 0, apierror.Wrap(apierror.OpCreate, kind, key.Name, err)
+	}
+	// Created since the caches last looked: by us, moments ago, or by
+	// someone else.
+	return r.readOurs(ctx, sc, key, live)
+}
+
+// readOurs reads the metadata of the object named key, of live's kind,
+// from the API server. A foreign one is reported as a Conflict (inTheWay);
+// one this Blueprint controls is then read into live in full (ours).
+func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object) (createOutcome, error) {
+	kind := kindOf(live)
+	gvk, err := apiutil.GVKForObject(live, r.Scheme())
+	if err != nil {
+		return 0, err
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	if err := r.APIReader.Get(ctx, key, m); err != nil {
+		// NotFound too: deleted since; the next reconcile creates it.
+		return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
+	}
+	if ownership.Rendered(m, sc.bp) != ownership.Owned {
+		r.reportConflict(sc, kind, key.Name)
+		return inTheWay, nil
+	}
+	if err := r.APIReader.Get(ctx, key, live); err != nil {
+		return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
+	}
+	return ours, nil
+}
+
+// unstructuredOf is desired as an object to create: only the fields desired
+// sets, as an apply would send them (a typed object would also carry the
+// zero values of its non-pointer fields), and the fingerprint of desired
+// (see internal/applied), which the first apply removes.
+func unstructuredOf(desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	raw, err := json.Marshal(desired)
+	if err != nil {
+		return nil, err
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
+	obj.SetGroupVersionKind(gvk)
+	fingerprint, err := applied.Fingerprint(desired)
+	if err != nil {
+		return nil, err
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[staxv1alpha1.CreatedFromAnnotation] = fingerprint
+	obj.SetAnnotations(annotations)
+	return obj, nil
+}
+
+// fieldOwners are the managers whose Update entries are ours: a Create
+// records its fields under FieldOwner with operation Update, an apply under
+// FieldOwner with operation Apply.
+var fieldOwners = sets.New(FieldOwner)
+
+// foldCreateFields moves the fields our create recorded (an Update entry)
+// into our apply entry on the server (client-go's csaupgrade, as kubectl
+// migrates client-side apply), before the first apply that changes the
+// object. Without it, fields we stop rendering would stay owned by the
+// Update entry, and an apply would never remove them; defaults the entry
+// also owned are released by the apply and defaulted again. The patch carries
+// live's resourceVersion: should the object have changed since it was read,
+// it fails with a conflict and the reconcile runs again.
+func (r *BlueprintReconciler) foldCreateFields(ctx context.Context, live client.Object) error {
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, fieldOwners, FieldOwner)
+	if err != nil || patch == nil {
+		return err
+	}
+	return r.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch))
+}

@@ -1,0 +1,152 @@
+package controller
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+// managersOf lists obj's managedFields entries of FieldOwner as
+// "operation" strings, e.g. ["Update"] after a create, ["Apply"] after the
+// create was folded into an apply.
+func managersOf(obj client.Object) []string {
+	var out []string
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == FieldOwner && e.Subresource == "" {
+			out = append(out, string(e.Operation))
+		}
+	}
+	return out
+}
+
+var _ = Describe("Objects created by Create and changed by apply", func() {
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	get := func(obj client.Object) func(Gomega) client.Object {
+		return func(g Gomega) client.Object {
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, obj)).To(Succeed())
+			return obj
+		}
+	}
+
+	It("drop the fields the Blueprint stops rendering, Deployment, Service and Ingress alike", func() {
+		bp := exposedBlueprint(ns, "shop")
+		bp.Spec.Services[0].Env = map[string]staxv1alpha1.EnvValue{"KEEP": "1", "DROP": "2"}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		dep, svc, ing := &appsv1.Deployment{}, &corev1.Service{}, &networkingv1.Ingress{}
+		Eventually(get(ing), timeout, interval).ShouldNot(BeNil())
+		Expect(get(dep)(Default)).NotTo(BeNil())
+		Expect(get(svc)(Default)).NotTo(BeNil())
+		By("each was created with a plain Create: its fields are recorded under an Update entry of our field manager")
+		for _, obj := range []client.Object{dep, svc, ing} {
+			Expect(managersOf(obj)).To(Equal([]string{"Update"}), "%T", obj)
+			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.CreatedFromAnnotation, HavePrefix("sha256:")), "%T", obj)
+		}
+		Expect(dep.Spec.Template.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "DROP")))
+		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Name", "metrics")))
+		Expect(ing.Spec.IngressClassName).To(HaveValue(Equal("nginx")))
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+
+		By("no longer rendering an env var, a port and the ingress class")
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
+			delete(b.Spec.Services[0].Env, "DROP")
+			b.Spec.Services[0].Ports = b.Spec.Services[0].Ports[:1]
+			b.Spec.Routing.IngressClassName = ""
+		})
+		Eventually(func(g Gomega) []corev1.EnvVar {
+			return get(dep)(g).(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Env
+		}, timeout, interval).ShouldNot(ContainElement(HaveField("Name", "DROP")))
+		Expect(dep.Spec.Template.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "KEEP")))
+		Eventually(func(g Gomega) []corev1.ServicePort {
+			return get(svc)(g).(*corev1.Service).Spec.Ports
+		}, timeout, interval).Should(ConsistOf(HaveField("Port", BeEquivalentTo(8080))))
+		Eventually(func(g Gomega) *string {
+			return get(ing)(g).(*networkingv1.Ingress).Spec.IngressClassName
+		}, timeout, interval).Should(BeNil())
+		By("the create's entry was folded into our apply entry")
+		for _, obj := range []client.Object{dep, svc, ing} {
+			Expect(managersOf(obj)).To(Equal([]string{"Apply"}), "%T", obj)
+			Expect(obj.GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "%T: the first apply drops the fingerprint", obj)
+		}
+		expectQuietReconcile(ns, bp.Name)
+	})
+
+	It("apply an HTTPRoute it created once what it renders changes", func() {
+		bp := exposedBlueprint(ns, "gw")
+		bp.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}
+		bp.Spec.Services[0].ExposePort = 9090
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		route := getHTTPRoute(ns, "api")
+		Eventually(route, timeout, interval).ShouldNot(BeNil())
+		Expect(managersOf(route(Default))).To(Equal([]string{"Update"}))
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[0].ExposePort = 8080 })
+		backendPort := func(g Gomega) any {
+			rules, _, _ := unstructured.NestedSlice(route(g).Object, "spec", "rules")
+			g.Expect(rules).To(HaveLen(1))
+			backends, _, _ := unstructured.NestedSlice(rules[0].(map[string]any), "backendRefs")
+			g.Expect(backends).To(HaveLen(1))
+			return backends[0].(map[string]any)["port"]
+		}
+		Eventually(backendPort, timeout, interval).Should(BeEquivalentTo(8080))
+		Expect(managersOf(route(Default))).To(Equal([]string{"Apply"}))
+		Expect(route(Default).GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "the first apply drops the fingerprint")
+		expectQuietReconcile(ns, bp.Name)
+	})
+
+	It("read a rendered object whose label was removed by hand from the API server, and label it again", func() {
+		bp := exposedBlueprint(ns, "shop")
+		bp.Spec.Services[0].Expose = nil
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+		dep, svc := &appsv1.Deployment{}, &corev1.Service{}
+		for _, obj := range []client.Object{dep, svc} {
+			get(obj)(Default)
+			Expect(obj.GetLabels()).To(HaveKeyWithValue(staxv1alpha1.LabelBlueprint, bp.Name))
+			// A hand edit by another client, as `kubectl label ... stax.dev/blueprint-` makes it.
+			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+staxv1alpha1.LabelBlueprint+`":null}}}`))
+			Expect(k8sClient.Patch(ctx, obj, patch, client.FieldOwner("kubectl-label"))).To(Succeed())
+			Expect(obj.GetLabels()).NotTo(HaveKey(staxv1alpha1.LabelBlueprint))
+		}
+		// Out of the label-selected cache, in the metadata-only one, and
+		// still controlled by the Blueprint: read in full and applied.
+		for _, obj := range []client.Object{dep, svc} {
+			Eventually(func(g Gomega) map[string]string { return get(obj)(g).GetLabels() }, timeout, interval).
+				Should(HaveKeyWithValue(staxv1alpha1.LabelBlueprint, bp.Name), "%T", obj)
+		}
+	})
+
+	It("leave a foreign Ingress in the way of an exposed service untouched and report a Conflict", func() {
+		foreign := &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: map[string]string{"app": "theirs"}},
+			Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "theirs", Port: networkingv1.ServiceBackendPort{Number: 80}},
+			}},
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		bp := exposedBlueprint(ns, "shop")
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("Ingress api exists and is not controlled by this Blueprint"))))
+		live := &networkingv1.Ingress{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), live)).To(Succeed())
+		Expect(live.ResourceVersion).To(Equal(foreign.ResourceVersion), "the foreign Ingress was written")
+		Expect(managersOf(live)).To(BeEmpty())
+	})
+})
