@@ -7,7 +7,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -118,18 +117,14 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 			return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 		}
 	}
-	obj, err := unstructuredOf(desired, gvk)
-	if err != nil {
+	// live, empty, becomes the object to create, and then what the API
+	// server stored (status reads it).
+	if err := renderInto(live, desired, gvk); err != nil {
 		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
 	}
-	err = r.Create(ctx, obj, client.FieldOwner(FieldOwner))
+	err = r.Create(ctx, live, client.FieldOwner(FieldOwner))
 	if err == nil {
-		// live is what the API server stored: status reads it.
-		if u, ok := live.(*unstructured.Unstructured); ok {
-			u.Object = obj.Object
-			return created, nil
-		}
-		return created, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, live)
+		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return 0, apierror.Wrap(apierror.OpCreate, kind, key.Name, err)
@@ -164,23 +159,23 @@ func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types
 	return ours, nil
 }
 
-// unstructuredOf is desired as an object to create: only the fields desired
-// sets, as an apply would send them (a typed object would also carry the
-// zero values of its non-pointer fields), and the fingerprint of desired
-// (see internal/applied), which the first apply removes.
-func unstructuredOf(desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+// renderInto decodes desired into obj, an empty object of its kind, and
+// records the fingerprint of desired (see internal/applied), which the
+// first apply removes. The create's managedFields entry owns the same
+// fields whatever the encoding: the API server decodes and defaults either
+// into the same object, and a typed object travels as protobuf.
+func renderInto(obj client.Object, desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) error {
 	raw, err := json.Marshal(desired)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(raw); err != nil {
-		return nil, err
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return err
 	}
-	obj.SetGroupVersionKind(gvk)
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	fingerprint, err := applied.Fingerprint(desired)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	annotations := obj.GetAnnotations()
 	if annotations == nil {
@@ -188,7 +183,7 @@ func unstructuredOf(desired runtime.ApplyConfiguration, gvk schema.GroupVersionK
 	}
 	annotations[staxv1alpha1.CreatedFromAnnotation] = fingerprint
 	obj.SetAnnotations(annotations)
-	return obj, nil
+	return nil
 }
 
 // fieldOwners are the managers whose Update entries are ours: a Create
