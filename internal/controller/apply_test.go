@@ -81,6 +81,7 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 			Expect(managersOf(obj)).To(Equal([]string{"Apply"}), "%T", obj)
 			Expect(obj.GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "%T: the first apply drops the fingerprint", obj)
 		}
+		rollOut(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 	})
 
@@ -106,6 +107,7 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Eventually(backendPort, timeout, interval).Should(BeEquivalentTo(8080))
 		Expect(managersOf(route(Default))).To(Equal([]string{"Apply"}))
 		Expect(route(Default).GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "the first apply drops the fingerprint")
+		rollOut(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 	})
 
