@@ -37,35 +37,40 @@ func TestKnobsFromHelp(t *testing.T) {
 	}
 }
 
-func TestCreationSplit(t *testing.T) {
+func TestCountCreation(t *testing.T) {
 	at := time.Now()
-	ev := func(verb, resource, sub string, code int) audit.Event {
+	ev := func(verb, resource, sub, name string, code int) audit.Event {
 		at = at.Add(time.Millisecond)
-		return audit.Event{User: userManager, Verb: verb, Resource: resource, Subresource: sub, Code: code, Received: at}
+		return audit.Event{User: userManager, Verb: verb, Resource: resource, Subresource: sub, Name: name, Code: code, Received: at}
 	}
-	objects := func() []audit.Event {
+	objects := func(s string) []audit.Event {
 		return []audit.Event{
-			ev("create", "secrets", "", 201), ev("create", "events", "", 201),
-			ev("patch", "deployments", "", 201), ev("patch", "services", "", 201),
+			ev("create", "secrets", "", "bp-"+s+"-generated", 201),
+			ev("patch", "deployments", "", "web-"+s, 201), ev("patch", "services", "", "web-"+s, 201),
 		}
 	}
-	for _, tc := range []struct {
-		name                       string
-		events                     []audit.Event
-		creates, creation, rollout int
-	}{
-		{"one status write, then Ready", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200)), 4, 5, 1},
-		{"progress reported twice", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200)), 4, 5, 2},
-		{"a re-apply is waste", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "deployments", "", 200)), 4, 6, 0},
-		{"a status write before the last create counts", append([]audit.Event{ev("patch", "blueprints", "status", 200)}, append(objects(), ev("patch", "blueprints", "status", 200))...), 4, 6, 0},
+	within := append(objects("0000"), ev("get", "secrets", "", "bp-0000-ref", 200), ev("patch", "blueprints", "status", "bp-0000", 200))
+	within = append(within, ev("list", "secrets", "", "", 200))
+	c := countCreation(within, 1)
+	if !c.Holds || c.Objects.Max != 3 || c.StatusWrites.Max != 1 || c.Reads.Max != 1 || c.Unattributed != 1 {
+		t.Errorf("objects + 1 status + 1 read: %+v", c)
+	}
+	if c := countCreation(within, 2); c.Holds {
+		t.Error("a Blueprint never seen was not counted against the target")
+	}
+	for name, extra := range map[string][]audit.Event{
+		"two status writes": {ev("patch", "blueprints", "status", "bp-0000", 200), ev("patch", "blueprints", "status", "bp-0000", 200)},
+		"an Event":          {ev("patch", "blueprints", "status", "bp-0000", 200), ev("create", "events", "", "bp-0000.18a2f3c4d5e6f708", 201)},
+		"a re-apply":        {ev("patch", "blueprints", "status", "bp-0000", 200), ev("patch", "deployments", "", "web-0000", 200)},
+		"three reads":       {ev("get", "secrets", "", "bp-0000-ref", 200), ev("get", "secrets", "", "bp-0000-ref", 200), ev("get", "deployments", "", "web-0000", 404)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := &bpWrites{events: tc.events}
-			creates, creation, rollout := w.split()
-			if creates != tc.creates || creation != tc.creation || rollout != tc.rollout {
-				t.Errorf("got creates %d creation %d rollout %d, want %d %d %d", creates, creation, rollout, tc.creates, tc.creation, tc.rollout)
-			}
-		})
+		c := countCreation(append(objects("0000"), extra...), 1)
+		if c.Holds {
+			t.Errorf("%s: held: %+v", name, c)
+		}
+		if c.Objects.Max != 3 {
+			t.Errorf("%s: objects %d", name, c.Objects.Max)
+		}
 	}
 }
 
