@@ -621,6 +621,8 @@ func (r *runner) floor(ctx context.Context) (phase, error) {
 		defer wg.Done()
 		defer close(jobs)
 		var pending []int
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
 		for done := 0; done < n; {
 			select {
 			case <-ctx.Done():
@@ -628,7 +630,7 @@ func (r *runner) floor(ctx context.Context) (phase, error) {
 			case i := <-applied:
 				pending = append(pending, i)
 				continue
-			case <-time.After(5 * time.Millisecond):
+			case <-tick.C:
 			}
 			kept := pending[:0]
 			for _, i := range pending {
@@ -642,7 +644,7 @@ func (r *runner) floor(ctx context.Context) (phase, error) {
 			pending = kept
 		}
 	}()
-	ready, err := r.obs.waitReady(ctx, keysOf(refs), r.cfg.waitTimeout)
+	ready, err := r.obs.waitReady(ctx, keysOf(refs), r.timeoutFor(n))
 	if err != nil {
 		fail(err)
 	}
@@ -714,7 +716,7 @@ func (r *runner) converge(ctx context.Context) (phase, creationRequests, proc.Me
 		return phase{}, creationRequests{}, proc.Memory{}, err
 	}
 	created := time.Now()
-	ready, err := r.obs.waitReady(ctx, keysOf(r.main), r.cfg.waitTimeout)
+	ready, err := r.obs.waitReady(ctx, keysOf(r.main), r.timeoutFor(n))
 	if err != nil {
 		return phase{}, creationRequests{}, proc.Memory{}, err
 	}
@@ -812,19 +814,24 @@ func queueFromMetrics(fams map[string]*dto.MetricFamily) (queueState, error) {
 // waitResynced waits until the manager has reconciled n Blueprints since
 // it started and its queue is empty with no reconcile running.
 func (r *runner) waitResynced(ctx context.Context, n int) (time.Time, queueState, error) {
-	deadline := time.Now().Add(r.cfg.waitTimeout)
+	deadline := time.Now().Add(r.timeoutFor(n))
 	for {
 		q, err := r.queue(ctx)
 		if err == nil && q.reconciles >= float64(n) && q.depth == 0 && q.active == 0 {
 			return time.Now(), q, nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s (last %+v, %v)", n, r.cfg.waitTimeout, q, err)
+			return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s (last %+v, %v)", n, r.timeoutFor(n), q, err)
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return time.Time{}, q, err
 		}
 	}
+}
+
+// timeoutFor is the longest wait for n Blueprints: -timeout per 1,000.
+func (r *runner) timeoutFor(n int) time.Duration {
+	return r.cfg.waitTimeout * time.Duration(max(1, (n+999)/1000))
 }
 
 // freePort asks the kernel for a free local port.

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"sort"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -97,7 +98,11 @@ func renderSection(res *results) string {
 		if x.Ratio != nil {
 			ratio = fmt.Sprintf("%.2f", *x.Ratio)
 		}
-		w("| %s | %s | %s: %s | %s | %s | %s | %s |\n", cell(x.Figure), cell(x.valueText()), cell(x.baselineText()), cell(x.BaselineOf), ratio, cell(x.Target), cell(holdsText(x)), x.Run)
+		floor := x.baselineText()
+		if x.BaselineOf != "" {
+			floor += ": " + x.BaselineOf
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", cell(x.Figure), cell(x.valueText()), cell(floor), ratio, cell(x.Target), cell(holdsText(x)), x.Run)
 	}
 	if res.AllHold {
 		w("\nEvery target holds.\n")
@@ -111,20 +116,25 @@ func renderSection(res *results) string {
 	w("\n#### The curve\n\n")
 	w("Each size on a fresh control plane; %d services per Blueprint. ", res.Curve[0].ServicesPerBlueprint)
 	w("Floor: a plain client server-side applying the same Secret, Deployments and Services and writing each Blueprint's status once, at the manager's concurrency.\n\n")
-	w("| Blueprints | converge | floor | ratio | kube-apiserver CPU per Blueprint: operator / floor (ratio) | kube-apiserver cores: operator / floor | manager peak RSS after restart | RSS per Blueprint | peak while converging | resync after restart | writes: resync + window | steady writes | requests per Blueprint at creation (mean: objects + status + Events + other writes + reads) | run |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| Blueprints | converge | floor | ratio | kube-apiserver CPU per Blueprint: operator | floor | ratio | kube-apiserver cores: operator / floor | manager requests per Blueprint at creation, mean: objects + status writes + Events + other writes + reads | run |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range res.Curve {
 		c := p.Creation
-		w("| %d | %.2f s | %.2f s | %.2f | %.1f / %.1f ms (%.2f) | %.2f / %.2f | %s | %.1f KiB | %s | %.2f s | %d + %d in %.0f s | %d in %.0f s | %.1f + %.1f + %.1f + %.1f + %.1f | %s |\n",
+		w("| %d | %.2f s | %.2f s | %.2f | %.1f ms | %.1f ms | %.2f | %.2f / %.2f | %.1f + %.1f + %.1f + %.1f + %.1f | %s |\n",
 			p.Blueprints, p.Operator.Seconds, p.Floor.Seconds, p.Ratio,
 			p.Operator.APIServerCPUPerBlueprintMs, p.Floor.APIServerCPUPerBlueprintMs, p.APIServerCPURatio,
 			p.Operator.APIServerCores, p.Floor.APIServerCores,
-			kib(p.Memory.RestartPeakKiB), p.Memory.PerBlueprintKiB, kib(p.Memory.ConvergencePeakKiB),
-			p.Restart.ResyncSeconds, p.Restart.WritesDuringResync, p.Restart.WritesInWindow, p.Restart.WindowSeconds,
-			p.Steady.Writes, p.Steady.WindowSeconds,
 			c.Objects.Mean, c.StatusWrites.Mean, c.Events.Mean, c.OtherWrites.Mean, c.Reads.Mean, p.Run)
 	}
-	w("\nRSS per Blueprint is (peak after restart − an empty manager's peak, %s in the same run) / Blueprints. ", emptyPeaks(res.Curve))
+	w("\n| Blueprints | manager peak RSS: empty | while converging | after restart | RSS per Blueprint | resync after restart | writes during resync | writes in the window after | steady-state writes | run |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range res.Curve {
+		w("| %d | %s | %s | %s | %.1f KiB | %.2f s | %d | %d in %.0f s | %d in %.0f s | %s |\n",
+			p.Blueprints, kib(p.Memory.EmptyPeakKiB), kib(p.Memory.ConvergencePeakKiB), kib(p.Memory.RestartPeakKiB), p.Memory.PerBlueprintKiB,
+			p.Restart.ResyncSeconds, p.Restart.WritesDuringResync, p.Restart.WritesInWindow, p.Restart.WindowSeconds,
+			p.Steady.Writes, p.Steady.WindowSeconds, p.Run)
+	}
+	w("\nRSS per Blueprint is (peak after restart − the empty manager's peak of the same run) / Blueprints; peaks are VmHWM. ")
 	w("Resync: from the restarted process's start until its metrics show every Blueprint reconciled once, an empty workqueue and no reconcile running.\n\n")
 	w("![manager peak RSS and convergence time against Blueprint count](bench/results.svg)\n\n")
 	w("#### How each cost grows\n\n")
@@ -143,22 +153,10 @@ func loadShort(l string) string {
 	return f[0]
 }
 
-func emptyPeaks(points []curvePoint) string {
-	var parts []string
-	seen := map[int64]bool{}
-	for _, p := range points {
-		if !seen[p.Memory.EmptyPeakKiB] {
-			seen[p.Memory.EmptyPeakKiB] = true
-			parts = append(parts, kib(p.Memory.EmptyPeakKiB))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 func perSize(points []curvePoint, unit string, f func(p curvePoint) float64) string {
 	var parts []string
 	for _, p := range points {
-		parts = append(parts, fmt.Sprintf("%.1f %s at %d", f(p), unit, p.Blueprints))
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("%.1f %s", f(p), unit))+fmt.Sprintf(" at %d", p.Blueprints))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -218,11 +216,49 @@ func growthLines(points []curvePoint) []string {
 	return out
 }
 
+// sizeTicks labels each measured size and each power of ten between them.
+func sizeTicks(points []curvePoint) plot.ConstantTicks {
+	if len(points) == 0 {
+		return plot.ConstantTicks{{Value: 10, Label: "10"}, {Value: 100, Label: "100"}, {Value: 1000, Label: "1000"}, {Value: 10000, Label: "10000"}}
+	}
+	lo, hi := float64(points[0].Blueprints)/1.5, float64(points[len(points)-1].Blueprints)*1.5
+	at := map[float64]bool{}
+	for _, p := range points {
+		at[float64(p.Blueprints)] = true
+	}
+	for v := 1.0; v <= hi; v *= 10 {
+		if v >= lo {
+			at[v] = true
+		}
+	}
+	var ticks plot.ConstantTicks
+	for v := range at {
+		ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprintf("%.0f", v)})
+	}
+	sort.Slice(ticks, func(i, j int) bool { return ticks[i].Value < ticks[j].Value })
+	return ticks
+}
+
 // renderSVG plots manager peak RSS and convergence time against Blueprint
 // count, log x, with gonum/plot. vgsvg writes no timestamp nor random id,
 // and fonts are referenced, not embedded, so the same results give the same
 // bytes.
 func renderSVG(res *results) ([]byte, error) {
+	c := vgsvg.New(plotWidth, plotHeight)
+	if err := drawPlots(res, draw.New(c)); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+const plotWidth, plotHeight = 10 * vg.Inch, 4 * vg.Inch
+
+// drawPlots draws the two panels on dc.
+func drawPlots(res *results, dc draw.Canvas) error {
 	xy := func(f func(p curvePoint) float64) plotter.XYs {
 		var out plotter.XYs
 		for _, p := range res.Curve {
@@ -241,7 +277,7 @@ func renderSVG(res *results) ([]byte, error) {
 		p.X.Label.Text = "Blueprints (3 services each)"
 		p.Y.Label.Text = ylabel
 		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = sizeTicks(res.Curve)
 		p.Y.Min = 0
 		p.Legend.Top = true
 		p.Legend.Left = true
@@ -264,6 +300,12 @@ func renderSVG(res *results) ([]byte, error) {
 		}
 		if len(res.Curve) == 0 {
 			p.X.Min, p.X.Max = 10, 10000
+		} else {
+			// Room at the sides for the end points, and above the data
+			// for the legend.
+			p.X.Min = float64(res.Curve[0].Blueprints) / 1.5
+			p.X.Max = float64(res.Curve[len(res.Curve)-1].Blueprints) * 1.5
+			p.Y.Max *= 1.4
 		}
 		return p, nil
 	}
@@ -283,25 +325,18 @@ func renderSVG(res *results) ([]byte, error) {
 		{"empty manager", xy(func(p curvePoint) float64 { return mib(p.Memory.EmptyPeakKiB) }), gray, true},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	conv, err := panel("Time until all Blueprints Ready", "seconds", []s{
 		{"operator", xy(func(p curvePoint) float64 { return p.Operator.Seconds }), blue, false},
 		{"floor: plain client SSA + 1 status write", xy(func(p curvePoint) float64 { return p.Floor.Seconds }), gray, true},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	const width, height = 10 * vg.Inch, 4 * vg.Inch
-	c := vgsvg.New(width, height)
-	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
 	canvases := plot.Align([][]*plot.Plot{{rss, conv}}, tiles, dc)
 	rss.Draw(canvases[0][0])
 	conv.Draw(canvases[0][1])
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return nil
 }
