@@ -821,7 +821,10 @@ func (r *runner) waitResynced(ctx context.Context, n int) (time.Time, queueState
 			return time.Now(), q, nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s (last %+v, %v)", n, r.timeoutFor(n), q, err)
+			if err != nil {
+				return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s: %w", n, r.timeoutFor(n), err)
+			}
+			return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s (last %+v)", n, r.timeoutFor(n), q)
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return time.Time{}, q, err
