@@ -62,13 +62,14 @@ docs: crd-ref-docs ## Generate docs/api.md from the API types (crd-ref-docs with
 		--template-value=version=$(CRD_REF_DOCS_VERSION) $${consts:+--template-value=constants="$$consts"}
 
 .PHONY: verify
-verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference) are stale, or examples and docs disagree with the code.
+verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference, README's bench figures and plot) are stale, or examples and docs disagree with the code.
 	@if [ -n "$$(git status --porcelain -- api config dist/chart internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate docs' and commit:"; \
 		git status --porcelain -- api config dist/chart internal/validate docs/api.md; git --no-pager diff --stat -- api config dist/chart internal/validate docs/api.md; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go test ./internal/examples/
+	go test ./bench/ -run 'TestReportUpToDate' -count=1
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.
@@ -91,13 +92,25 @@ demo: manifests envtest ## Run the operator against an embedded control plane wi
 ##@ Benchmarks
 
 .PHONY: bench
-bench: manifests envtest ## Measure the operator against its floors on an envtest control plane (about 8 minutes on 2 idle cores): table on stdout, figures in bench/results.json.
+bench: manifests envtest ## Measure the operator against its floors at 100 and 1,000 Blueprints on envtest control planes (about 15 minutes on 2 idle cores), then rewrite README's Performance figures and bench/results.svg from bench/results.json.
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -out bench/results.json
+	$(MAKE) bench-report
+
+.PHONY: bench-10k
+bench-10k: manifests envtest ## Add the 10,000-Blueprint point to bench/results.json (about an hour on 2 cores; not for CI), then rewrite the report.
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -sizes 10000 -scenarios curve -merge -out bench/results.json
+	$(MAKE) bench-report
+
+.PHONY: bench-report
+bench-report: ## Rewrite README's generated Performance figures and bench/results.svg from bench/results.json (measures nothing).
+	go run ./bench -report -out bench/results.json -readme README.md -svg bench/results.svg
 
 .PHONY: bench-smoke
-bench-smoke: manifests envtest ## The benchmark at small sizes (about 30 s), so CI knows it still runs; figures go to a temporary file.
+bench-smoke: manifests envtest ## The benchmark at 10 and 20 Blueprints with short windows (about a minute), so CI knows it still runs; figures, README and plot go to a temporary directory.
 	@out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
-	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -smoke -out "$$out/bench-smoke.json"
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -smoke -out "$$out/bench-smoke.json" && \
+	cp README.md "$$out/README.md" && \
+	go run ./bench -report -out "$$out/bench-smoke.json" -readme "$$out/README.md" -svg "$$out/results.svg"
 
 ##@ Build
 

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 )
@@ -37,35 +43,40 @@ func TestKnobsFromHelp(t *testing.T) {
 	}
 }
 
-func TestCreationSplit(t *testing.T) {
+func TestCountCreation(t *testing.T) {
 	at := time.Now()
-	ev := func(verb, resource, sub string, code int) audit.Event {
+	ev := func(verb, resource, sub, name string, code int) audit.Event {
 		at = at.Add(time.Millisecond)
-		return audit.Event{User: userManager, Verb: verb, Resource: resource, Subresource: sub, Code: code, Received: at}
+		return audit.Event{User: userManager, Verb: verb, Resource: resource, Subresource: sub, Name: name, Code: code, Received: at}
 	}
-	objects := func() []audit.Event {
+	objects := func(s string) []audit.Event {
 		return []audit.Event{
-			ev("create", "secrets", "", 201), ev("create", "events", "", 201),
-			ev("patch", "deployments", "", 201), ev("patch", "services", "", 201),
+			ev("create", "secrets", "", "bp-"+s+"-generated", 201),
+			ev("patch", "deployments", "", "web-"+s, 201), ev("patch", "services", "", "web-"+s, 201),
 		}
 	}
-	for _, tc := range []struct {
-		name                       string
-		events                     []audit.Event
-		creates, creation, rollout int
-	}{
-		{"one status write, then Ready", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200)), 4, 5, 1},
-		{"progress reported twice", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200), ev("patch", "blueprints", "status", 200)), 4, 5, 2},
-		{"a re-apply is waste", append(objects(), ev("patch", "blueprints", "status", 200), ev("patch", "deployments", "", 200)), 4, 6, 0},
-		{"a status write before the last create counts", append([]audit.Event{ev("patch", "blueprints", "status", 200)}, append(objects(), ev("patch", "blueprints", "status", 200))...), 4, 6, 0},
+	within := append(objects("0000"), ev("get", "secrets", "", "bp-0000-ref", 200), ev("patch", "blueprints", "status", "bp-0000", 200))
+	within = append(within, ev("list", "secrets", "", "", 200))
+	c := countCreation(within, 1)
+	if !c.Holds || c.Objects.Max != 3 || c.StatusWrites.Max != 1 || c.Reads.Max != 1 || c.Unattributed != 1 {
+		t.Errorf("objects + 1 status + 1 read: %+v", c)
+	}
+	if c := countCreation(within, 2); c.Holds {
+		t.Error("a Blueprint never seen was not counted against the target")
+	}
+	for name, extra := range map[string][]audit.Event{
+		"two status writes": {ev("patch", "blueprints", "status", "bp-0000", 200), ev("patch", "blueprints", "status", "bp-0000", 200)},
+		"an Event":          {ev("patch", "blueprints", "status", "bp-0000", 200), ev("create", "events", "", "bp-0000.18a2f3c4d5e6f708", 201)},
+		"a re-apply":        {ev("patch", "blueprints", "status", "bp-0000", 200), ev("patch", "deployments", "", "web-0000", 200)},
+		"three reads":       {ev("get", "secrets", "", "bp-0000-ref", 200), ev("get", "secrets", "", "bp-0000-ref", 200), ev("get", "deployments", "", "web-0000", 404)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := &bpWrites{events: tc.events}
-			creates, creation, rollout := w.split()
-			if creates != tc.creates || creation != tc.creation || rollout != tc.rollout {
-				t.Errorf("got creates %d creation %d rollout %d, want %d %d %d", creates, creation, rollout, tc.creates, tc.creation, tc.rollout)
-			}
-		})
+		c := countCreation(append(objects("0000"), extra...), 1)
+		if c.Holds {
+			t.Errorf("%s: held: %+v", name, c)
+		}
+		if c.Objects.Max != 3 {
+			t.Errorf("%s: objects %d", name, c.Objects.Max)
+		}
 	}
 }
 
@@ -137,5 +148,208 @@ func TestPercentile(t *testing.T) {
 	}
 	if p := percentile(ds[:5], 99); p != 5*time.Millisecond {
 		t.Errorf("p99 of 5 %s", p)
+	}
+}
+
+// TestReportUpToDate renders README's bench section and the plot from the
+// committed bench/results.json, and fails when either differs from what is
+// committed: the figures are generated, never typed.
+func TestReportUpToDate(t *testing.T) {
+	res, err := readResults("results.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := replaceSection(string(readme), renderSection(res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(readme) != want {
+		t.Errorf("README.md's bench section differs from bench/results.json: run 'make bench-report' and commit")
+	}
+	svg, err := renderSVG(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("results.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(svg, committed) {
+		t.Errorf("bench/results.svg differs from bench/results.json: run 'make bench-report' and commit")
+	}
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	res := sampleResults()
+	a, err := renderSVG(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := renderSVG(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa, sb := renderSection(res), renderSection(sampleResults()); !bytes.Equal(a, b) || sa != sb {
+		t.Error("the same results rendered differently")
+	}
+	if !bytes.Contains(a, []byte("Manager peak RSS")) {
+		t.Error("the plot has no RSS panel")
+	}
+	if _, err := renderSVG(&results{}); err != nil {
+		t.Errorf("empty results: %v", err)
+	}
+}
+
+func samplePoint(n int, run string, opSeconds float64) curvePoint {
+	var p curvePoint
+	p.Blueprints, p.ServicesPerBlueprint, p.Run, p.CPUs = n, 3, run, 2
+	p.Operator.Seconds, p.Floor.Seconds = opSeconds, opSeconds/2
+	p.Ratio = 2
+	p.Operator.APIServerCPUPerBlueprintMs, p.Floor.APIServerCPUPerBlueprintMs, p.APIServerCPURatio = 60, 40, 1.5
+	p.Operator.APIServerCores, p.Operator.MachineCores = 1.6, 1.98
+	p.Memory.EmptyPeakKiB, p.Memory.RestartPeakKiB = 40000, 40000+int64(n)*20
+	p.Memory.PerBlueprintKiB = 20
+	p.Restart.ResyncSeconds = float64(n) / 500
+	p.Creation.Objects = meanMax{Mean: 7, Max: 7}
+	p.Creation.StatusWrites = meanMax{Mean: 1, Max: 1}
+	p.Creation.Reads = meanMax{Mean: 1, Max: 2}
+	p.Creation.Holds = true
+	return p
+}
+
+func sampleResults() *results {
+	r := &results{}
+	r.Run = runInfo{ID: "2026-01-01T00:00:00Z", Command: "go run ./bench", Complete: true, CPUs: 2}
+	r.addPoint(samplePoint(1000, r.Run.ID, 40))
+	r.addPoint(samplePoint(100, r.Run.ID, 4))
+	r.add(row{Scenario: "edit-latency-p99", Figure: "p99", Value: 0.5, Unit: "s", Target: "≤ 1 s", Holds: true})
+	return merge(nil, r)
+}
+
+func TestCurveRows(t *testing.T) {
+	res := sampleResults()
+	rows := map[string]row{}
+	for _, x := range res.Rows {
+		rows[x.Scenario] = x
+	}
+	conv := rows["convergence"]
+	if conv.Blueprints != 1000 || conv.Holds || conv.Limit == "" {
+		t.Errorf("convergence at ratio 2 must fail at 1000 and name its limit: %+v", conv)
+	}
+	if c := rows["apiserver-cpu"]; !c.Holds || c.Blueprints != 1000 {
+		t.Errorf("apiserver CPU ratio 1.5 holds: %+v", c)
+	}
+	if !rows["creation-requests"].Holds || !rows["steady-writes"].Holds || !rows["restart-writes"].Holds {
+		t.Errorf("rows %+v", rows)
+	}
+	if res.AllHold || len(res.Failing) != 1 || res.Failing[0] != "convergence" {
+		t.Errorf("failing %v", res.Failing)
+	}
+	section := renderSection(res)
+	for _, want := range []string{"**no**: kube-apiserver used 1.60 cores", "| 100 | 4.00 s |", "It grows by 20.0 KiB per Blueprint", "N^1.00 from 100 to 1000"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("section lacks %q:\n%s", want, section)
+		}
+	}
+	// A restart write at any size fails the row, though read at the largest.
+	res.Curve[0].Restart.WritesInWindow = 1
+	res.finish()
+	for _, x := range res.Rows {
+		if x.Scenario == "restart-writes" && x.Holds {
+			t.Error("a restart write at 100 Blueprints was hidden")
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	old := sampleResults()
+	old.Notes = []string{"[" + old.Run.ID + "] old note"}
+	cur := &results{}
+	cur.Run = runInfo{ID: "2026-02-02T00:00:00Z", Command: "go run ./bench -sizes 10000 -scenarios curve -merge"}
+	cur.addPoint(samplePoint(10000, cur.Run.ID, 500))
+	cur.note("new note")
+	m := merge(old, cur)
+	var sizes []int
+	for _, p := range m.Curve {
+		sizes = append(sizes, p.Blueprints)
+	}
+	if !slices.Equal(sizes, []int{100, 1000, 10000}) {
+		t.Errorf("sizes %v", sizes)
+	}
+	if len(m.Runs) != 2 || m.Runs[0].ID != old.Run.ID || m.Runs[1].ID != cur.Run.ID {
+		t.Errorf("runs %+v", m.Runs)
+	}
+	if len(m.Notes) != 2 {
+		t.Errorf("notes %v", m.Notes)
+	}
+	var latency, steady *row
+	for i, x := range m.Rows {
+		switch x.Scenario {
+		case "edit-latency-p99":
+			latency = &m.Rows[i]
+		case "steady-writes":
+			steady = &m.Rows[i]
+		}
+	}
+	if latency == nil || latency.Run != old.Run.ID {
+		t.Errorf("the earlier run's latency row was lost: %+v", latency)
+	}
+	if steady == nil || steady.Blueprints != 10000 || steady.Run != cur.Run.ID {
+		t.Errorf("steady-writes is not read at the new largest size: %+v", steady)
+	}
+	// Re-measuring 1000 replaces that point only; the 100 point's run stays.
+	again := &results{}
+	again.Run = runInfo{ID: "2026-03-03T00:00:00Z"}
+	again.addPoint(samplePoint(1000, again.Run.ID, 30))
+	m2 := merge(m, again)
+	if len(m2.Curve) != 3 || m2.Curve[1].Run != again.Run.ID || m2.Curve[1].Operator.Seconds != 30 || m2.Curve[0].Run != old.Run.ID {
+		t.Errorf("curve after re-measuring 1000: %+v", m2.Curve)
+	}
+	if len(m2.Runs) != 3 {
+		t.Errorf("runs %+v", m2.Runs)
+	}
+}
+
+func TestQueueFromMetrics(t *testing.T) {
+	text := `# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="blueprint",result="success"} 98
+controller_runtime_reconcile_total{controller="blueprint",result="requeue"} 2
+controller_runtime_reconcile_total{controller="other",result="success"} 7
+# TYPE workqueue_depth gauge
+workqueue_depth{controller="blueprint",name="blueprint"} 3
+# TYPE controller_runtime_active_workers gauge
+controller_runtime_active_workers{controller="blueprint"} 1
+`
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queueFromMetrics(fams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.reconciles != 100 || q.depth != 3 || q.active != 1 {
+		t.Errorf("%+v", q)
+	}
+	delete(fams, "workqueue_depth")
+	if _, err := queueFromMetrics(fams); err == nil {
+		t.Error("metrics without the workqueue were accepted")
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	got, err := parseSizes("1000, 100,1000")
+	if err != nil || !slices.Equal(got, []int{100, 1000}) {
+		t.Errorf("%v %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "x", "10001"} {
+		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

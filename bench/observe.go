@@ -184,6 +184,14 @@ func (o *observer) markAvailable(ctx context.Context, key types.NamespacedName) 
 	return o.c.Status().Update(ctx, d)
 }
 
+// failures counts the Deployment status writes that failed and were
+// retried.
+func (o *observer) failures() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.statusFails
+}
+
 // blueprints counts the Blueprints the bench sees.
 func (o *observer) blueprints() int {
 	o.mu.Lock()

@@ -14,7 +14,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,10 +36,77 @@ type runner struct {
 	main   []bpRef
 	shared []bpRef
 	res    *results
+
+	// base is the results file a -merge run adds to; merged what was last
+	// written.
+	base, merged *results
+	started      time.Time
+	// emptyPeak is an empty manager's peak RSS, measured once per run.
+	emptyPeak *proc.Memory
+	// metricsURL is the running manager's metrics endpoint.
+	metricsURL  string
+	stopObs     context.CancelFunc
+	statusFails int
+}
+
+// hostScenarios run on the cluster of one curve size, with its Blueprints
+// Ready: the largest size ≤ 1000.
+var hostScenarios = []string{"latency", "shared", "memory"}
+
+// hostSize is the size the host scenarios run at: the largest of sizes
+// ≤ 1000, or 0.
+func hostSize(sizes []int) int {
+	h := 0
+	for _, s := range sizes {
+		if s <= 1000 && s > h {
+			h = s
+		}
+	}
+	return h
 }
 
 func run(ctx context.Context, cfg config) error {
-	started := time.Now()
+	r := &runner{cfg: cfg, started: time.Now()}
+	steps := map[string]func(context.Context) error{
+		"latency": r.latency,
+		"shared":  r.sharedSecret,
+		"memory":  r.memory,
+	}
+	wanted := strings.Split(cfg.scenarios, ",")
+	var hosted []string
+	curve := false
+	for _, name := range wanted {
+		switch {
+		case name == "curve":
+			curve = true
+		case name == "convergence" || name == "restart":
+			return fmt.Errorf("scenario %q is now part of 'curve' (convergence, floor, steady state and restart at each of -sizes)", name)
+		case steps[name] != nil:
+			hosted = append(hosted, name)
+		default:
+			return fmt.Errorf("no scenario %q (have curve, %s)", name, strings.Join(hostScenarios, ", "))
+		}
+	}
+	host := hostSize(cfg.sizes)
+	if len(hosted) > 0 && host == 0 {
+		return fmt.Errorf("scenarios %v run at the largest of -sizes ≤ 1000, and -sizes %v has none", hosted, cfg.sizes)
+	}
+	cfg.blueprints = host
+	r.cfg = cfg
+	r.res = newResults(cfg)
+	r.res.Run.LoadStart = loadavg()
+	if cfg.merge {
+		base, err := readResults(cfg.out)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			logf("-merge: no %s yet; starting a new one", cfg.out)
+		case err != nil:
+			return err
+		default:
+			r.base = base
+		}
+	}
+
 	dir, err := os.MkdirTemp("", "blueprint-bench-")
 	if err != nil {
 		return err
@@ -50,9 +116,7 @@ func run(ctx context.Context, cfg config) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	r := &runner{cfg: cfg, dir: dir, res: newResults(cfg)}
-	r.res.Run.LoadStart = loadavg()
-
+	r.dir = dir
 	r.bin = cfg.managerBin
 	if r.bin == "" {
 		logf("building the manager from ./cmd")
@@ -65,72 +129,134 @@ func run(ctx context.Context, cfg config) error {
 	}
 	r.res.Manager = r.knobs
 	logf("manager knobs: %+v", r.knobs)
+	defer r.stopSize()
 
-	logf("starting the control plane")
-	r.c, err = startCluster(ctx, dir, float32(r.knobs.KubeAPIQPS), r.knobs.KubeAPIBurst)
-	if err != nil {
-		return err
-	}
-	defer r.c.stop()
-	defer func() {
+	for _, size := range cfg.sizes {
+		hostHere := size == host && len(hosted) > 0
+		if !curve && !hostHere {
+			continue
+		}
+		logf("== %d Blueprints: a fresh control plane", size)
+		if err := r.startSize(ctx, size); err != nil {
+			return err
+		}
+		if curve {
+			logf("== curve at %d Blueprints", size)
+			if err := r.curve(ctx); err != nil {
+				return fmt.Errorf("curve at %d Blueprints: %w", size, err)
+			}
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
+		if hostHere {
+			if !curve {
+				logf("== %d Blueprints converging for %v", size, hosted)
+				if _, _, _, err := r.converge(ctx); err != nil {
+					return err
+				}
+			}
+			for _, name := range hosted {
+				logf("== %s at %d Blueprints", name, size)
+				if err := steps[name](ctx); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if err := r.save(); err != nil {
+					return err
+				}
+			}
+		}
 		if r.mgr != nil {
-			_ = r.mgr.Stop()
+			if exited, err := r.mgr.Exited(); exited {
+				return fmt.Errorf("manager exited: %w", err)
+			}
 		}
-	}()
-
-	r.main = mainSet(cfg.blueprints, cfg.perNamespace)
-	r.shared = sharedSet(cfg.shared)
-	operatorNS := map[string]bool{}
-	for _, ns := range append(namespacesOf(r.main), namespacesOf(r.shared)...) {
-		operatorNS[ns] = true
+		r.stopSize()
 	}
-	obsCtx, stopObs := context.WithCancel(ctx)
-	defer stopObs()
-	if r.obs, err = r.c.observe(obsCtx, func(ns string) bool { return operatorNS[ns] }, 4); err != nil {
+	r.res.Run.Complete = true
+	if err := r.save(); err != nil {
 		return err
 	}
-
-	steps := map[string]func(context.Context) error{
-		"convergence": r.convergence,
-		"latency":     r.latency,
-		"shared":      r.sharedSecret,
-		"restart":     r.restart,
-		"memory":      r.memory,
-	}
-	for _, name := range strings.Split(cfg.scenarios, ",") {
-		step, ok := steps[name]
-		if !ok {
-			return fmt.Errorf("no scenario %q", name)
-		}
-		logf("== %s", name)
-		if err := step(ctx); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	if r.mgr != nil {
-		if exited, err := r.mgr.Exited(); exited {
-			return fmt.Errorf("manager exited: %w", err)
-		}
-	}
-	r.res.Run.LoadEnd = loadavg()
-	r.res.Run.Seconds = time.Since(started).Seconds()
-	r.res.Run.EmulatorStatusFailures = r.obs.statusFails
-	r.res.finish()
-	r.res.print(os.Stdout)
-	if err := r.res.write(cfg.out); err != nil {
-		return err
-	}
-	if cfg.failOnMiss && !r.res.AllHold {
+	r.merged.print(os.Stdout)
+	if cfg.failOnMiss && !r.merged.AllHold {
 		return errTargetMissed
 	}
 	return nil
 }
 
+// save writes what is measured so far (merged into -merge's file): a run
+// that stops keeps its figures.
+func (r *runner) save() error {
+	r.res.Run.LoadEnd = loadavg()
+	r.res.Run.Seconds = time.Since(r.started).Seconds()
+	r.res.Run.EmulatorStatusFailures = r.statusFails
+	if r.obs != nil {
+		r.res.Run.EmulatorStatusFailures += r.obs.failures()
+	}
+	r.res.finish()
+	r.merged = merge(r.base, r.res)
+	return r.merged.write(r.cfg.out)
+}
+
+// startSize starts a fresh control plane for size Blueprints, and the
+// bench's view of it.
+func (r *runner) startSize(ctx context.Context, size int) error {
+	dir := filepath.Join(r.dir, fmt.Sprintf("size-%d", size))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	logf("starting the control plane")
+	c, err := startCluster(ctx, dir, float32(r.knobs.KubeAPIQPS), r.knobs.KubeAPIBurst)
+	if err != nil {
+		return err
+	}
+	r.c = c
+	r.main = mainSet(size, r.cfg.perNamespace)
+	r.shared = sharedSet(r.cfg.shared)
+	obsCtx, stop := context.WithCancel(ctx)
+	r.stopObs = stop
+	// The bench plays the Deployment controller for the operator's
+	// Blueprints and the floor's.
+	rollout := func(ns string) bool {
+		return strings.HasPrefix(ns, "bp-") || strings.HasPrefix(ns, "floor-") || ns == "shared"
+	}
+	if r.obs, err = r.c.observe(obsCtx, rollout, 4); err != nil {
+		return err
+	}
+	return nil
+}
+
+// stopSize stops the manager and the control plane, if running.
+func (r *runner) stopSize() {
+	if r.mgr != nil {
+		_ = r.stopManager()
+	}
+	if r.obs != nil {
+		r.statusFails += r.obs.failures()
+		r.obs = nil
+	}
+	if r.stopObs != nil {
+		r.stopObs()
+		r.stopObs = nil
+	}
+	if r.c != nil {
+		r.c.stop()
+		r.c = nil
+	}
+}
+
 func (r *runner) startManager(ctx context.Context, extra ...string) (time.Time, error) {
 	r.mgrN++
+	port, err := freePort()
+	if err != nil {
+		return time.Time{}, err
+	}
 	args := append([]string{
 		"--kubeconfig=" + r.c.managerKubeconfig,
-		"--metrics-bind-address=0",
+		// Plain HTTP on loopback: the bench reads the Blueprint
+		// controller's reconcile count and workqueue depth.
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port),
+		"--metrics-secure=false",
 		"--health-probe-bind-address=0",
 	}, r.knobs.Args...)
 	args = append(args, extra...)
@@ -139,6 +265,7 @@ func (r *runner) startManager(ctx context.Context, extra ...string) (time.Time, 
 		return time.Time{}, err
 	}
 	r.mgr = m
+	r.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	synced, err := m.WaitSynced(ctx, r.cfg.waitTimeout)
 	if err != nil {
 		return time.Time{}, err
@@ -163,324 +290,9 @@ func (r *runner) stopManager() error {
 	return err
 }
 
-// convergence: a plain client creates the objects of N Blueprints directly,
-// at the manager's concurrency (the floor); then N Blueprints are created at
-// once and timed until all are Ready, with the bench playing the Deployment
-// controller. The manager's writes per Blueprint are counted from the audit
-// log.
-func (r *runner) convergence(ctx context.Context) error {
-	n := len(r.main)
-	workers := max(r.knobs.MaxConcurrentReconciles, 1)
-
-	// The floor, before the manager runs, so it sees none of it.
-	baseNS := func(ns string) string { return "base-" + strings.TrimPrefix(ns, "bp-") }
-	var nss []string
-	for _, ns := range namespacesOf(r.main) {
-		nss = append(nss, baseNS(ns))
-	}
-	if err := createNamespaces(ctx, r.c.bench, nss...); err != nil {
-		return err
-	}
-	objects := make([][]client.Object, n)
-	for i, ref := range r.main {
-		objs, err := plainObjects(ref, baseNS(ref.Namespace))
-		if err != nil {
-			return err
-		}
-		objects[i] = objs
-	}
-	plain, err := client.New(r.c.baselineConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
-	cpu0 := r.c.cpu(nil)
-	t0 := time.Now()
-	if err := parallel(ctx, n, workers, func(ctx context.Context, i int) error {
-		for _, obj := range objects[i] {
-			if err := plain.Create(ctx, obj); err != nil {
-				return fmt.Errorf("plain client creating %s %s/%s: %w", fmt.Sprintf("%T", obj), obj.GetNamespace(), obj.GetName(), err)
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	t1 := time.Now()
-	baseCPU := r.c.cpu(nil).sub(cpu0)
-	baseline := t1.Sub(t0)
-	baseEvents, err := r.c.audit.Between(userBaseline, t0, t1)
-	if err != nil {
-		return err
-	}
-	baseSummary := audit.Summarize(baseEvents)
-	logf("plain client: %d objects in %s (%s)", baseSummary.Writes, baseline.Round(time.Millisecond), baseSummary.TopKinds(4))
-	for _, ns := range nss {
-		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{}} {
-			if err := r.c.bench.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil {
-				return err
-			}
-		}
-	}
-
-	// The same objects server-side applied, as the manager writes them: how
-	// much of the difference is the apply itself.
-	ssaNS := func(ns string) string { return "ssa-" + strings.TrimPrefix(ns, "bp-") }
-	var ssaNSs []string
-	for _, ns := range namespacesOf(r.main) {
-		ssaNSs = append(ssaNSs, ssaNS(ns))
-	}
-	if err := createNamespaces(ctx, r.c.bench, ssaNSs...); err != nil {
-		return err
-	}
-	secrets := make([]client.Object, n)
-	applies := make([][]runtime.ApplyConfiguration, n)
-	for i, ref := range r.main {
-		objs, acs, err := renderPlain(ref, ssaNS(ref.Namespace))
-		if err != nil {
-			return err
-		}
-		secrets[i], applies[i] = objs[0], acs
-	}
-	cpu0 = r.c.cpu(nil)
-	t0 = time.Now()
-	if err := parallel(ctx, n, workers, func(ctx context.Context, i int) error {
-		if err := plain.Create(ctx, secrets[i]); err != nil {
-			return err
-		}
-		for _, ac := range applies[i] {
-			if err := plain.Apply(ctx, ac, client.FieldOwner("bench-apply")); err != nil {
-				return fmt.Errorf("plain client applying: %w", err)
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	t1 = time.Now()
-	ssaCPU := r.c.cpu(nil).sub(cpu0)
-	ssa := t1.Sub(t0)
-	logf("plain client with server-side apply: %s", ssa.Round(time.Millisecond))
-	for _, ns := range ssaNSs {
-		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{}} {
-			if err := r.c.bench.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil {
-				return err
-			}
-		}
-	}
-
-	// Inputs the Blueprints reference exist before they do.
-	if err := createNamespaces(ctx, r.c.bench, namespacesOf(r.main)...); err != nil {
-		return err
-	}
-	if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		return r.c.bench.Create(ctx, refSecret(r.main[i].Namespace, r.main[i].RefSecret))
-	}); err != nil {
-		return err
-	}
-	if _, err := r.startManager(ctx); err != nil {
-		return err
-	}
-
-	if err := r.quiet(ctx, time.Second); err != nil {
-		return err
-	}
-	cpu0 = r.c.cpu(r.mgr)
-	t0 = time.Now()
-	if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		return r.c.bench.Create(ctx, blueprint(r.main[i]))
-	}); err != nil {
-		return err
-	}
-	created := time.Now()
-	ready, err := r.obs.waitReady(ctx, keysOf(r.main), r.cfg.waitTimeout)
-	if err != nil {
-		return err
-	}
-	opCPU := r.c.cpu(r.mgr).sub(cpu0)
-	took := ready.Sub(t0)
-	readyTimes := r.obs.readyTimes(keysOf(r.main), t0)
-	logf("%d Blueprints Ready in %s (created in %s); plain client %s", n, took.Round(time.Millisecond), created.Sub(t0).Round(time.Millisecond), baseline.Round(time.Millisecond))
-
-	// Writes that come after Ready would be waste too: count a little past.
-	tail := r.cfg.tail
-	time.Sleep(tail)
-	mgrEvents, err := r.c.audit.Between(userManager, t0, ready.Add(tail))
-	if err != nil {
-		return err
-	}
-	benchEvents, err := r.c.audit.Between(userBench, t0, ready)
-	if err != nil {
-		return err
-	}
-	per := perBlueprint(mgrEvents)
-	mgrSummary := audit.Summarize(mgrEvents)
-	benchSummary := audit.Summarize(benchEvents)
-	logf("manager: %d requests, %d writes (%s)", mgrSummary.Requests, mgrSummary.Writes, mgrSummary.TopKinds(8))
-	r.res.Notes = append(r.res.Notes, fmt.Sprintf(
-		"convergence: kube-apiserver CPU per Blueprint %.0f ms with the operator, %.0f ms for the plain client (%.0f ms when it server-side applies); "+
-			"requests per Blueprint: manager %.1f writes + %.1f reads, bench %.1f writes (Blueprint create, Deployment status); plain client %.1f writes",
-		opCPU.APIServer*1000/float64(n), baseCPU.APIServer*1000/float64(n), ssaCPU.APIServer*1000/float64(n),
-		float64(mgrSummary.Writes)/float64(n), float64(mgrSummary.Requests-mgrSummary.Writes)/float64(n),
-		float64(benchSummary.Writes)/float64(n), float64(baseSummary.Writes)/float64(n)))
-
-	r.res.add(row{
-		Scenario: "convergence", Figure: fmt.Sprintf("%d Blueprints of 3 services created at once: time until all Ready", n),
-		Value: took.Seconds(), Unit: "s", Baseline: baseline.Seconds(),
-		BaselineOf: fmt.Sprintf("plain client creating the same %d Secrets, Deployments and Services, %d at a time", baseSummary.Writes, workers),
-		Ratio:      ptrTo(took.Seconds() / baseline.Seconds()), Target: "ratio ≤ 1.3", Holds: took.Seconds()/baseline.Seconds() <= 1.3,
-		Details: map[string]any{
-			"blueprintsCreatedSeconds": created.Sub(t0).Seconds(),
-			"readySeconds": map[string]float64{
-				"p10": percentile(readyTimes, 10).Seconds(), "p50": percentile(readyTimes, 50).Seconds(),
-				"p90": percentile(readyTimes, 90).Seconds(), "max": percentile(readyTimes, 100).Seconds(),
-			},
-			"managerRequests":         mgrSummary,
-			"plainClientRequests":     baseSummary,
-			"benchRequests":           benchSummary,
-			"cpuSeconds":              map[string]cpu{"operator": opCPU, "plainClient": baseCPU, "plainClientApply": ssaCPU},
-			"plainClientApplySeconds": ssa.Seconds(),
-			"apiserverCPUPerBlueprintMs": map[string]float64{
-				"operator":         opCPU.APIServer * 1000 / float64(n),
-				"plainClient":      baseCPU.APIServer * 1000 / float64(n),
-				"plainClientApply": ssaCPU.APIServer * 1000 / float64(n),
-			},
-			"requestsPerBlueprint": map[string]float64{
-				"managerReads":  float64(mgrSummary.Requests-mgrSummary.Writes) / float64(n),
-				"managerWrites": float64(mgrSummary.Writes) / float64(n),
-				"benchWrites":   float64(benchSummary.Writes) / float64(n),
-				"plainClient":   float64(baseSummary.Writes) / float64(n),
-			},
-			"apiServerWritesPerSecond": map[string]float64{
-				"plainClient": float64(baseSummary.Writes) / baseline.Seconds(),
-				"operator":    float64(mgrSummary.Writes+benchSummary.Writes) / took.Seconds(),
-			},
-		},
-	})
-
-	st := per.stats()
-	floor := st.MeanCreates + 1
-	r.res.add(row{
-		Scenario: "creation-writes", Figure: "server-side writes per Blueprint at creation (the most of any Blueprint)",
-		Value: float64(st.MaxCreation), Unit: "writes", Baseline: floor,
-		BaselineOf: fmt.Sprintf("objects created per Blueprint (%.0f, an Event included) + 1 status write", st.MeanCreates),
-		Ratio:      ptrTo(float64(st.MaxCreation) / floor), Target: "≤ objects created + 1 status write",
-		Holds: st.Blueprints == len(r.main) && st.WorstExcess <= 0,
-		Details: map[string]any{
-			"perBlueprint": st,
-			"definition": "creation: every object the manager created for the Blueprint, every other write before its last create, and the one status write after it; " +
-				"rollout (not counted): status writes after that, as its Deployments report progress (the last says Ready). " +
-				fmt.Sprintf("Counted from creation until %s after all are Ready.", r.cfg.tail),
-		},
-	})
-	return nil
-}
-
 // bpName maps an object name of the bench's sets to its Blueprint's suffix:
 // bp-0042, bp-0042-generated, web-0042, bp-0042.<event> give 0042.
 var bpSuffix = regexp.MustCompile(`-(\d{4}|s\d{3})(?:$|[-.])`)
-
-// bpWrites are the manager's writes for one Blueprint, in the order the
-// API server received them.
-type bpWrites struct {
-	events []audit.Event
-}
-
-// split divides a Blueprint's writes into creation and rollout: creation is
-// every object created, every other write up to the last create, and the
-// first status write after it (the reconcile that creates the objects ends
-// with one status write); rollout is the status writes after that, made as
-// its Deployments report progress. A write of anything else after the
-// objects exist is waste, and counts as creation too.
-func (w *bpWrites) split() (creates, creation, rollout int) {
-	last := -1
-	for i, e := range w.events {
-		if e.Created() {
-			last = i
-		}
-	}
-	firstStatus := true
-	for i, e := range w.events {
-		isStatus := e.Resource == "blueprints" && e.Subresource == "status"
-		switch {
-		case e.Created():
-			creates++
-			creation++
-		case isStatus && i > last && firstStatus:
-			firstStatus = false
-			creation++
-		case isStatus && i > last:
-			rollout++
-		default:
-			creation++
-		}
-	}
-	return creates, creation, rollout
-}
-
-type perBP map[string]*bpWrites
-
-func perBlueprint(events []audit.Event) perBP {
-	out := perBP{}
-	sorted := append([]audit.Event(nil), events...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Received.Before(sorted[j].Received) })
-	for _, e := range sorted {
-		if !e.Write() {
-			continue
-		}
-		m := bpSuffix.FindStringSubmatch(e.Name)
-		if m == nil {
-			continue
-		}
-		w := out[m[1]]
-		if w == nil {
-			w = &bpWrites{}
-			out[m[1]] = w
-		}
-		w.events = append(w.events, e)
-	}
-	return out
-}
-
-// creationStats summarises creation writes per Blueprint.
-type creationStats struct {
-	Blueprints int `json:"blueprints"`
-	// WorstExcess is the most creation writes of any Blueprint beyond its
-	// objects created plus one status write; ≤ 0 meets the target.
-	WorstExcess  int            `json:"worstExcess"`
-	MaxCreation  int            `json:"maxCreationWrites"`
-	MeanCreation float64        `json:"meanCreationWrites"`
-	MeanCreates  float64        `json:"meanObjectsCreated"`
-	MeanRollout  float64        `json:"meanRolloutStatusWrites"`
-	MaxRollout   int            `json:"maxRolloutStatusWrites"`
-	Worst        string         `json:"worstBlueprint,omitempty"`
-	WorstWrites  map[string]int `json:"worstBlueprintWrites,omitempty"`
-}
-
-func (p perBP) stats() creationStats {
-	st := creationStats{Blueprints: len(p), WorstExcess: -1 << 30}
-	for name, w := range p {
-		creates, creation, rollout := w.split()
-		if excess := creation - creates - 1; excess > st.WorstExcess {
-			st.WorstExcess, st.Worst = excess, name
-			st.WorstWrites = map[string]int{}
-			for _, e := range w.events {
-				st.WorstWrites[e.Kind()]++
-			}
-		}
-		st.MaxCreation = max(st.MaxCreation, creation)
-		st.MaxRollout = max(st.MaxRollout, rollout)
-		st.MeanCreation += float64(creation)
-		st.MeanCreates += float64(creates)
-		st.MeanRollout += float64(rollout)
-	}
-	if len(p) > 0 {
-		n := float64(len(p))
-		st.MeanCreation /= n
-		st.MeanCreates /= n
-		st.MeanRollout /= n
-	}
-	return st
-}
 
 // latency: one referenced Secret edited at a time, timed until the bench
 // sees the consuming Deployment's new pod template. The floor: a plain client
@@ -751,60 +563,6 @@ func seconds(ds []time.Duration) []float64 {
 	return out
 }
 
-// restart: with every Blueprint Ready and quiet, the manager is restarted;
-// its writes are counted for a window after its caches sync. Its peak RSS
-// is the memory figure's baseline.
-func (r *runner) restart(ctx context.Context) error {
-	all := append(keysOf(r.main), keysOf(r.shared)...)
-	if _, err := r.obs.waitReady(ctx, all, r.cfg.waitTimeout); err != nil {
-		return err
-	}
-	if err := r.quiet(ctx, 2*time.Second); err != nil {
-		return err
-	}
-	if err := r.stopManager(); err != nil {
-		return err
-	}
-	synced, err := r.startManager(ctx)
-	if err != nil {
-		return err
-	}
-	started := r.mgr.Started
-	cpu0 := r.c.cpu(r.mgr)
-	mem, err := r.memoryAfter(ctx, synced)
-	if err != nil {
-		return err
-	}
-	r.res.restartMemory = mem
-	if d := time.Until(synced.Add(r.cfg.restartWindow)); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	end := synced.Add(r.cfg.restartWindow)
-	window, err := r.c.audit.Between(userManager, synced, end)
-	if err != nil {
-		return err
-	}
-	before, err := r.c.audit.Between(userManager, started, synced)
-	if err != nil {
-		return err
-	}
-	s, sb := audit.Summarize(window), audit.Summarize(before)
-	cpuUsed := r.c.cpu(r.mgr).sub(cpu0)
-	logf("restart: %d writes in %s after sync (%d requests: %s); %d writes before sync", s.Writes, r.cfg.restartWindow, s.Requests, s.TopKinds(6), sb.Writes)
-	r.res.add(row{
-		Scenario: "restart-writes", Figure: fmt.Sprintf("steady state, manager restarted with all %d Blueprints in place: writes in the %s after caches sync", len(all), r.cfg.restartWindow),
-		Value: float64(s.Writes), Unit: "writes", Baseline: 0, BaselineOf: "no change to make",
-		Target: "0", Holds: s.Writes == 0 && sb.Writes == 0,
-		Details: map[string]any{"requestsInWindow": s, "requestsBeforeSync": sb, "peakRSS": mem, "syncSeconds": synced.Sub(started).Seconds(), "cpuSeconds": cpuUsed},
-	})
-	return nil
-}
-
-// memoryAfter reads the manager's peak RSS once it has run rss-settle past
 // its caches' sync (every Blueprint reconciled once by then).
 func (r *runner) memoryAfter(ctx context.Context, synced time.Time) (proc.Memory, error) {
 	if d := time.Until(synced.Add(r.cfg.rssSettle)); d > 0 {
