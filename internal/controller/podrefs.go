@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -34,7 +33,7 @@ const podReferenceRecheck = 30 * time.Second
 func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope) error {
 	exists := func(kind, name string) (bool, error) {
 		obj := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind}}
-		var reader client.Reader = r.APIReader
+		reader := r.APIReader
 		if kind == "Secret" && r.secretMetadata != nil {
 			// Secrets are watched as metadata, and the watch maps a pull
 			// Secret to the Blueprints naming it: should the cache not have
