@@ -12,8 +12,9 @@ import (
 // memoryStep is the manager's peak RSS after one more kind of unrelated
 // objects was added.
 type memoryStep struct {
-	Kind  string `json:"kind"`
-	Count int    `json:"count"`
+	Kind   string `json:"kind"`
+	plural string
+	Count  int `json:"count"`
 	// InBlueprintNamespaces of Count sit in the Blueprints' namespaces.
 	InBlueprintNamespaces int `json:"inBlueprintNamespaces"`
 	// MeanBytes is the mean size of one object as created, in JSON.
@@ -106,8 +107,8 @@ func (r *runner) memory(ctx context.Context) error {
 		if len(bpNS) == 0 {
 			inBP = 0
 		}
-		steps = append(steps, memoryStep{Kind: k.Name, Count: k.Count, InBlueprintNamespaces: inBP, MeanBytes: meanBytes})
-		kinds = append(kinds, k.Name)
+		steps = append(steps, memoryStep{Kind: k.Name, plural: k.Plural, Count: k.Count, InBlueprintNamespaces: inBP, MeanBytes: meanBytes})
+		kinds = append(kinds, k.Plural)
 		total += k.Count
 		if r.cfg.memoryPerKind {
 			if err := measure(len(steps) - 1); err != nil {
@@ -146,7 +147,7 @@ func (r *runner) memory(ctx context.Context) error {
 	ratio := float64(w.PeakKiB) / float64(base.PeakKiB)
 	var counts []string
 	for _, s := range steps {
-		counts = append(counts, fmt.Sprintf("%d %ss", s.Count, s.Kind))
+		counts = append(counts, fmt.Sprintf("%d %s", s.Count, s.plural))
 	}
 	details := map[string]any{
 		"with": with[0], "without": without[0], "readAfterSyncSeconds": r.cfg.rssSettle.Seconds(),

@@ -96,6 +96,7 @@ func run(ctx context.Context, cfg config) error {
 		"shared":      r.sharedSecret,
 		"restart":     r.restart,
 		"memory":      r.memory,
+		"peer":        r.peer,
 	}
 	for _, name := range strings.Split(cfg.scenarios, ",") {
 		step, ok := steps[name]

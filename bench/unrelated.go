@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -22,8 +23,8 @@ const kubectlFieldManager = "kubectl-client-side-apply"
 // unrelatedKind is one kind of object the operator renders, of which the
 // memory scenario creates many the operator has nothing to do with.
 type unrelatedKind struct {
-	// Name is the kind, as reported.
-	Name string
+	// Name is the kind, as reported; Plural its plural.
+	Name, Plural string
 	// Count is how many to create.
 	Count int
 	// make builds the i-th object, without namespace or annotation.
@@ -34,11 +35,11 @@ type unrelatedKind struct {
 // adds them, sized by cfg.
 func unrelatedKinds(cfg config) []unrelatedKind {
 	return []unrelatedKind{
-		{Name: "Secret", Count: cfg.unrelatedSecrets, make: func(i int) client.Object { return unrelatedSecret(i, cfg.secretSize) }},
-		{Name: "Deployment", Count: cfg.unrelatedDeployments, make: unrelatedDeployment},
-		{Name: "Service", Count: cfg.unrelatedServices, make: unrelatedService},
-		{Name: "PersistentVolumeClaim", Count: cfg.unrelatedClaims, make: unrelatedClaim},
-		{Name: "Ingress", Count: cfg.unrelatedIngresses, make: unrelatedIngress},
+		{Name: "Secret", Plural: "Secrets", Count: cfg.unrelatedSecrets, make: func(i int) client.Object { return unrelatedSecret(i, cfg.secretSize) }},
+		{Name: "Deployment", Plural: "Deployments", Count: cfg.unrelatedDeployments, make: unrelatedDeployment},
+		{Name: "Service", Plural: "Services", Count: cfg.unrelatedServices, make: unrelatedService},
+		{Name: "PersistentVolumeClaim", Plural: "PersistentVolumeClaims", Count: cfg.unrelatedClaims, make: unrelatedClaim},
+		{Name: "Ingress", Plural: "Ingresses", Count: cfg.unrelatedIngresses, make: unrelatedIngress},
 	}
 }
 
@@ -274,7 +275,7 @@ func (r *runner) createUnrelated(ctx context.Context, k unrelatedKind, bpNS []st
 		total += s
 	}
 	mean := total / k.Count
-	logf("created %d unrelated %ss (%d in the Blueprints' namespaces, mean %d bytes as sent) in %s", k.Count, k.Name, inBP, mean, time.Since(t0).Round(time.Millisecond))
+	logf("created %d unrelated %s (%d in the Blueprints' namespaces, mean %d bytes as sent) in %s", k.Count, k.Plural, inBP, mean, time.Since(t0).Round(time.Millisecond))
 	return mean, nil
 }
 
@@ -288,4 +289,15 @@ func smokeUnrelated(cfg *config, smoke map[string]func()) {
 	smoke["memory-per-kind"] = func() { cfg.memoryPerKind = false }
 	smoke["peer-workloads"] = func() { cfg.peerWorkloads = 10 }
 	smoke["peer-secrets"] = func() { cfg.peerSecrets = 100 }
+	// Reloader takes a minute and a half to build: peer runs in a smoke
+	// run only when -scenarios names it.
+	smoke["scenarios"] = func() {
+		var kept []string
+		for _, s := range strings.Split(cfg.scenarios, ",") {
+			if s != "peer" {
+				kept = append(kept, s)
+			}
+		}
+		cfg.scenarios = strings.Join(kept, ",")
+	}
 }
