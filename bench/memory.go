@@ -35,24 +35,31 @@ func medianMemory(ms []proc.Memory) proc.Memory {
 func mib(m proc.Memory) float64 { return float64(m.PeakKiB) / 1024 }
 
 // peaks starts the manager rss-repeats times with extra flags and returns
-// the peak RSS of each start, read rss-settle after its caches synced.
+// the peak RSS of each start.
 func (r *runner) peaks(ctx context.Context, extra []string) ([]proc.Memory, error) {
 	var out []proc.Memory
 	for range max(r.cfg.rssRepeats, 1) {
-		synced, err := r.startManager(ctx, extra...)
+		m, err := r.peak(ctx, extra)
 		if err != nil {
-			return nil, err
-		}
-		m, err := r.memoryAfter(ctx, synced)
-		if err != nil {
-			return nil, err
-		}
-		if err := r.stopManager(); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// peak starts the manager once with extra flags and returns its peak RSS,
+// read rss-settle after its caches synced.
+func (r *runner) peak(ctx context.Context, extra []string) (proc.Memory, error) {
+	synced, err := r.startManager(ctx, extra...)
+	if err != nil {
+		return proc.Memory{}, err
+	}
+	m, err := r.memoryAfter(ctx, synced)
+	if err != nil {
+		return proc.Memory{}, err
+	}
+	return m, r.stopManager()
 }
 
 // memory: the manager's peak RSS with many unrelated objects of every kind

@@ -186,11 +186,12 @@ func (r *runner) peer(ctx context.Context) error {
 
 	var mgr, rl []proc.Memory
 	for i := range max(r.cfg.rssRepeats, 1) {
-		m, err := r.peaks(ctx, nil)
+		// Alternating, so both see the same machine load.
+		m, err := r.peak(ctx, nil)
 		if err != nil {
 			return err
 		}
-		mgr = append(mgr, m...)
+		mgr = append(mgr, m)
 		p, err := r.reloaderPeak(ctx, bin, kubeconfig, i)
 		if err != nil {
 			return err
