@@ -184,6 +184,9 @@ SETUP_ENVTEST_VERSION ?= v0.25.1
 # releases: the module proxy serves pseudo-versions only.
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
+# Stakater Reloader, the peer the bench measures the manager beside
+# (go run ./bench -scenarios peer); built from its source.
+RELOADER_VERSION ?= v1.4.14
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
@@ -212,6 +215,10 @@ golangci-lint-kal: golangci-lint ## Build golangci-lint with the kube-api-linter
 		hack/golangci-lint-custom.sh "$$(basename "$(GOLANGCI_LINT_KAL)")-$(GOLANGCI_LINT_VERSION)-$(KUBE_API_LINTER_VERSION)" && \
 	ln -sf "$$(realpath "$(GOLANGCI_LINT_KAL)-$(GOLANGCI_LINT_VERSION)-$(KUBE_API_LINTER_VERSION)")" "$(GOLANGCI_LINT_KAL)" ; \
 	}
+
+.PHONY: reloader
+reloader: $(LOCALBIN) ## Build Stakater Reloader RELOADER_VERSION from source into bin/reloader, for the bench's peer scenario (RELOADER_SRC: a checkout, where the module proxy lacks it).
+	@hack/reloader.sh $(RELOADER_VERSION) "$(LOCALBIN)"
 
 .PHONY: envtest
 envtest: setup-envtest ## Provide kube-apiserver, etcd (setup-envtest's download, else built from the Go module proxy) and kube-controller-manager (built); cached.

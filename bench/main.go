@@ -72,6 +72,18 @@ type config struct {
 	tail             time.Duration
 	failOnMiss       bool
 	memoryVariants   [][]string
+
+	// The memory scenario's other unrelated kinds, and the peer scenario
+	// (bench/memory.go, bench/unrelated.go, bench/peer.go).
+	unrelatedDeployments   int
+	unrelatedServices      int
+	unrelatedClaims        int
+	unrelatedIngresses     int
+	unrelatedInBlueprintNS float64
+	memoryPerKind          bool
+	reloaderBin            string
+	peerWorkloads          int
+	peerSecrets            int
 }
 
 func main() {
@@ -88,7 +100,7 @@ func main() {
 	flag.IntVar(&cfg.unrelatedSecrets, "unrelated-secrets", 10000, "unrelated Secrets in other namespaces, for the memory figure")
 	flag.IntVar(&cfg.secretSize, "secret-size", 16<<10, "bytes of data in each unrelated Secret")
 	flag.IntVar(&cfg.secretsPerNS, "secrets-per-namespace", 500, "unrelated Secrets per namespace")
-	flag.BoolVar(&cfg.lastApplied, "last-applied", false, "give each unrelated Secret kubectl's last-applied-configuration annotation (a copy of its data), as 'kubectl apply' does")
+	flag.BoolVar(&cfg.lastApplied, "last-applied", true, "give each unrelated object kubectl's last-applied-configuration annotation (a JSON copy of the object), as 'kubectl apply' does")
 	flag.IntVar(&cfg.latencySamples, "latency-samples", 100, "single Secret edits timed for the latency figure")
 	flag.IntVar(&cfg.sharedSamples, "shared-samples", 3, "edits of the shared Secret")
 	flag.DurationVar(&cfg.restartWindow, "restart-window", 60*time.Second, "how long writes are counted after a restarted manager's caches sync")
@@ -99,7 +111,7 @@ func main() {
 	flag.StringVar(&cfg.managerBin, "manager-bin", "", "a manager binary to use instead of building ./cmd")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the figures as JSON")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (audit log, manager logs)")
-	flag.StringVar(&cfg.scenarios, "scenarios", "curve,latency,shared,memory", "scenarios to run, in this order: curve at every size, then the others at the largest size ≤ 1000")
+	flag.StringVar(&cfg.scenarios, "scenarios", "peer,curve,latency,shared,memory", "scenarios to run: peer on a control plane of its own, curve at every size, then the others at the largest size ≤ 1000")
 	flag.DurationVar(&cfg.tail, "tail", 3*time.Second, "how long past the last Blueprint's Ready its writes are still counted")
 	flag.BoolVar(&cfg.failOnMiss, "fail-on-miss", false, "exit 2 when a target does not hold")
 	flag.IntVar(&cfg.rssRepeats, "rss-repeats", 3, "manager starts per memory measurement; the median counts")
@@ -107,6 +119,15 @@ func main() {
 		cfg.memoryVariants = append(cfg.memoryVariants, strings.Fields(v))
 		return nil
 	})
+	flag.IntVar(&cfg.unrelatedDeployments, "unrelated-deployments", 10000, "unrelated Deployments (three containers, env, probes), for the memory figure")
+	flag.IntVar(&cfg.unrelatedServices, "unrelated-services", 10000, "unrelated Services (two ports), for the memory figure")
+	flag.IntVar(&cfg.unrelatedClaims, "unrelated-claims", 10000, "unrelated PersistentVolumeClaims, for the memory figure")
+	flag.IntVar(&cfg.unrelatedIngresses, "unrelated-ingresses", 10000, "unrelated Ingresses (TLS, two paths), for the memory figure")
+	flag.Float64Var(&cfg.unrelatedInBlueprintNS, "unrelated-in-blueprint-namespaces", 0.1, "fraction of each kind of unrelated object put in the Blueprints' namespaces; the rest go secrets-per-namespace to a namespace")
+	flag.BoolVar(&cfg.memoryPerKind, "memory-per-kind", true, "measure the manager after each kind of unrelated object is added, for each kind's share (else once, with all)")
+	flag.StringVar(&cfg.reloaderBin, "reloader-bin", "bin/reloader", "Stakater Reloader binary for the peer scenario ('make reloader'); the scenario is skipped when it is absent")
+	flag.IntVar(&cfg.peerWorkloads, "peer-workloads", 50, "peer scenario: Blueprints for the manager and Reloader-annotated Deployments, each consuming a Secret")
+	flag.IntVar(&cfg.peerSecrets, "peer-secrets", 1000, "peer scenario: unrelated Secrets of secret-size bytes")
 	flag.BoolVar(&cfg.smoke, "smoke", false, "small sizes that run in seconds (CI); explicit size flags still win")
 	flag.Parse()
 	if cfg.smoke {
@@ -127,6 +148,7 @@ func main() {
 			"timeout":               func() { cfg.waitTimeout = 2 * time.Minute },
 			"secrets-per-namespace": func() { cfg.secretsPerNS = 100 },
 		}
+		smokeUnrelated(&cfg, smoke)
 		for name, apply := range smoke {
 			if !set[name] {
 				apply()

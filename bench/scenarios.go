@@ -74,17 +74,19 @@ func run(ctx context.Context, cfg config) error {
 	}
 	wanted := strings.Split(cfg.scenarios, ",")
 	var hosted []string
-	curve := false
+	curve, peer := false, false
 	for _, name := range wanted {
 		switch {
 		case name == "curve":
 			curve = true
+		case name == "peer":
+			peer = true
 		case name == "convergence" || name == "restart":
 			return fmt.Errorf("scenario %q is now part of 'curve' (convergence, floor, steady state and restart at each of -sizes)", name)
 		case steps[name] != nil:
 			hosted = append(hosted, name)
 		default:
-			return fmt.Errorf("no scenario %q (have curve, %s)", name, strings.Join(hostScenarios, ", "))
+			return fmt.Errorf("no scenario %q (have peer, curve, %s)", name, strings.Join(hostScenarios, ", "))
 		}
 	}
 	host := hostSize(cfg.sizes)
@@ -131,6 +133,21 @@ func run(ctx context.Context, cfg config) error {
 	logf("manager knobs: %+v", r.knobs)
 	defer r.stopSize()
 
+	if peer {
+		// Beside Reloader on a control plane of its own: the same small
+		// workload for both, before any curve size leaves objects behind.
+		logf("== peer: a fresh control plane")
+		if err := r.startSize(ctx, 0); err != nil {
+			return err
+		}
+		if err := r.peer(ctx); err != nil {
+			return fmt.Errorf("peer: %w", err)
+		}
+		if err := r.save(); err != nil {
+			return err
+		}
+		r.stopSize()
+	}
 	for _, size := range cfg.sizes {
 		hostHere := size == host && len(hosted) > 0
 		if !curve && !hostHere {
@@ -576,113 +593,6 @@ func (r *runner) memoryAfter(ctx context.Context, synced time.Time) (proc.Memory
 		return proc.Memory{}, fmt.Errorf("manager exited: %w", err)
 	}
 	return proc.ReadMemory(r.mgr.PID())
-}
-
-// memory: the manager's peak RSS with unrelated Secrets in other
-// namespaces, against the same manager started the same way before they
-// existed. Each is the median of rss-repeats starts.
-func (r *runner) memory(ctx context.Context) error {
-	if err := r.stopManager(); err != nil {
-		return err
-	}
-	variants := append([][]string{nil}, r.cfg.memoryVariants...)
-	peaks := func(extra []string) ([]proc.Memory, error) {
-		var out []proc.Memory
-		for range max(r.cfg.rssRepeats, 1) {
-			synced, err := r.startManager(ctx, extra...)
-			if err != nil {
-				return nil, err
-			}
-			m, err := r.memoryAfter(ctx, synced)
-			if err != nil {
-				return nil, err
-			}
-			if err := r.stopManager(); err != nil {
-				return nil, err
-			}
-			out = append(out, m)
-		}
-		return out, nil
-	}
-	without := make([][]proc.Memory, len(variants))
-	for i, v := range variants {
-		m, err := peaks(v)
-		if err != nil {
-			return err
-		}
-		without[i] = m
-	}
-
-	u := r.cfg.unrelatedSecrets
-	perNS := max(r.cfg.secretsPerNS, 1)
-	var nss []string
-	for i := 0; i*perNS < u; i++ {
-		nss = append(nss, fmt.Sprintf("noise-%02d", i))
-	}
-	if err := createNamespaces(ctx, r.c.bench, nss...); err != nil {
-		return err
-	}
-	t0 := time.Now()
-	if err := parallel(ctx, u, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: nss[i/perNS], Name: fmt.Sprintf("unrelated-%05d", i)},
-			Data:       map[string][]byte{"payload": []byte(randomHex(r.cfg.secretSize))},
-		}
-		if r.cfg.lastApplied {
-			s.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: lastApplied(s)}
-		}
-		return r.c.bench.Create(ctx, s)
-	}); err != nil {
-		return err
-	}
-	logf("created %d unrelated Secrets of %d bytes in %s", u, r.cfg.secretSize, time.Since(t0).Round(time.Millisecond))
-
-	with := make([][]proc.Memory, len(variants))
-	for i, v := range variants {
-		m, err := peaks(v)
-		if err != nil {
-			return err
-		}
-		with[i] = m
-	}
-	median := func(ms []proc.Memory) proc.Memory {
-		s := append([]proc.Memory(nil), ms...)
-		sort.Slice(s, func(i, j int) bool { return s[i].PeakKiB < s[j].PeakKiB })
-		return s[len(s)/2]
-	}
-	variantDetails := map[string]any{}
-	for i, v := range variants {
-		w, wo := median(with[i]), median(without[i])
-		ratio := float64(w.PeakKiB) / float64(wo.PeakKiB)
-		logf("manager %v peak RSS: %d KiB with %d unrelated Secrets, %d KiB without (ratio %.3f; with %v, without %v)", v, w.PeakKiB, u, wo.PeakKiB, ratio, with[i], without[i])
-		if i > 0 {
-			variantDetails[strings.Join(v, " ")] = map[string]any{"with": with[i], "without": without[i], "ratio": ratio}
-		}
-	}
-	w, wo := median(with[0]), median(without[0])
-	ratio := float64(w.PeakKiB) / float64(wo.PeakKiB)
-	r.res.add(row{
-		Scenario: "memory", Figure: fmt.Sprintf("%d unrelated %d KiB Secrets in other namespaces: manager peak RSS (VmHWM, median of %d starts)", u, r.cfg.secretSize>>10, len(with[0])),
-		Value: float64(w.PeakKiB) / 1024, Unit: "MiB", Baseline: float64(wo.PeakKiB) / 1024, BaselineOf: "the same manager started the same way before they existed",
-		Ratio: ptrTo(ratio), Target: "ratio ≤ 1.2", Holds: ratio <= 1.2,
-		Details: map[string]any{
-			"with": with[0], "without": without[0], "readAfterSyncSeconds": r.cfg.rssSettle.Seconds(),
-			"lastAppliedAnnotation": r.cfg.lastApplied, "variants": variantDetails,
-		},
-	})
-	return nil
-}
-
-func lastApplied(s *corev1.Secret) string {
-	raw, err := convertJSON(map[string]any{
-		"apiVersion": "v1", "kind": "Secret",
-		"metadata": map[string]any{"name": s.Name, "namespace": s.Namespace},
-		"data":     s.Data,
-	})
-	if err != nil {
-		panic(err)
-	}
-	return raw
 }
 
 func loadavg() string {

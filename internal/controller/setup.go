@@ -143,13 +143,16 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		// them: never every object of the cluster. A foreign object in the
 		// way is found by the uncached read that precedes every create.
 		&corev1.PersistentVolumeClaim{}: {Label: renderedSelector()},
-		&networkingv1.Ingress{}:         {Label: renderedSelector()},
+		&networkingv1.Ingress{}:         {Label: renderedSelector(), Transform: TrimForeignManagedFields},
 		// Deployments and Services in full only where a Blueprint rendered
 		// them: the no-op check reads their managedFields. A foreign object
 		// in the way of a service is noticed by the metadata-only watch of
 		// its own cache (watchWorkloadMetadata) and read as metadata only.
-		&appsv1.Deployment{}: {Label: renderedSelector()},
-		&corev1.Service{}:    {Label: renderedSelector()},
+		// Only our field manager's managedFields entries are kept (see
+		// transform.go).
+		&appsv1.Deployment{}:      {Label: renderedSelector(), Transform: TrimForeignManagedFields},
+		&corev1.Service{}:         {Label: renderedSelector(), Transform: TrimForeignManagedFields},
+		&staxv1alpha1.Blueprint{}: {Transform: StripBlueprintMetadata},
 	}
 	if o.StripSecretMetadata {
 		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripSecretMetadata}

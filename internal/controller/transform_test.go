@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+func entry(manager string, op metav1.ManagedFieldsOperationType, sub, fields string) metav1.ManagedFieldsEntry {
+	return metav1.ManagedFieldsEntry{
+		Manager: manager, Operation: op, APIVersion: "apps/v1", FieldsType: "FieldsV1", Subresource: sub,
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)},
+	}
+}
+
+func ownedDeployment(fields ...metav1.ManagedFieldsEntry) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "ns", Name: "web", Labels: map[string]string{"app": "web", "team": "a"},
+			Annotations:   map[string]string{"kept": "yes"},
+			ManagedFields: fields,
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptrInt32(3),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}}},
+		},
+		Status: appsv1.DeploymentStatus{Replicas: 3},
+	}
+}
+
+func ptrInt32(v int32) *int32 { return &v }
+
+func TestTrimForeignManagedFields(t *testing.T) {
+	ours := entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
+		`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)
+	oursCreate := entry(FieldOwner, metav1.ManagedFieldsOperationUpdate, "", `{"f:metadata":{"f:annotations":{"f:kept":{}}}}`)
+	controllerStatus := entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status", `{"f:status":{"f:replicas":{}}}`)
+	kubectl := entry("kubectl-client-side-apply", metav1.ManagedFieldsOperationUpdate, "", `{"f:metadata":{"f:labels":{"f:team":{}}}}`)
+
+	for _, tc := range []struct {
+		name string
+		in   []metav1.ManagedFieldsEntry
+		want []metav1.ManagedFieldsEntry
+	}{
+		{"other managers dropped, every entry of ours kept in order", []metav1.ManagedFieldsEntry{controllerStatus, ours, kubectl, oursCreate}, []metav1.ManagedFieldsEntry{ours, oursCreate}},
+		{"only ours: unchanged", []metav1.ManagedFieldsEntry{ours}, []metav1.ManagedFieldsEntry{ours}},
+		{"none of ours: none left", []metav1.ManagedFieldsEntry{controllerStatus, kubectl}, nil},
+		{"no managedFields", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := ownedDeployment(append([]metav1.ManagedFieldsEntry(nil), tc.in...)...)
+			before, err := appsv1ac.ExtractDeployment(d, FieldOwner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := TrimForeignManagedFields(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(*appsv1.Deployment)
+			if !equality.Semantic.DeepEqual(got.ManagedFields, tc.want) {
+				t.Errorf("managedFields: got %v, want %v", got.ManagedFields, tc.want)
+			}
+			// The no-op check sees the same fields of ours.
+			after, err := appsv1ac.ExtractDeployment(got, FieldOwner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(before, after) {
+				t.Errorf("ExtractDeployment changed: before %+v, after %+v", before, after)
+			}
+			if got.Spec.Replicas == nil || *got.Spec.Replicas != 3 || got.Labels["team"] != "a" || got.Status.Replicas != 3 {
+				t.Errorf("the object itself changed: %+v", got)
+			}
+		})
+	}
+
+	// The extraction under test does read our entries: with ours, replicas
+	// and the container come back; without, they do not.
+	withOurs, _ := appsv1ac.ExtractDeployment(ownedDeployment(ours, kubectl), FieldOwner)
+	if withOurs.Spec == nil || withOurs.Spec.Replicas == nil || len(withOurs.Spec.Template.Spec.Containers) != 1 {
+		t.Errorf("extracting our entry found nothing: %+v", withOurs)
+	}
+	trimmed, _ := TrimForeignManagedFields(ownedDeployment(controllerStatus, kubectl))
+	if none, _ := appsv1ac.ExtractDeployment(trimmed.(*appsv1.Deployment), FieldOwner); none.Spec != nil {
+		t.Errorf("extracted fields of ours from an object without an entry of ours: %+v", none.Spec)
+	}
+
+	// Not an object (an informer's tombstone): passed through.
+	tomb := toolscache.DeletedFinalStateUnknown{Key: "ns/web"}
+	if out, err := TrimForeignManagedFields(tomb); err != nil || out != any(tomb) {
+		t.Errorf("tombstone: %v, %v", out, err)
+	}
+}
+
+func TestStripBlueprintMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   map[string]string
+		want map[string]string
+	}{
+		{"last-applied dropped, the rest kept", map[string]string{corev1.LastAppliedConfigAnnotation: `{"spec":{}}`, "stax.dev/prune-claims": "x"}, map[string]string{"stax.dev/prune-claims": "x"}},
+		{"only last-applied", map[string]string{corev1.LastAppliedConfigAnnotation: `{"spec":{}}`}, nil},
+		{"no last-applied", map[string]string{"a": "b"}, map[string]string{"a": "b"}},
+		{"no annotations", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{
+				Name: "bp", Annotations: tc.in,
+				ManagedFields: []metav1.ManagedFieldsEntry{entry("kubectl-client-side-apply", metav1.ManagedFieldsOperationUpdate, "", `{"f:spec":{}}`)},
+			}, Spec: staxv1alpha1.BlueprintSpec{Description: "kept"}}
+			out, err := StripBlueprintMetadata(bp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(*staxv1alpha1.Blueprint)
+			if got.ManagedFields != nil {
+				t.Errorf("managedFields kept: %v", got.ManagedFields)
+			}
+			if !equality.Semantic.DeepEqual(got.Annotations, tc.want) {
+				t.Errorf("annotations: got %v, want %v", got.Annotations, tc.want)
+			}
+			if got.Spec.Description != "kept" {
+				t.Errorf("spec changed: %+v", got.Spec)
+			}
+		})
+	}
+	if out, err := StripBlueprintMetadata("not an object"); err != nil || out != "not an object" {
+		t.Errorf("non-object: %v, %v", out, err)
+	}
+}
