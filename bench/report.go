@@ -311,8 +311,3 @@ func readResults(path string) (*results, error) {
 	}
 	return r, nil
 }
-
-func convertJSON(v any) (string, error) {
-	raw, err := json.Marshal(v)
-	return string(raw), err
-}

@@ -169,9 +169,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	// Before the caches fill: the parser's transient memory must not add to
-	// theirs (see WarmApplyParser).
-	controller.WarmApplyParser()
 	setupLog.Info("starting manager", "watchNamespaces", controllerOptions.WatchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "problem running manager")

@@ -73,15 +73,12 @@ const PruneAllValue = "*"
 // not help anyone guess a value.
 const SecretsDigestAnnotation = "stax.dev/secrets-digest"
 
-// CreatedFromAnnotation is set on a Deployment, Service, Ingress or
-// HTTPRoute when the operator creates it, to a SHA-256 fingerprint of what
-// it rendered (never a value: rendered objects hold references, not values).
-// A create records the operator's fields under an Update entry of its
-// managedFields, together with the defaults the API server filled in; until
-// the first server-side apply replaces that entry (and drops this
-// annotation), the fingerprint is how the operator knows that what it
-// renders has not changed since.
-const CreatedFromAnnotation = "stax.dev/created-from"
+// RenderedFingerprintAnnotation is set on every Deployment, Service, Ingress
+// and HTTPRoute the operator writes, to a SHA-256 fingerprint of what it
+// rendered (never a value: rendered objects hold references, not values).
+// An object whose fingerprint is that of what the operator renders now, and
+// which still holds every rendered field, is not written again.
+const RenderedFingerprintAnnotation = "stax.dev/rendered-fingerprint"
 
 // Annotations and keys of the generated Secret. Everything the operator must
 // remember about a value lives on the Secret that holds it, never in the

@@ -1,36 +1,6 @@
 package applied
 
-import (
-	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
-
-func TestCreatedOnly(t *testing.T) {
-	const us = "stax-blueprint-operator"
-	entry := func(manager string, op metav1.ManagedFieldsOperationType, sub string) metav1.ManagedFieldsEntry {
-		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub}
-	}
-	tests := map[string]struct {
-		entries []metav1.ManagedFieldsEntry
-		want    bool
-	}{
-		"no entries":                       {nil, false},
-		"created by us":                    {[]metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationUpdate, "")}, true},
-		"created, then status by another":  {[]metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationUpdate, ""), entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status")}, true},
-		"applied by us":                    {[]metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "")}, false},
-		"created and applied":              {[]metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationUpdate, ""), entry(us, metav1.ManagedFieldsOperationApply, "")}, false},
-		"created by someone else":          {[]metav1.ManagedFieldsEntry{entry("kubectl-create", metav1.ManagedFieldsOperationUpdate, "")}, false},
-		"our update of a subresource only": {[]metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationUpdate, "status")}, false},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := CreatedOnly(tc.entries, us); got != tc.want {
-				t.Errorf("CreatedOnly = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
+import "testing"
 
 func TestUpToDate(t *testing.T) {
 	desired := map[string]any{
@@ -75,7 +45,7 @@ func TestUpToDate(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := UpToDate(desired, tc.live, tc.fingerprint)
+			got, err := UpToDate(desired, tc.live, fp, tc.fingerprint)
 			if err != nil {
 				t.Fatal(err)
 			}

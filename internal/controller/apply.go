@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,16 +30,24 @@ import (
 // fails with AlreadyExists on any object in the way, where an apply would
 // merge into it: no read is needed first to keep a foreign object safe.
 // Later changes are server-side applies under FieldOwner with
-// ForceOwnership, skipped when the live object already holds what we render:
-// upToDate compares what we own of it (Extract* over FieldOwner) once it has
-// been applied; before that, internal/applied decides.
-func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration, upToDate func(view client.Object) (bool, error)) (bool, error) {
+// ForceOwnership, skipped when the live object already holds what we render
+// (internal/applied: the fingerprint of what was rendered, which every
+// object carries, and the live object containing every rendered field).
+func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration) (bool, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	kind := kindOf(live)
-	err := r.Get(ctx, key, live)
+	gvk, err := apiutil.GVKForObject(live, r.Scheme())
+	if err != nil {
+		return false, err
+	}
+	fingerprinted, fingerprint, err := withFingerprint(desired, gvk)
+	if err != nil {
+		return false, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
+	}
+	err = r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
 		var outcome createOutcome
-		outcome, err = r.createOwned(ctx, sc, key, live, desired)
+		outcome, err = r.createOwned(ctx, sc, key, live, fingerprinted)
 		switch {
 		case err != nil:
 			return false, err
@@ -56,12 +65,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		r.reportConflict(sc, kind, key.Name)
 		return false, nil
 	}
-	var same bool
-	if applied.CreatedOnly(live.GetManagedFields(), FieldOwner) {
-		same, err = applied.UpToDate(desired, live, live.GetAnnotations()[staxv1alpha1.CreatedFromAnnotation])
-	} else {
-		same, err = upToDate(live)
-	}
+	same, err := applied.UpToDate(desired, live, fingerprint, live.GetAnnotations()[staxv1alpha1.RenderedFingerprintAnnotation])
 	if err != nil {
 		return false, fmt.Errorf("comparing %s %s: %w", kind, key.Name, err)
 	}
@@ -72,7 +76,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		return false, apierror.Wrap(apierror.OpPatch, kind, key.Name, err)
 	}
 	// ForceOwnership: fields we render are ours; a hand edit is reverted.
-	if err := r.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(fingerprinted), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
 	}
 	return true, nil
@@ -93,7 +97,7 @@ const (
 // object holding the name is reported as a Conflict (inTheWay) and never
 // read in full; one this Blueprint controls, which the cache has not seen
 // yet, is read into live (ours).
-func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object, desired runtime.ApplyConfiguration) (createOutcome, error) {
+func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object, desired *unstructured.Unstructured) (createOutcome, error) {
 	kind := kindOf(live)
 	gvk, err := apiutil.GVKForObject(live, r.Scheme())
 	if err != nil {
@@ -119,7 +123,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 	}
 	// live, empty, becomes the object to create, and then what the API
 	// server stored (status reads it).
-	if err := renderInto(live, desired, gvk); err != nil {
+	if err := decodeInto(live, desired); err != nil {
 		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
 	}
 	err = r.Create(ctx, live, client.FieldOwner(FieldOwner))
@@ -159,31 +163,43 @@ func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types
 	return ours, nil
 }
 
-// renderInto decodes desired into obj, an empty object of its kind, and
-// records the fingerprint of desired (see internal/applied), which the
-// first apply removes. The create's managedFields entry owns the same
-// fields whatever the encoding: the API server decodes and defaults either
-// into the same object, and a typed object travels as protobuf.
-func renderInto(obj client.Object, desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) error {
-	raw, err := json.Marshal(desired)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, obj); err != nil {
-		return err
-	}
-	obj.GetObjectKind().SetGroupVersionKind(gvk)
+// withFingerprint is desired, as an object, with the fingerprint of desired
+// in RenderedFingerprintAnnotation: what the no-op check compares with
+// (internal/applied).
+func withFingerprint(desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) (*unstructured.Unstructured, string, error) {
 	fingerprint, err := applied.Fingerprint(desired)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
+	raw, err := json.Marshal(desired)
+	if err != nil {
+		return nil, "", err
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(raw); err != nil {
+		return nil, "", err
+	}
+	obj.SetGroupVersionKind(gvk)
 	annotations := obj.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[staxv1alpha1.CreatedFromAnnotation] = fingerprint
+	annotations[staxv1alpha1.RenderedFingerprintAnnotation] = fingerprint
 	obj.SetAnnotations(annotations)
-	return nil
+	return obj, fingerprint, nil
+}
+
+// decodeInto fills obj, an empty object of desired's kind, with desired: a
+// typed object is created as protobuf, which the API server decodes more
+// cheaply than JSON. The create's managedFields entry owns the same fields
+// whatever the encoding: the API server decodes and defaults either into
+// the same object.
+func decodeInto(obj client.Object, desired *unstructured.Unstructured) error {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		u.Object = desired.DeepCopy().Object
+		return nil
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(desired.Object, obj)
 }
 
 // fieldOwners are the managers whose Update entries are ours: a Create
@@ -196,13 +212,35 @@ var fieldOwners = sets.New(FieldOwner)
 // migrates client-side apply), before the first apply that changes the
 // object. Without it, fields we stop rendering would stay owned by the
 // Update entry, and an apply would never remove them; defaults the entry
-// also owned are released by the apply and defaulted again. The patch carries
-// live's resourceVersion: should the object have changed since it was read,
-// it fails with a conflict and the reconcile runs again.
+// also owned are released by the apply and defaulted again.
+//
+// The cache keeps only our own managedFields entries
+// (TrimForeignManagedFields), and the patch replaces the whole list, so the
+// list is read from the API server first: once per object, on its first
+// change. The patch carries that read's resourceVersion: should the object
+// change in between, it fails with a conflict and the reconcile runs again.
 func (r *BlueprintReconciler) foldCreateFields(ctx context.Context, live client.Object) error {
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, fieldOwners, FieldOwner)
+	if !hasCreateEntry(live) {
+		return nil
+	}
+	full := live.DeepCopyObject().(client.Object)
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(live), full); err != nil {
+		return err
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(full, fieldOwners, FieldOwner)
 	if err != nil || patch == nil {
 		return err
 	}
-	return r.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch))
+	return r.Patch(ctx, full, client.RawPatch(types.JSONPatchType, patch))
+}
+
+// hasCreateEntry reports whether obj's managedFields hold the Update entry
+// a Create by FieldOwner records.
+func hasCreateEntry(obj client.Object) bool {
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == FieldOwner && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -52,7 +52,7 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		By("each was created with a plain Create: its fields are recorded under an Update entry of our field manager")
 		for _, obj := range []client.Object{dep, svc, ing} {
 			Expect(managersOf(obj)).To(Equal([]string{"Update"}), "%T", obj)
-			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.CreatedFromAnnotation, HavePrefix("sha256:")), "%T", obj)
+			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")), "%T", obj)
 		}
 		Expect(dep.Spec.Template.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "DROP")))
 		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Name", "metrics")))
@@ -76,10 +76,13 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Eventually(func(g Gomega) *string {
 			return get(ing)(g).(*networkingv1.Ingress).Spec.IngressClassName
 		}, timeout, interval).Should(BeNil())
-		By("the create's entry was folded into our apply entry")
+		By("the create's entry was folded into our apply entry, and other managers' entries kept")
+		Expect(dep.GetManagedFields()).To(ContainElement(And(
+			HaveField("Manager", Not(Equal(FieldOwner))), HaveField("Subresource", "status"))),
+			"the Deployment controller stand-in's status entry")
 		for _, obj := range []client.Object{dep, svc, ing} {
 			Expect(managersOf(obj)).To(Equal([]string{"Apply"}), "%T", obj)
-			Expect(obj.GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "%T: the first apply drops the fingerprint", obj)
+			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")), "%T", obj)
 		}
 		rollOut(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
@@ -106,7 +109,7 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		}
 		Eventually(backendPort, timeout, interval).Should(BeEquivalentTo(8080))
 		Expect(managersOf(route(Default))).To(Equal([]string{"Apply"}))
-		Expect(route(Default).GetAnnotations()).NotTo(HaveKey(staxv1alpha1.CreatedFromAnnotation), "the first apply drops the fingerprint")
+		Expect(route(Default).GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")))
 		rollOut(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 	})

@@ -13,13 +13,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -384,10 +381,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 
 		dep := &appsv1.Deployment{}
-		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment, func(view client.Object) (bool, error) {
-			extracted, err := appsv1ac.ExtractDeployment(view.(*appsv1.Deployment), FieldOwner)
-			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Deployment), err
-		})
+		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment)
 		if err != nil {
 			return err
 		}
@@ -399,10 +393,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		service := &corev1.Service{}
-		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service, func(view client.Object) (bool, error) {
-			extracted, err := corev1ac.ExtractService(view.(*corev1.Service), FieldOwner)
-			return err == nil && equality.Semantic.DeepEqual(extracted, svc.Service), err
-		}); err != nil {
+		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service); err != nil {
 			return err
 		}
 	}

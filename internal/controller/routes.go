@@ -5,10 +5,8 @@ import (
 	"fmt"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -63,10 +61,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		case rt.Ingress != nil:
 			wantIngress[svc.Name] = true
 			ing := &networkingv1.Ingress{}
-			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress, func(view client.Object) (bool, error) {
-				extracted, err := networkingv1ac.ExtractIngress(view.(*networkingv1.Ingress), FieldOwner)
-				return err == nil && equality.Semantic.DeepEqual(extracted, rt.Ingress), err
-			}); err != nil {
+			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress); err != nil {
 				return err
 			}
 		case !installed:
@@ -81,9 +76,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 			wantRoute[svc.Name] = true
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(render.HTTPRouteGVK)
-			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute), func(view client.Object) (bool, error) {
-				return render.HTTPRouteUpToDate(rt.HTTPRoute, view.(*unstructured.Unstructured)), nil
-			}); err != nil {
+			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute)); err != nil {
 				return err
 			}
 		}

@@ -145,7 +145,7 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		&corev1.PersistentVolumeClaim{}: {Label: renderedSelector()},
 		&networkingv1.Ingress{}:         {Label: renderedSelector(), Transform: TrimForeignManagedFields},
 		// Deployments and Services in full only where a Blueprint rendered
-		// them: the no-op check reads their managedFields. A foreign object
+		// them: the no-op check reads them (internal/applied). A foreign object
 		// in the way of a service is noticed by the metadata-only watch of
 		// its own cache (watchWorkloadMetadata) and read as metadata only.
 		// Only our field manager's managedFields entries are kept (see
@@ -347,8 +347,9 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 // this is safe; it matters because annotations can be large (kubectl's
 // last-applied-configuration holds a Secret's whole data). The metadata-only
 // Deployment and Service watch uses it too, in a cache of its own. Never use
-// it for the typed Deployments and Services of the manager's cache:
-// ExtractDeployment and ExtractService need their managedFields.
+// it for the typed Deployments and Services of the manager's cache: the
+// reconciler reads their fingerprint annotation and our managedFields
+// entries.
 func StripSecretMetadata(obj any) (any, error) {
 	if m, err := meta.Accessor(obj); err == nil {
 		m.SetManagedFields(nil)

@@ -13,8 +13,10 @@ import (
 // Ingresses): it keeps the managedFields entries of FieldOwner, whatever
 // their operation (an Apply, or the Update a plain Create records), and drops
 // every other manager's (the Deployment controller's status updates,
-// kubectl's, an autoscaler's). The no-op check, ExtractDeployment and its
-// kin over FieldOwner, reads only FieldOwner's entries, so it sees the same.
+// kubectl's, an autoscaler's). The reconciler reads only FieldOwner's
+// entries of a cached object (whether a create's entry still needs folding
+// into its apply entry); the fold itself reads the whole list from the API
+// server (foldCreateFields).
 //
 // Never use it for a kind the reconciler writes with Update from the cache:
 // an Update that carries managedFields replaces the object's whole list, and
@@ -22,7 +24,7 @@ import (
 func TrimForeignManagedFields(obj any) (any, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return obj, nil
+		return obj, nil //nolint:nilerr // no metadata (a tombstone): nothing to trim, kept as it is
 	}
 	fields := m.GetManagedFields()
 	kept := fields[:0:0]
@@ -50,7 +52,7 @@ func TrimForeignManagedFields(obj any) (any, error) {
 func StripBlueprintMetadata(obj any) (any, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return obj, nil
+		return obj, nil //nolint:nilerr // no metadata (a tombstone): nothing to trim, kept as it is
 	}
 	m.SetManagedFields(nil)
 	if a := m.GetAnnotations(); a != nil {
