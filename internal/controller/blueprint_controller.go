@@ -84,6 +84,8 @@ type BlueprintReconciler struct {
 	// manager's, filled by the Secret watch): whether the generated Secret
 	// exists is known without a request.
 	secretMetadata client.Reader
+	// secrets holds the Secrets reconciles read or wrote (secretmemo.go).
+	secrets *secretMemo
 }
 
 // scope is one reconcile's view of a Blueprint.

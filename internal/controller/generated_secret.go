@@ -70,6 +70,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				}
 				return apierror.Wrap(apierror.OpCreate, "Secret", name, err)
 			}
+			r.secrets.put(secret)
 			r.recordGeneratedSecret(sc, secret, &st, change)
 			return r.runHooks(ctx, sc, &st, change)
 		case err != nil:
@@ -127,6 +128,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			}
 			return apierror.Wrap(apierror.OpUpdate, "Secret", name, err)
 		}
+		r.secrets.put(live)
 		r.recordGeneratedSecret(sc, live, &st, change)
 		// Only now, with the staged value and the rotation's state on the
 		// Secret, may a hook's Job exist.
@@ -222,11 +224,13 @@ func servicesConsumingValues(plan *render.Plan) []string {
 	return out
 }
 
-// readGeneratedSecret reads the generated Secret from the API server. On a
-// first attempt, a Secret the metadata cache has not seen is taken as absent
-// without a request: the create that follows cannot overwrite anything (it
-// fails with AlreadyExists should the Secret exist after all), and the next
-// attempt reads it from the API server.
+// readGeneratedSecret reads the generated Secret (readSecret: from the
+// Secrets reconciles last read, when unchanged since, else from the API
+// server). On a first attempt, a Secret the metadata cache has not seen is
+// taken as absent without a request: the create that follows cannot
+// overwrite anything (it fails with AlreadyExists should the Secret exist
+// after all), and the next attempt reads it from the API server, as every
+// retry does.
 func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
 	if firstAttempt && r.secretMetadata != nil {
 		m := &metav1.PartialObjectMetadata{}
@@ -235,5 +239,5 @@ func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, key types
 			return err
 		}
 	}
-	return r.APIReader.Get(ctx, key, live)
+	return r.readSecret(ctx, key, live, !firstAttempt)
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 )
 
-// readReferenced reads the referenced Secret name from the API server; nil
-// when it does not exist.
+// readReferenced reads the referenced Secret name (readSecret: from the
+// Secrets reconciles last read, when unchanged since, else from the API
+// server); nil when it does not exist.
 //
 // Under RequireReferenceableLabel it first reads the Secret's metadata only
 // (a PartialObjectMetadata GET: no data crosses the wire), and a Secret
@@ -37,7 +38,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 		}
 	}
 	secret := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, key, secret)
+	err := r.readSecret(ctx, key, secret, false)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil

@@ -187,6 +187,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		RemovedValueRetention:     o.RemovedValueRetention,
 		reconciled:                o.Reconciled,
 		secretMetadata:            mgr.GetCache(),
+		secrets:                   newSecretMemo(),
 		workloadMetadata:          map[schema.GroupVersionKind]client.Reader{},
 	}
 	if r.Rand == nil {
