@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,7 +72,7 @@ type Options struct {
 	// WatchNamespaces restricts the manager's cache, and with it every watch
 	// and index, to these namespaces; none means the whole cluster.
 	WatchNamespaces []string
-	// StripSecretMetadata drops managedFields and annotations from the
+	// StripSecretMetadata keeps only what identifies each Secret in the
 	// metadata-only Secret watch's cache (see StripSecretMetadata).
 	StripSecretMetadata bool
 	// SecretQuietPeriod is DefaultSecretQuietPeriod unless set.
@@ -341,22 +342,57 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
-// StripSecretMetadata is a cache transform for the metadata-only Secret
-// watch: it keeps what identifies a Secret and drops managedFields and
-// annotations. The watch only maps a Secret's namespace and name to the
-// Blueprints that read it, and nothing reads its metadata from the cache, so
-// this is safe; it matters because annotations can be large (kubectl's
-// last-applied-configuration holds a Secret's whole data). The metadata-only
-// Deployment and Service watch uses it too, in a cache of its own. Never use
-// it for the typed Deployments and Services of the manager's cache: the
-// reconciler reads their fingerprint annotation and our managedFields
-// entries.
+// StripSecretMetadata is the cache transform of the metadata-only watches
+// (Secrets; every Deployment and Service, in a cache of their own): of each
+// object it keeps only what the reconciler reads from these caches, that
+// is namespace, name and resourceVersion (does it exist, has it changed
+// since it was read: secretmemo.go), and its controller reference (is a
+// Deployment or Service in the way ours), and drops labels, annotations,
+// managedFields, finalizers and timestamps. These caches hold every such
+// object of the cluster, nearly all unrelated to any Blueprint, so each is
+// kept as one small struct, with the namespace and type strings shared;
+// annotations alone can be large (kubectl's last-applied-configuration holds
+// a Secret's whole data). Never use it for the typed caches of what
+// Blueprints render: the reconciler reads their fingerprint annotation and
+// our managedFields entries.
 func StripSecretMetadata(obj any) (any, error) {
-	if m, err := meta.Accessor(obj); err == nil {
-		m.SetManagedFields(nil)
-		m.SetAnnotations(nil)
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		if a, err := meta.Accessor(obj); err == nil {
+			a.SetManagedFields(nil)
+			a.SetAnnotations(nil)
+		}
+		return obj, nil
 	}
-	return obj, nil
+	out := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{
+		APIVersion: interned.of(m.APIVersion), Kind: interned.of(m.Kind),
+	}}
+	out.Name = m.Name
+	out.Namespace = interned.of(m.Namespace)
+	out.ResourceVersion = m.ResourceVersion
+	if ref := metav1.GetControllerOf(m); ref != nil {
+		out.OwnerReferences = []metav1.OwnerReference{*ref}
+	}
+	return out, nil
+}
+
+// interned shares the strings many cached objects repeat (namespaces,
+// kinds): there are as many as namespaces, not as objects.
+var interned = &stringTable{strings: map[string]string{}}
+
+type stringTable struct {
+	mu      sync.Mutex
+	strings map[string]string
+}
+
+func (t *stringTable) of(s string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.strings[s]; ok {
+		return v
+	}
+	t.strings[s] = s
+	return s
 }
 
 func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {

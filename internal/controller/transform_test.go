@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
@@ -135,5 +136,42 @@ func TestStripBlueprintMetadata(t *testing.T) {
 	}
 	if out, err := StripBlueprintMetadata("not an object"); err != nil || out != "not an object" {
 		t.Errorf("non-object: %v, %v", out, err)
+	}
+}
+
+func TestStripSecretMetadataKeepsIdentity(t *testing.T) {
+	in := &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "shop", Name: "api", ResourceVersion: "42", UID: "u1", Generation: 3,
+			Labels:      map[string]string{"app": "api"},
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+			Finalizers:  []string{"example.com/f"},
+			OwnerReferences: []metav1.OwnerReference{
+				{APIVersion: "example.com/v1", Kind: "Other", Name: "x", UID: "o1"},
+				{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "shop", UID: "bp1", Controller: ptr.To(true)},
+			},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		},
+	}
+	got, err := StripSecretMetadata(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "shop", Name: "api", ResourceVersion: "42",
+			OwnerReferences: []metav1.OwnerReference{
+				{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "shop", UID: "bp1", Controller: ptr.To(true)},
+			},
+		},
+	}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("StripSecretMetadata =\n%+v\nwant\n%+v", got, want)
+	}
+	// What the reconciler asks of a stripped object still has its answer.
+	if uid := metav1.GetControllerOf(got.(*metav1.PartialObjectMetadata)).UID; uid != "bp1" {
+		t.Errorf("controller UID %q", uid)
 	}
 }
