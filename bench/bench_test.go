@@ -353,3 +353,31 @@ func TestParseSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeFrom(t *testing.T) {
+	dir := t.TempDir()
+	out, from := filepath.Join(dir, "results.json"), filepath.Join(dir, "other.json")
+	if err := sampleResults().write(out); err != nil {
+		t.Fatal(err)
+	}
+	other := &results{}
+	other.Run = runInfo{ID: "2026-02-02T00:00:00Z"}
+	other.addPoint(samplePoint(10000, other.Run.ID, 500))
+	if err := merge(nil, other).write(from); err != nil {
+		t.Fatal(err)
+	}
+	if err := mergeFrom(out, from); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readResults(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.Curve); n != 3 || got.Curve[2].Blueprints != 10000 || got.Curve[2].Run != other.Run.ID {
+		t.Errorf("curve after merging: %+v", got.Curve)
+	}
+	// A merged file is not one run: refused, so no run's rows are lost.
+	if err := mergeFrom(from, out); err == nil {
+		t.Error("merged a file of several runs")
+	}
+}

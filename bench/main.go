@@ -67,6 +67,7 @@ type config struct {
 	out              string
 	keep             bool
 	smoke            bool
+	mergeFrom        string
 	scenarios        string
 	rssRepeats       int
 	tail             time.Duration
@@ -92,6 +93,7 @@ func main() {
 		"Add 10000 for the 10,000 point (about an hour on 2 cores: too long for CI). Latency, shared and memory run at the largest ≤ 1000")
 	flag.DurationVar(&cfg.steadyWindow, "steady-window", 30*time.Second, "how long writes are counted at steady state, all Blueprints Ready and nothing changing")
 	flag.BoolVar(&cfg.merge, "merge", false, "load -out and replace only the curve points and rows this run measures")
+	flag.StringVar(&cfg.mergeFrom, "merge-from", "", "measure nothing: merge the results file of another run (one that ran while -out was being written, say) into -out, as -merge would have")
 	flag.BoolVar(&cfg.report, "report", false, "measure nothing: render README's Performance figures (-readme) and the plot (-svg) from -out")
 	flag.StringVar(&cfg.readme, "readme", "README.md", "the README whose bench markers -report rewrites")
 	flag.StringVar(&cfg.svg, "svg", "bench/results.svg", "where -report writes the plot")
@@ -159,6 +161,13 @@ func main() {
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: -sizes:", err)
 		os.Exit(1)
+	}
+	if cfg.mergeFrom != "" {
+		if err := mergeFrom(cfg.out, cfg.mergeFrom); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if cfg.report {
 		if err := report(cfg.out, cfg.readme, cfg.svg); err != nil {

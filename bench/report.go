@@ -311,3 +311,21 @@ func readResults(path string) (*results, error) {
 	}
 	return r, nil
 }
+
+// mergeFrom merges the results of one run, in file from, into the results
+// file out: its curve points and rows replace those of the same size and
+// scenario, as if it had run with -merge -out out.
+func mergeFrom(out, from string) error {
+	base, err := readResults(out)
+	if err != nil {
+		return err
+	}
+	cur, err := readResults(from)
+	if err != nil {
+		return err
+	}
+	if len(cur.Runs) > 1 {
+		return fmt.Errorf("%s holds %d runs: merge a single run's results", from, len(cur.Runs))
+	}
+	return merge(base, cur).write(out)
+}
