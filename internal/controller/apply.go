@@ -47,7 +47,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	err = r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
 		var outcome createOutcome
-		outcome, err = r.createOwned(ctx, sc, key, live, fingerprinted)
+		outcome, err = r.createOwned(ctx, sc, key, gvk, live, fingerprinted)
 		switch {
 		case err != nil:
 			return false, err
@@ -97,12 +97,8 @@ const (
 // object holding the name is reported as a Conflict (inTheWay) and never
 // read in full; one this Blueprint controls, which the cache has not seen
 // yet, is read into live (ours).
-func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object, desired *unstructured.Unstructured) (createOutcome, error) {
+func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key types.NamespacedName, gvk schema.GroupVersionKind, live client.Object, desired *unstructured.Unstructured) (createOutcome, error) {
 	kind := kindOf(live)
-	gvk, err := apiutil.GVKForObject(live, r.Scheme())
-	if err != nil {
-		return 0, err
-	}
 	// Every Deployment and Service of the cluster is watched as metadata
 	// (watchWorkloadMetadata): a foreign one in the way is known without a
 	// request.
@@ -116,7 +112,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 			return inTheWay, nil
 		case err == nil:
 			// Ours, not yet in the full cache: read it rather than create.
-			return r.readOurs(ctx, sc, key, live)
+			return r.readOurs(ctx, sc, key, gvk, live)
 		case !apierrors.IsNotFound(err):
 			return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 		}
@@ -126,7 +122,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 	if err := decodeInto(live, desired); err != nil {
 		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
 	}
-	err = r.Create(ctx, live, client.FieldOwner(FieldOwner))
+	err := r.Create(ctx, live, client.FieldOwner(FieldOwner))
 	if err == nil {
 		return created, nil
 	}
@@ -135,18 +131,14 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 	}
 	// Created since the caches last looked: by us, moments ago, or by
 	// someone else.
-	return r.readOurs(ctx, sc, key, live)
+	return r.readOurs(ctx, sc, key, gvk, live)
 }
 
 // readOurs reads the metadata of the object named key, of live's kind,
 // from the API server. A foreign one is reported as a Conflict (inTheWay);
 // one this Blueprint controls is then read into live in full (ours).
-func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types.NamespacedName, live client.Object) (createOutcome, error) {
+func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types.NamespacedName, gvk schema.GroupVersionKind, live client.Object) (createOutcome, error) {
 	kind := kindOf(live)
-	gvk, err := apiutil.GVKForObject(live, r.Scheme())
-	if err != nil {
-		return 0, err
-	}
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(gvk)
 	if err := r.APIReader.Get(ctx, key, m); err != nil {
