@@ -206,12 +206,14 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(req.NamespacedName)
 			r.settle.Forget(req.String())
+			r.secrets.forget(types.NamespacedName{Namespace: req.Namespace, Name: render.GeneratedSecretName(req.Name)})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !bp.DeletionTimestamp.IsZero() {
 		metrics.Forget(req.NamespacedName)
 		r.settle.Forget(req.String())
+		r.secrets.forget(types.NamespacedName{Namespace: req.Namespace, Name: render.GeneratedSecretName(req.Name)})
 		// Everything the Blueprint owns goes with it through garbage
 		// collection; a retained generated Secret has no owner to follow.
 		return ctrl.Result{}, nil
