@@ -218,7 +218,18 @@ func (r *runner) save() error {
 // startSize starts a fresh control plane for size Blueprints, and the
 // bench's view of it.
 func (r *runner) startSize(ctx context.Context, size int) error {
-	dir := filepath.Join(r.dir, fmt.Sprintf("size-%d", size))
+	return r.startControlPlane(ctx, size, fmt.Sprintf("size-%d", size))
+}
+
+// replaceControlPlane stops the manager, the bench's view and the control
+// plane, and starts a fresh one for the same size in a directory of its own.
+func (r *runner) replaceControlPlane(ctx context.Context, size int, phase string) error {
+	r.stopSize()
+	return r.startControlPlane(ctx, size, fmt.Sprintf("size-%d-%s", size, phase))
+}
+
+func (r *runner) startControlPlane(ctx context.Context, size int, name string) error {
+	dir := filepath.Join(r.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
