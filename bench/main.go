@@ -1,7 +1,8 @@
 // Command bench measures the Blueprint operator against its floors on envtest
 // control planes (kube-apiserver and etcd): a curve over Blueprint counts
-// (-sizes, a fresh control plane each) of convergence time against a plain
-// client's, kube-apiserver CPU, requests per Blueprint, peak RSS, steady-state
+// (-sizes; the floor and the operator each on a fresh control plane) of
+// convergence time against a plain client's, kube-apiserver CPU, requests
+// per Blueprint, peak RSS, steady-state
 // writes and a restarted manager's resync; then, at the largest size ≤ 1000,
 // how fast a Secret edit reaches the Deployments that consume it and peak
 // memory with many unrelated Secrets. Every figure is measured next to a baseline in
@@ -89,7 +90,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	sizes := flag.String("sizes", "100,1000", "Blueprint counts of the curve (3 services each), comma-separated; each gets a fresh control plane. "+
+	sizes := flag.String("sizes", "100,1000", "Blueprint counts of the curve (3 services each), comma-separated; the floor and the operator each get a fresh control plane per size. "+
 		"Add 10000 for the 10,000 point (about an hour on 2 cores: too long for CI). Latency, shared and memory run at the largest ≤ 1000")
 	flag.DurationVar(&cfg.steadyWindow, "steady-window", 30*time.Second, "how long writes are counted at steady state, all Blueprints Ready and nothing changing")
 	flag.BoolVar(&cfg.merge, "merge", false, "load -out and replace only the curve points and rows this run measures")

@@ -114,7 +114,7 @@ func renderSection(res *results) string {
 		return b.String()
 	}
 	w("\n#### The curve\n\n")
-	w("Each size on a fresh control plane; %d services per Blueprint. ", res.Curve[0].ServicesPerBlueprint)
+	w("The floor and the operator each on a fresh control plane; %d services per Blueprint. ", res.Curve[0].ServicesPerBlueprint)
 	w("Floor: a plain client server-side applying the same Secret, Deployments and Services and writing each Blueprint's status once, at the manager's concurrency.\n\n")
 	w("| Blueprints | converge | floor | ratio | kube-apiserver CPU per Blueprint: operator | floor | ratio | kube-apiserver cores: operator / floor | manager requests per Blueprint at creation, mean: objects + status writes + Events + other writes + reads | run |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|\n")

@@ -90,6 +90,10 @@ func main() {
 	flag.DurationVar(&controllerOptions.SecretMaxWait, "secret-max-wait", controllerOptions.SecretMaxWait,
 		"The longest a change of values read from Secrets is held back by --secret-quiet-period while the Secrets keep changing; "+
 			"after it the latest values roll out even while the churn goes on. Never less than --secret-quiet-period.")
+	flag.DurationVar(&controllerOptions.ProgressStatusDelay, "progress-status-delay", controllerOptions.ProgressStatusDelay,
+		"How long a new Blueprint's first status waits for its rollout: Deployments available within it give one status write (Ready) "+
+			"instead of Progressing then Ready. Until then status is unwritten, which kstatus, Flux and Argo CD read as in progress; "+
+			"problems are reported at once. 0 writes Progressing at once.")
 	flag.BoolVar(&controllerOptions.RequireReferenceableLabel, "require-referenceable-label", controllerOptions.RequireReferenceableLabel,
 		"Lockdown for shared clusters: a Blueprint may reference only Secrets labelled "+staxv1alpha1.LabelReferenceable+"=\"true\" "+
 			"(besides its own generated Secret); any other reference is reported as "+staxv1alpha1.ReasonSecretNotReferenceable+

@@ -62,6 +62,9 @@ type BlueprintReconciler struct {
 	// RemovedValueRetention is how long a value no longer declared is kept,
 	// unless the Blueprint sets spec.removedValueRetention.
 	RemovedValueRetention time.Duration
+	// ProgressStatusDelay is how long a new Blueprint's first status waits
+	// for its rollout (see DefaultProgressStatusDelay); 0 does not wait.
+	ProgressStatusDelay time.Duration
 	// SettleClock measures the quiet period of values read from Secrets.
 	SettleClock clock.PassiveClock
 	// RequireReferenceableLabel lets a Blueprint read only Secrets labelled
@@ -124,6 +127,9 @@ type scope struct {
 	// requeueAfter is when the next scheduled rotation or prune falls due, or
 	// when values held back by the quiet period are due to roll out.
 	requeueAfter time.Duration
+	// statusHeldFor is set when the first status write waits for the
+	// rollout (status.FirstWriteHold): the reconcile comes back by then.
+	statusHeldFor time.Duration
 	// valuesChanged is set when this reconcile generated or rotated a value:
 	// it rolls out at once, whatever the quiet period (settle.go).
 	valuesChanged bool
@@ -193,7 +199,7 @@ func (s *scope) problem(p status.Problem, services ...string) {
 
 // Reconcile brings a Blueprint's generated Secret, Deployments and Services to
 // what its spec declares, then reports the outcome in one status patch.
-func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	// client-go logs request and response bodies, Secret data included,
 	// through this logger at high verbosity: cap it, whatever the flags.
 	ctx = ctrl.LoggerInto(ctx, logging.Capped(ctrl.LoggerFrom(ctx)))
@@ -235,6 +241,9 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		// controller-runtime logs the returned error: its text must not
 		// carry an API server's message (see internal/apierror).
 		retErr = apierror.Sanitize(errors.Join(retErr, r.patchStatus(ctx, sc, retErr)))
+		if held := sc.statusHeldFor; held > 0 && retErr == nil && (result.RequeueAfter == 0 || held < result.RequeueAfter) {
+			result.RequeueAfter = held
+		}
 	}()
 
 	r.buildPlan(sc)

@@ -57,6 +57,15 @@ const DefaultSecretQuietPeriod = 500 * time.Millisecond
 // sets spec.removedValueRetention (manager flag --removed-value-retention).
 const DefaultRemovedValueRetention = 7 * 24 * time.Hour
 
+// DefaultProgressStatusDelay is how long the first status of a new
+// Blueprint waits for its rollout (manager flag --progress-status-delay). A
+// Blueprint whose Deployments are available within it gets one status
+// write, Ready, instead of Progressing and then Ready; one still rolling out
+// after it is reported Progressing. Until then its status is the unwritten
+// default (observedGeneration -1), which kstatus, Flux and Argo CD already
+// read as in progress. Problems are reported at once.
+const DefaultProgressStatusDelay = 5 * time.Second
+
 // DefaultSecretMaxWait caps the quiet period: values that keep changing are
 // rolled out this long after the first change that was held back, even while
 // the churn goes on.
@@ -101,6 +110,10 @@ type Options struct {
 	// RemovedValueRetention is how long a value no longer declared is kept
 	// (DefaultRemovedValueRetention in DefaultOptions); 0 prunes at once.
 	RemovedValueRetention time.Duration
+	// ProgressStatusDelay is how long a new Blueprint's first status waits
+	// for its rollout (DefaultProgressStatusDelay in DefaultOptions); 0
+	// writes Progressing at once.
+	ProgressStatusDelay time.Duration
 }
 
 // ReconcileRecord describes one completed reconcile, for Options.Reconciled.
@@ -123,6 +136,7 @@ func DefaultOptions() Options {
 		SecretQuietPeriod:       DefaultSecretQuietPeriod,
 		RemovedValueRetention:   DefaultRemovedValueRetention,
 		SecretMaxWait:           DefaultSecretMaxWait,
+		ProgressStatusDelay:     DefaultProgressStatusDelay,
 	}
 }
 
@@ -186,6 +200,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		SettleClock:               o.SettleClock,
 		RequireReferenceableLabel: o.RequireReferenceableLabel,
 		RemovedValueRetention:     o.RemovedValueRetention,
+		ProgressStatusDelay:       o.ProgressStatusDelay,
 		reconciled:                o.Reconciled,
 		secretMetadata:            mgr.GetCache(),
 		secrets:                   newSecretMemo(),

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -65,6 +66,12 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	// status.Apply always sets Ready.
 	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
 	key := client.ObjectKeyFromObject(sc.bp)
+	if held := status.FirstWriteHold(&before.Status, &sc.bp.Status, sc.rolloutStarted(), time.Now(), r.ProgressStatusDelay); held > 0 {
+		// Wall-clock time, as the Deployments' creationTimestamps are.
+		sc.statusHeldFor = held
+		metrics.SetReady(key, newReady.Status)
+		return nil
+	}
 	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {
 		// Reported even when nothing changed: after a restart the gauge
 		// starts empty and learns every Blueprint from the initial reconciles.
@@ -85,6 +92,18 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	}
 	log.FromContext(ctx).V(1).Info("status updated", "ready", readyString(newReady), "readyServices", sc.bp.Status.ReadyServices)
 	return nil
+}
+
+// rolloutStarted is when the first of the Blueprint's Deployments was
+// created; zero when it has none.
+func (sc *scope) rolloutStarted() time.Time {
+	var first time.Time
+	for _, dep := range sc.deployments {
+		if t := dep.CreationTimestamp.Time; !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
 }
 
 func readyString(c *metav1.Condition) string {

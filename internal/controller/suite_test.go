@@ -50,6 +50,8 @@ var (
 
 	// reconcilerWrites counts every write request the reconciler sends.
 	reconcilerWrites writeCounter
+	// reconcilerStatusWrites counts the status writes among them.
+	reconcilerStatusWrites writeCounter
 
 	controllerManager *exec.Cmd
 
@@ -149,7 +151,7 @@ func startManager(mutate ...func(*Options)) {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
 			c, err := client.New(config, options)
-			return countingClient{Client: c, writes: &reconcilerWrites}, err
+			return countingClient{Client: c, writes: &reconcilerWrites, statusWrites: &reconcilerStatusWrites}, err
 		},
 	}))
 	Expect(err).NotTo(HaveOccurred())

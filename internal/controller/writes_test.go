@@ -15,6 +15,8 @@ import (
 type countingClient struct {
 	client.Client
 	writes *writeCounter
+	// statusWrites counts the status writes among writes.
+	statusWrites *writeCounter
 }
 
 // writeCounter counts writes in all and per namespace: specs run beside
@@ -81,25 +83,30 @@ func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...c
 }
 
 func (c countingClient) Status() client.SubResourceWriter {
-	return countingStatusWriter{SubResourceWriter: c.Client.Status(), writes: c.writes}
+	return countingStatusWriter{SubResourceWriter: c.Client.Status(), writes: c.writes, statusWrites: c.statusWrites}
 }
 
 type countingStatusWriter struct {
 	client.SubResourceWriter
-	writes *writeCounter
+	writes, statusWrites *writeCounter
+}
+
+func (w countingStatusWriter) add(obj any) {
+	w.writes.add(namespaceOf(obj))
+	w.statusWrites.add(namespaceOf(obj))
 }
 
 func (w countingStatusWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	w.writes.add(namespaceOf(obj))
+	w.add(obj)
 	return w.SubResourceWriter.Update(ctx, obj, opts...)
 }
 
 func (w countingStatusWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	w.writes.add(namespaceOf(obj))
+	w.add(obj)
 	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
 }
 
 func (w countingStatusWriter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-	w.writes.add(namespaceOf(obj))
+	w.add(obj)
 	return w.SubResourceWriter.Apply(ctx, obj, opts...)
 }

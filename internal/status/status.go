@@ -9,6 +9,7 @@ package status
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -226,4 +227,34 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// FirstWriteHold is how much longer the first status write of a Blueprint
+// may wait for its rollout: zero when status must be written now.
+//
+// A Blueprint whose status was never written already reads as in progress
+// (its status defaults to observedGeneration -1, which kstatus, Flux and the
+// Argo CD health check read as not yet observed), so a first status saying
+// only "Progressing" tells a user nothing they could act on while the
+// rollout is young. Holding it back for delay after rolloutStarted (when the
+// first of the Blueprint's Deployments was created) lets a rollout that
+// finishes within delay report Ready in a single write. Anything else is
+// written at once: a problem, a Stalled Blueprint, a status already written
+// (a spec edit must not leave a stale Ready in place for `kubectl wait`), or
+// a rollout older than delay. A clock behind rolloutStarted holds nothing,
+// so skew never holds status back for longer than delay.
+func FirstWriteHold(stored, computed *staxv1alpha1.BlueprintStatus, rolloutStarted, now time.Time, delay time.Duration) time.Duration {
+	if delay <= 0 || rolloutStarted.IsZero() || len(stored.Conditions) > 0 {
+		return 0
+	}
+	ready := meta.FindStatusCondition(computed.Conditions, staxv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != staxv1alpha1.ReasonProgressing ||
+		meta.IsStatusConditionTrue(computed.Conditions, staxv1alpha1.ConditionStalled) {
+		return 0
+	}
+	elapsed := now.Sub(rolloutStarted)
+	if elapsed < 0 || elapsed >= delay {
+		return 0
+	}
+	return delay - elapsed
 }

@@ -604,3 +604,69 @@ func TestApplyReportsURLsAndUndeclaredClaims(t *testing.T) {
 		t.Errorf("a later observation without them keeps %v, %q", st.UndeclaredClaims, st.Services[0].URL)
 	}
 }
+
+func TestFirstWriteHold(t *testing.T) {
+	started := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	const delay = 5 * time.Second
+	computed := func(obs status.Observation) *staxv1alpha1.BlueprintStatus {
+		st := &staxv1alpha1.BlueprintStatus{ObservedGeneration: ptr.To[int64](-1)}
+		status.Apply(st, obs)
+		return st
+	}
+	progressing := status.Observation{Generation: 1, Services: apiPending}
+	unwritten := &staxv1alpha1.BlueprintStatus{ObservedGeneration: ptr.To[int64](-1)}
+	tests := map[string]struct {
+		stored, computed *staxv1alpha1.BlueprintStatus
+		rolloutStarted   time.Time
+		now              time.Time
+		delay            time.Duration
+		want             time.Duration
+	}{
+		"never written, rolling out, 2 s into the rollout: hold the rest": {
+			stored: unwritten, computed: computed(progressing), rolloutStarted: started, now: started.Add(2 * time.Second), delay: delay,
+			want: 3 * time.Second,
+		},
+		"never written, rolling out, created in this reconcile: hold the whole delay": {
+			stored: unwritten, computed: computed(progressing), rolloutStarted: started, now: started, delay: delay,
+			want: delay,
+		},
+		"never written, the rollout older than the delay: write": {
+			stored: unwritten, computed: computed(progressing), rolloutStarted: started, now: started.Add(delay), delay: delay,
+		},
+		"never written, Ready: write": {
+			stored: unwritten, computed: computed(status.Observation{Generation: 1, Services: bothAvailable}), rolloutStarted: started, now: started, delay: delay,
+		},
+		"never written, a Secret missing: write": {
+			stored: unwritten, computed: computed(status.Observation{Generation: 1, Services: apiPending, Problems: []status.Problem{secretNotFound}}),
+			rolloutStarted: started, now: started, delay: delay,
+		},
+		"never written, stalled on a conflict: write": {
+			stored: unwritten, computed: computed(status.Observation{Generation: 1, Services: apiPending, Problems: []status.Problem{conflict}}),
+			rolloutStarted: started, now: started, delay: delay,
+		},
+		"never written, a reconcile error: write": {
+			stored: unwritten, computed: computed(status.Observation{Generation: 1, Services: apiPending, Err: errors.New("etcd timeout")}),
+			rolloutStarted: started, now: started, delay: delay,
+		},
+		"already written (a spec edit rolling out): write": {
+			stored: computed(status.Observation{Generation: 1, Services: bothAvailable}), computed: computed(status.Observation{Generation: 2, Services: apiPending}),
+			rolloutStarted: started, now: started, delay: delay,
+		},
+		"no Deployment yet: write": {
+			stored: unwritten, computed: computed(progressing), now: started, delay: delay,
+		},
+		"the manager's clock behind the API server's: write": {
+			stored: unwritten, computed: computed(progressing), rolloutStarted: started, now: started.Add(-time.Second), delay: delay,
+		},
+		"delay 0 (--progress-status-delay=0): write": {
+			stored: unwritten, computed: computed(progressing), rolloutStarted: started, now: started,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := status.FirstWriteHold(tt.stored, tt.computed, tt.rolloutStarted, tt.now, tt.delay); got != tt.want {
+				t.Errorf("FirstWriteHold = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
