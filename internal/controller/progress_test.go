@@ -46,9 +46,11 @@ var _ = Describe("The first status of a new Blueprint", func() {
 			Should(unwrittenStatus())
 		Expect(reconcilerStatusWrites.In(ns)).To(BeZero())
 
-		By("writing Ready once, when the Deployment is available")
+		By("writing Ready, and never Progressing, when the Deployment is available")
 		rollOut(ns, bp.Name)
-		Expect(reconcilerStatusWrites.In(ns)).To(BeEquivalentTo(1))
+		// A reconcile working from a cache that has not seen the first write
+		// yet may send the same status again; none of them says Progressing.
+		Expect(reconcilerStatusWrites.ReadyReasonsIn(ns)).To(And(Not(BeEmpty()), HaveEach("True/Available")))
 	})
 
 	It("is Progressing once the rollout has lasted --progress-status-delay", func() {
@@ -69,10 +71,11 @@ var _ = Describe("The first status of a new Blueprint", func() {
 		// after the Deployment's creation.
 		progressing := readyCondition(ns, bp.Name)(Default)
 		Expect(progressing.LastTransitionTime.Sub(created)).To(BeNumerically(">=", delay-time.Second))
-		Expect(reconcilerStatusWrites.In(ns)).To(BeEquivalentTo(1))
+		held := reconcilerStatusWrites.ReadyReasonsIn(ns)
+		Expect(held).To(And(Not(BeEmpty()), HaveEach("False/Progressing")))
 
 		rollOut(ns, bp.Name)
-		Expect(reconcilerStatusWrites.In(ns)).To(BeEquivalentTo(2))
+		Expect(reconcilerStatusWrites.ReadyReasonsIn(ns)[len(held):]).To(And(Not(BeEmpty()), HaveEach("True/Available")))
 	})
 
 	It("reports a problem at once, whatever the delay", func() {

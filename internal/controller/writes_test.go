@@ -5,8 +5,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
 // countingClient counts every write the reconciler sends, including writes
@@ -25,6 +28,28 @@ type countingClient struct {
 type writeCounter struct {
 	total        atomic.Int64
 	perNamespace sync.Map // namespace -> *atomic.Int64
+
+	mu sync.Mutex
+	// readyReasons: per namespace, the Ready condition ("True/Available")
+	// each Blueprint status write carried, in order.
+	readyReasons map[string][]string
+}
+
+func (w *writeCounter) addReadyReason(namespace, reason string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.readyReasons == nil {
+		w.readyReasons = map[string][]string{}
+	}
+	w.readyReasons[namespace] = append(w.readyReasons[namespace], reason)
+}
+
+// ReadyReasonsIn lists the Ready condition of every Blueprint status write
+// to namespace, in order.
+func (w *writeCounter) ReadyReasonsIn(namespace string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.readyReasons[namespace]...)
 }
 
 func (w *writeCounter) add(namespace string) {
@@ -94,6 +119,13 @@ type countingStatusWriter struct {
 func (w countingStatusWriter) add(obj any) {
 	w.writes.add(namespaceOf(obj))
 	w.statusWrites.add(namespaceOf(obj))
+	if bp, ok := obj.(*staxv1alpha1.Blueprint); ok {
+		reason := "none"
+		if c := meta.FindStatusCondition(bp.Status.Conditions, staxv1alpha1.ConditionReady); c != nil {
+			reason = string(c.Status) + "/" + c.Reason
+		}
+		w.statusWrites.addReadyReason(bp.Namespace, reason)
+	}
 }
 
 func (w countingStatusWriter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
