@@ -32,7 +32,7 @@ func oneServiceBlueprint(ns, name string) *staxv1alpha1.Blueprint {
 var _ = Describe("The first status of a new Blueprint", func() {
 	ctx := context.Background()
 
-	It("is Ready in one write when the rollout finishes within --progress-status-delay", func() {
+	It("is Ready, with no Progressing write before it, when the rollout finishes within --progress-status-delay", func() {
 		restartManager(func(o *Options) { o.ProgressStatusDelay = 30 * time.Second })
 		DeferCleanup(func() { restartManager() })
 		ns := newNamespace()
