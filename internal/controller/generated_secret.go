@@ -164,7 +164,12 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 	for trigger, names := range change.Rotated {
 		metrics.Rotated(trigger, len(names))
 	}
-	if len(change.Generated) > 0 {
+	// Values generated with the Blueprint are reported by its first status
+	// (status.secrets[].lastRotated), which outlives an Event's hour; an
+	// Event there would be one more write per Blueprint for news nobody
+	// needs. Values generated later (a secret added to the spec, a value or
+	// the whole Secret deleted by hand) are news: they get the Event.
+	if len(change.Generated) > 0 && status.Written(&sc.bp.Status) {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
 			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
 	}

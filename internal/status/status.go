@@ -229,6 +229,13 @@ func truncate(s string) string {
 	return s[:cut] + "..."
 }
 
+// Written reports whether the operator has written this stored status at
+// least once: every write sets the Ready condition, and the CRD's default
+// status (observedGeneration -1) has no conditions.
+func Written(stored *staxv1alpha1.BlueprintStatus) bool {
+	return len(stored.Conditions) > 0
+}
+
 // FirstWriteHold is how much longer the first status write of a Blueprint
 // may wait for its rollout: zero when status must be written now.
 //
@@ -244,7 +251,7 @@ func truncate(s string) string {
 // a rollout older than delay. A clock behind rolloutStarted holds nothing,
 // so skew never holds status back for longer than delay.
 func FirstWriteHold(stored, computed *staxv1alpha1.BlueprintStatus, rolloutStarted, now time.Time, delay time.Duration) time.Duration {
-	if delay <= 0 || rolloutStarted.IsZero() || len(stored.Conditions) > 0 {
+	if delay <= 0 || rolloutStarted.IsZero() || Written(stored) {
 		return 0
 	}
 	ready := meta.FindStatusCondition(computed.Conditions, staxv1alpha1.ConditionReady)

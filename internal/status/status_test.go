@@ -670,3 +670,23 @@ func TestFirstWriteHold(t *testing.T) {
 		})
 	}
 }
+
+func TestWritten(t *testing.T) {
+	written := &staxv1alpha1.BlueprintStatus{ObservedGeneration: ptr.To[int64](-1)}
+	status.Apply(written, status.Observation{Generation: 1, Services: apiPending})
+	tests := map[string]struct {
+		stored *staxv1alpha1.BlueprintStatus
+		want   bool
+	}{
+		"the CRD's default status, never written":                {stored: &staxv1alpha1.BlueprintStatus{ObservedGeneration: ptr.To[int64](-1)}, want: false},
+		"no status at all (a Blueprint from before the default)": {stored: &staxv1alpha1.BlueprintStatus{}, want: false},
+		"written once by Apply":                                  {stored: written, want: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := status.Written(tt.stored); got != tt.want {
+				t.Errorf("Written = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
