@@ -52,6 +52,11 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		case err != nil:
 			return false, err
 		case outcome == created:
+			// Typed objects only: the client reads unstructured ones (an
+			// HTTPRoute) from the API server, which waiting would only load.
+			if _, isUnstructured := live.(*unstructured.Unstructured); !isUnstructured {
+				sc.created = append(sc.created, live)
+			}
 			return true, nil
 		case outcome == inTheWay:
 			return false, nil

@@ -133,6 +133,9 @@ type scope struct {
 	// valuesChanged is set when this reconcile generated or rotated a value:
 	// it rolls out at once, whatever the quiet period (settle.go).
 	valuesChanged bool
+	// created holds the typed objects this reconcile created, which it
+	// waits to see in the cache (cachewait.go).
+	created []client.Object
 	// abandoned is set when the Blueprint turned out to be deleted: the
 	// reconcile stops and writes nothing more.
 	abandoned bool
@@ -255,6 +258,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.reconcileWorkloads,
 		r.reconcileRoutes,
 		r.deleteStaleObjects,
+		r.awaitCreated,
 	} {
 		if err := phase(ctx, sc); err != nil {
 			if sc.abandoned {
