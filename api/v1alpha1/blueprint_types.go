@@ -335,6 +335,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.exposePort) || (has(self.ports) && self.ports.exists(p, p.containerPort == self.exposePort && (!has(p.protocol) || p.protocol == 'TCP')))",message="exposePort must be the containerPort of a TCP port of this service",fieldPath=".exposePort",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="(!has(self.exposePort) && !has(self.exposeHost)) || (has(self.expose) && self.expose)",message="exposePort and exposeHost apply only with expose: true",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.expose) || !self.expose || !has(self.ports) || has(self.exposePort) || !has(self.ports[0].protocol) || self.ports[0].protocol == 'TCP'",message="expose: true routes HTTP to the first port, which is not TCP: set exposePort to a TCP port",fieldPath=".expose",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.allowPlaintext) || self.allowPlaintext.all(n, (has(self.env) && n in self.env) || (n.startsWith('command[') && n.endsWith(']') && n.substring(8, size(n) - 1).matches('^(0|[1-9][0-9]?)$') && has(self.command) && int(n.substring(8, size(n) - 1)) < size(self.command)) || (n.startsWith('args[') && n.endsWith(']') && n.substring(5, size(n) - 1).matches('^(0|[1-9][0-9]?)$') && has(self.args) && int(n.substring(5, size(n) - 1)) < size(self.args)))",messageExpression="'allowPlaintext names ' + self.allowPlaintext.filter(n, !((has(self.env) && n in self.env) || (n.startsWith('command[') && n.endsWith(']') && n.substring(8, size(n) - 1).matches('^(0|[1-9][0-9]?)$') && has(self.command) && int(n.substring(8, size(n) - 1)) < size(self.command)) || (n.startsWith('args[') && n.endsWith(']') && n.substring(5, size(n) - 1).matches('^(0|[1-9][0-9]?)$') && has(self.args) && int(n.substring(5, size(n) - 1)) < size(self.args))))[0] + ', which this service does not set: list variables of env, or command[N] and args[N] of items that exist'",fieldPath=".allowPlaintext",reason=FieldValueInvalid
 type BlueprintService struct {
 	// name identifies the service within the Blueprint and names its
 	// Deployment and Service, so other services reach it as NAME:PORT. It must
@@ -499,6 +500,22 @@ type BlueprintService struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	ExposeHost string `json:"exposeHost,omitempty"`
+
+	// allowPlaintext opts fields of this service out of the plaintext
+	// guard, one by one, visibly in review: names of env variables (a test
+	// fixture, a public key that looks like a secret), or command[N] and
+	// args[N] for an item of command or args. Without it, a literal that
+	// looks like a credential (a known token format, a password in a URL, a
+	// variable named like a credential with a literal value) is refused at
+	// admission where the shipped ValidatingAdmissionPolicy is installed, and
+	// otherwise not rendered (reason PlaintextSecret). Each entry must name a
+	// variable of env, or an item that exists. There is no global switch, and
+	// onRotate hooks and probes have no opt-out.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	AllowPlaintext []string `json:"allowPlaintext,omitempty"`
 }
 
 // ServiceSecurityContext is who a service's container runs as. The pod always
