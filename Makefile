@@ -28,11 +28,13 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers, and copy both where they are embedded (Helm chart, offline validator).
+manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers, the plaintext guard's admission policy from internal/plaintext, and copy them where they are embedded (Helm chart, offline validator).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/stax.dev_blueprints.yaml internal/validate/zz_generated.crd.yaml
 	cp config/crd/bases/stax.dev_blueprints.yaml dist/chart/files/crd/stax.dev_blueprints.yaml
 	cp config/rbac/role.yaml dist/chart/files/rbac/manager-role.yaml
+	go run ./hack/plaintext-policy config/policy
+	cp config/policy/plaintext-guard-policy.yaml config/policy/plaintext-guard-binding.yaml dist/chart/files/policy/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

@@ -107,6 +107,11 @@ func normalised(t *testing.T, obj *unstructured.Unstructured, prefix string) map
 			s.(map[string]any)["name"] = strip(s.(map[string]any)["name"])
 		}
 	}
+	if o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+		if err := unstructured.SetNestedField(o.Object, strip(o.Object["spec"].(map[string]any)["policyName"]), "spec", "policyName"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if o.GetKind() == "Deployment" {
 		pod, _, err := unstructured.NestedMap(o.Object, "spec", "template", "spec")
 		if err != nil {
@@ -323,9 +328,23 @@ func TestChartValues(t *testing.T) {
 			"Deployment controller-manager",
 			"Service controller-manager-metrics-service",
 			"ServiceAccount controller-manager",
+			"ValidatingAdmissionPolicy plaintext-guard",
+			"ValidatingAdmissionPolicyBinding plaintext-guard",
 		}
 		if diff := cmp.Diff(want, kinds(objects)); diff != "" {
 			t.Errorf("objects (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("plaintext guard disabled", func(t *testing.T) {
+		objects := renderChart(t, nil)
+		if _, ok := objects[key{"ValidatingAdmissionPolicy", "", "plaintext-guard"}]; !ok {
+			t.Fatalf("the chart's defaults render no plaintext guard policy: nothing to disable")
+		}
+		for k := range renderChart(t, map[string]any{"plaintextGuard": map[string]any{"enable": false}}) {
+			if strings.HasPrefix(k.kind, "ValidatingAdmissionPolicy") {
+				t.Errorf("%s rendered with plaintextGuard.enable false", k)
+			}
 		}
 	})
 

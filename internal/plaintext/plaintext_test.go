@@ -93,7 +93,7 @@ func TestFields(t *testing.T) {
 				Env:     map[string]staxv1alpha1.HookEnvValue{"PGPASSWORD": "literal-pw", "PGHOST": "db"},
 			},
 		}},
-		Probes: &staxv1alpha1.ServiceProbes{Readiness: &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"curl", "-H", "Authorization: Bearer " + pat, "http://localhost"}}}},
+		Probes:         &staxv1alpha1.ServiceProbes{Readiness: &staxv1alpha1.ServiceProbe{Exec: staxv1alpha1.ExecProbe{Command: []string{"curl", "-H", "Authorization: Bearer " + pat, "http://localhost"}}}},
 		AllowPlaintext: []string{"FIXTURE_TOKEN", "command[1]"},
 	}
 	var got []string
