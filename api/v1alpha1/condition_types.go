@@ -28,6 +28,10 @@ const (
 	ReasonSecretNotReferenceable = "SecretNotReferenceable"
 	// ReasonInvalidReference: a reference cannot be resolved as written.
 	ReasonInvalidReference = "InvalidReference"
+	// ReasonPlaintextSecret: a service's env, command, args, onRotate hook
+	// or probe holds a literal that looks like a credential (the plaintext
+	// guard). The service is not rendered with it; what runs keeps running.
+	ReasonPlaintextSecret = "PlaintextSecret"
 	// ReasonConflict: an object the Blueprint would create exists and is not
 	// controlled by it. It is left untouched.
 	ReasonConflict = "Conflict"

@@ -270,14 +270,17 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{RequeueAfter: sc.requeueAfter}, nil
 }
 
-// buildPlan renders the Blueprint. Services whose references cannot be
-// resolved as written are reported and left as they run.
+// buildPlan renders the Blueprint. Services that hold a literal credential,
+// or whose references cannot be resolved as written, are reported and left
+// as they run.
 func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	plan, errs := render.Build(sc.bp)
 	sc.plan = plan
 	for _, err := range errs {
-		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
-		metrics.ReferenceFailure(staxv1alpha1.ReasonInvalidReference)
+		sc.problem(status.Problem{Reason: err.Reason(), Message: err.Error(), Stalling: true}, err.Service)
+		if err.Reason() == staxv1alpha1.ReasonInvalidReference {
+			metrics.ReferenceFailure(err.Reason())
+		}
 	}
 	// Admission rejects unknown and self dependencies; longer cycles need the
 	// whole graph, which a CEL rule cannot walk within its cost budget.

@@ -49,8 +49,9 @@ const (
 const (
 	// passwordInURL matches a URL whose userinfo holds a password that does
 	// not start with $: a reference (${secret:...}, $<secret:...>) or a
-	// placeholder ($(VAR)) is not a literal password.
-	passwordInURL = `[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@$][^/\s@]*@`
+	// placeholder ($(VAR)) is not a literal password. The user may be
+	// literal or a reference.
+	passwordInURL = `[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@$]|\$[{<]secret:[^}>]*[}>])*:[^/\s@$][^/\s@]*@`
 
 	// credentialName matches a variable name that says it holds a
 	// credential: as a whole word between underscores (TOKENIZER_MODEL is
@@ -94,9 +95,9 @@ var AdmissionRuleIDs = []string{
 
 // Finding is one literal of a service that looks like a credential.
 type Finding struct {
-	// Field is the literal's path within the service, as the API server
-	// spells it: env[STRIPE_KEY], args[1], secrets[0].onRotate.env[X],
-	// probes.readiness.exec.command[2].
+	// Field is the literal's path, as the API server spells it, below the
+	// service's path given to Service: ...env[STRIPE_KEY], ...args[1],
+	// ...secrets[0].onRotate.env[X], ...probes.readiness.exec.command[2].
 	Field *field.Path
 	// Where names the field for a person: "env STRIPE_KEY", "args[1]",
 	// "secret db-password, onRotate.env X".
@@ -135,13 +136,14 @@ func itemLiteral(path *field.Path, where, text string, refs bool, optIn string) 
 	return l
 }
 
-// Service returns what the guard finds in the literal texts svc puts into a
-// container: env values, command and args, its onRotate hooks' env, command
-// and args, and its probes' exec commands; entries of allowPlaintext are
-// skipped. Findings come in the order of the fields, one per field.
-func Service(svc *staxv1alpha1.BlueprintService) []Finding {
+// Service returns what the guard finds in the literal texts svc, at path,
+// puts into a container: env values, command and args, its onRotate hooks'
+// env, command and args, and its probes' exec commands; entries of
+// allowPlaintext are skipped. Findings come in the order of the fields, one
+// per field.
+func Service(svc *staxv1alpha1.BlueprintService, path *field.Path) []Finding {
 	var findings []Finding
-	for _, l := range literals(svc) {
+	for _, l := range literals(svc, path) {
 		if l.optIn != "" && slices.Contains(svc.AllowPlaintext, l.optIn) {
 			continue
 		}
@@ -152,10 +154,10 @@ func Service(svc *staxv1alpha1.BlueprintService) []Finding {
 	return findings
 }
 
-func literals(svc *staxv1alpha1.BlueprintService) []literal {
+func literals(svc *staxv1alpha1.BlueprintService, path *field.Path) []literal {
 	var ls []literal
 	for _, k := range sortedKeys(svc.Env) {
-		ls = append(ls, envLiteral(field.NewPath("env").Key(k), "env "+k, k, string(svc.Env[k]), k))
+		ls = append(ls, envLiteral(path.Child("env").Key(k), "env "+k, k, string(svc.Env[k]), k))
 	}
 	for _, list := range []struct {
 		name  string
@@ -163,11 +165,11 @@ func literals(svc *staxv1alpha1.BlueprintService) []literal {
 	}{{"command", svc.Command}, {"args", svc.Args}} {
 		for i, item := range list.items {
 			where := fmt.Sprintf("%s[%d]", list.name, i)
-			ls = append(ls, itemLiteral(field.NewPath(list.name).Index(i), where, string(item), true, where))
+			ls = append(ls, itemLiteral(path.Child(list.name).Index(i), where, string(item), true, where))
 		}
 	}
 	for j, s := range svc.Secrets {
-		hook := field.NewPath("secrets").Index(j).Child("onRotate")
+		hook := path.Child("secrets").Index(j).Child("onRotate")
 		prefix := "secret " + s.Name + ", onRotate."
 		for _, k := range sortedKeys(s.OnRotate.Env) {
 			ls = append(ls, envLiteral(hook.Child("env").Key(k), prefix+"env "+k, k, string(s.OnRotate.Env[k]), ""))
@@ -190,8 +192,8 @@ func literals(svc *staxv1alpha1.BlueprintService) []literal {
 				continue
 			}
 			for i, item := range probe.p.Exec.Command {
-				path := field.NewPath("probes").Child(probe.name, "exec", "command").Index(i)
-				ls = append(ls, itemLiteral(path, path.String(), item, false, ""))
+				where := fmt.Sprintf("probes.%s.exec.command[%d]", probe.name, i)
+				ls = append(ls, itemLiteral(path.Child("probes", probe.name, "exec", "command").Index(i), where, item, false, ""))
 			}
 		}
 	}

@@ -28,6 +28,7 @@ func TestEnvValues(t *testing.T) {
 		{"DATABASE_URL", "postgres://app:hunter2@db:5432/app", RulePasswordInURL},
 		{"REDIS_URL", "redis://:s3cr3tpass@cache:6379/0", RulePasswordInURL},
 		{"AMQP", "amqp://guest:guest@rabbit:5672/", RulePasswordInURL},
+		{"URL", "pg://${secret:db/user}:literalpw@db", RulePasswordInURL},
 		// Named like a credential, with a literal that could be one.
 		{"POSTGRES_PASSWORD", "example", RuleCredentialName},
 		{"JWT_SECRET", "changeme", RuleCredentialName},
@@ -58,10 +59,12 @@ func TestEnvValues(t *testing.T) {
 		{"DATABASE_URL", "postgres://postgres@db:5432/payments", ""},
 		{"DATABASE_URL", "postgres://db:5432/payments?sslmode=disable", ""},
 		{"STRIPE_KEY", "${secret:stripe/api-key}", ""},
+		{"URL", "pg://${secret:db-password}@db", ""},
+		{"URL", "pg://${secret:db/user}:${secret:db/password}@db", ""},
 	}
 	for _, c := range cases {
 		svc := &staxv1alpha1.BlueprintService{Name: "api", Env: map[string]staxv1alpha1.EnvValue{c.name: staxv1alpha1.EnvValue(c.value)}}
-		got := Service(svc)
+		got := Service(svc, nil)
 		switch {
 		case c.want == "" && len(got) != 0:
 			t.Errorf("%s: found %s, want nothing", c.name, got[0].Rule)
@@ -97,7 +100,7 @@ func TestFields(t *testing.T) {
 		AllowPlaintext: []string{"FIXTURE_TOKEN", "command[1]"},
 	}
 	var got []string
-	for _, f := range Service(svc) {
+	for _, f := range Service(svc, nil) {
 		got = append(got, f.Field.String()+" "+f.Rule)
 	}
 	want := []string{
@@ -118,7 +121,7 @@ func TestFields(t *testing.T) {
 func TestFindingsNameNoValue(t *testing.T) {
 	secret := token("sk_live_", "4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh")
 	svc := &staxv1alpha1.BlueprintService{Name: "api", Env: map[string]staxv1alpha1.EnvValue{"STRIPE_KEY": staxv1alpha1.EnvValue(secret)}}
-	findings := Service(svc)
+	findings := Service(svc, nil)
 	if len(findings) != 1 {
 		t.Fatalf("want 1 finding, got %d", len(findings))
 	}

@@ -60,12 +60,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/plaintext"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 )
 
@@ -161,13 +163,31 @@ func (e *InvalidReferenceError) Error() string {
 	return fmt.Sprintf("service %s, %s: %s: %q", e.Service, e.Field, e.Reason, e.Text)
 }
 
-// ServiceError is a service that cannot be rendered, with every reason.
+// ServiceError is a service that cannot be rendered, with every reason:
+// literal credentials the plaintext guard found, or else references that
+// cannot be resolved as written.
 type ServiceError struct {
 	Service string
-	Errs    []*InvalidReferenceError
+	// Plaintext are the service's literals that look like credentials. A
+	// service with any is not rendered, and its references are not
+	// reported: an invalid reference's error quotes its text, which here
+	// holds the credential.
+	Plaintext []plaintext.Finding
+	Errs      []*InvalidReferenceError
+}
+
+// Reason is the Ready reason of the error.
+func (e *ServiceError) Reason() string {
+	if len(e.Plaintext) > 0 {
+		return staxv1alpha1.ReasonPlaintextSecret
+	}
+	return staxv1alpha1.ReasonInvalidReference
 }
 
 func (e *ServiceError) Error() string {
+	if len(e.Plaintext) > 0 {
+		return plaintext.Message(e.Service, e.Plaintext)
+	}
 	msgs := make([]string, len(e.Errs))
 	for i, err := range e.Errs {
 		msgs[i] = err.Error()
@@ -206,6 +226,12 @@ func Build(bp *staxv1alpha1.Blueprint) (*Plan, []*ServiceError) {
 
 	var errs []*ServiceError
 	for i := range bp.Spec.Services {
+		// No object is rendered with a literal credential: the service is
+		// left as it runs until the value is moved into a Secret.
+		if findings := plaintext.Service(&bp.Spec.Services[i], field.NewPath("spec", "services").Index(i)); len(findings) > 0 {
+			errs = append(errs, &ServiceError{Service: bp.Spec.Services[i].Name, Plaintext: findings})
+			continue
+		}
 		svc, err := buildService(bp, &bp.Spec.Services[i], plan.GeneratedSecretName, generated)
 		if err != nil {
 			errs = append(errs, err)

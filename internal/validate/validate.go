@@ -25,6 +25,7 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/depgraph"
+	"github.com/stax-dev/blueprint-operator/internal/plaintext"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 )
@@ -120,6 +121,12 @@ func blueprint(ctx context.Context, adm *admission, obj map[string]any, document
 		bp := &staxv1alpha1.Blueprint{}
 		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, bp) == nil {
 			res.Problems = append(res.Problems, fromFieldErrors(namedChecks(bp))...)
+			// The shipped admission policy refuses literal credentials
+			// too: say so alongside.
+			for i := range bp.Spec.Services {
+				findings := plaintext.Service(&bp.Spec.Services[i], field.NewPath("spec", "services").Index(i))
+				res.Problems = append(res.Problems, fromFieldErrors(plaintextErrors(findings))...)
+			}
 		}
 		return res
 	}
@@ -150,6 +157,7 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 	_, renderErrs := render.Build(bp)
 	for _, serr := range renderErrs {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == serr.Service })
+		errs = append(errs, plaintextErrors(serr.Plaintext)...)
 		for _, e := range serr.Errs {
 			errs = append(errs, field.Invalid(source(services.Index(i), &bp.Spec.Services[i], e), e.Text, e.Reason))
 		}
@@ -186,6 +194,16 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == cycle[0] })
 		errs = append(errs, field.Invalid(services.Index(i).Child("dependsOn"), field.OmitValueType{},
 			"dependsOn forms a cycle: "+depgraph.Format(cycle)))
+	}
+	return errs
+}
+
+// plaintextErrors words the plaintext guard's findings, naming the field
+// and the rule, never the value.
+func plaintextErrors(findings []plaintext.Finding) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range findings {
+		errs = append(errs, field.Invalid(f.Field, field.OmitValueType{}, plaintext.FieldMessage(f)))
 	}
 	return errs
 }
