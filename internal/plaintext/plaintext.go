@@ -202,14 +202,20 @@ func literals(svc *staxv1alpha1.BlueprintService, path *field.Path) []literal {
 
 // flag reads an item --db-password=VALUE (or name=VALUE) as variable
 // DB_PASSWORD with value VALUE, so that credential-name sees flags as it
-// sees env.
+// sees env. An item with whitespace after the = is a script or a sentence,
+// not a flag; quotes around VALUE are dropped.
 func flag(item string) (name, value string) {
 	name, value, ok := strings.Cut(strings.TrimLeft(item, "-"), "=")
-	if !ok || name == "" || strings.ContainsAny(name, " \t/:") {
+	if !ok || !flagNameRe.MatchString(name) || strings.ContainsAny(value, " \t\n") {
 		return "", ""
+	}
+	if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+		value = value[1 : len(value)-1]
 	}
 	return strings.ReplaceAll(name, "-", "_"), value
 }
+
+var flagNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 
 // match returns the id of the first rule that l matches, or "".
 func match(l literal) string {
