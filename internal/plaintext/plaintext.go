@@ -271,19 +271,30 @@ func gitleaksRule(l literal) string {
 		return ""
 	}
 	// Report the most specific rule: gitleaks' generic rule matches
-	// wherever a keyword and a high-entropy word meet.
+	// wherever a keyword and a high-entropy word meet, so a variable named
+	// about a credential (OAUTH_CLIENT_ID, TOKEN_URL) is left to the other
+	// rules.
 	ids := make([]string, 0, len(findings))
 	for _, f := range findings {
+		if f.RuleID == genericRule && aboutACredentialRe.MatchString(l.name) {
+			continue
+		}
 		ids = append(ids, f.RuleID)
+	}
+	if len(ids) == 0 {
+		return ""
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if id != "generic-api-key" {
+		if id != genericRule {
 			return id
 		}
 	}
 	return ids[0]
 }
+
+// genericRule is gitleaks' rule for a keyword next to a high-entropy word.
+const genericRule = "generic-api-key"
 
 var (
 	detectorOnce sync.Once
