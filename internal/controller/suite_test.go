@@ -125,6 +125,7 @@ var _ = AfterSuite(func() {
 	// even when this check fails and no control plane is left behind.
 	if k8sClient != nil {
 		expectNoValueLeaked()
+		expectNoPastedValueLeaked()
 		expectRBACMatchesAudit()
 	}
 })
