@@ -76,6 +76,7 @@ verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy,
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go test ./... -coverprofile cover.out
+	@go test ./internal/plaintext/ -run '^TestGuardCorpus$$' -count=1 -v | grep 'plaintext guard'
 
 .PHONY: test-reliability
 test-reliability: manifests envtest ## The manager binary under API faults, SIGKILLs and leader election (about 3 minutes; RELIABILITY_* variables size it).

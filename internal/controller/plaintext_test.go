@@ -183,6 +183,8 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 				g.Expect(err).To(HaveOccurred())
 			}, timeout, interval).Should(Succeed())
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "refused as invalid: %v", err)
+			// As the README quotes it.
+			Expect(err.Error()).To(HavePrefix(`blueprints.stax.dev "` + bp.Name + `" is forbidden: ValidatingAdmissionPolicy 'blueprint-operator-plaintext-guard' with binding 'blueprint-operator-plaintext-guard' denied request: service `))
 			Expect(err.Error()).To(ContainSubstring(c.want))
 			Expect(err.Error()).To(ContainSubstring("${secret:NAME/KEY}"))
 			Expect(err.Error()).NotTo(ContainSubstring(c.secret))

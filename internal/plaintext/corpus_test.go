@@ -261,6 +261,30 @@ func TestGuardCorpus(t *testing.T) {
 		}
 	}
 
+	// Every opt-out in the repository is needed: without it, the field it
+	// names is found.
+	optOuts := 0
+	for where, bp := range bps {
+		for i := range bp.Spec.Services {
+			svc := bp.Spec.Services[i].DeepCopy()
+			entries := svc.AllowPlaintext
+			svc.AllowPlaintext = nil
+			found := map[string]bool{}
+			for _, f := range Service(svc, nil) {
+				found[strings.TrimPrefix(f.Where, "env ")] = true
+			}
+			for _, e := range entries {
+				optOuts++
+				if !found[e] {
+					t.Errorf("%s: service %s lists %s in allowPlaintext, which the guard would not flag", where, svc.Name, e)
+				}
+			}
+		}
+	}
+	if optOuts == 0 {
+		t.Errorf("no Blueprint of the repository uses allowPlaintext: the examples must show it")
+	}
+
 	var lines []string
 	for cat, c := range recall {
 		lines = append(lines, fmt.Sprintf("plaintext guard recall, %s: %d of %d (%.1f%%)", cat, c.found, c.total, 100*float64(c.found)/float64(c.total)))
