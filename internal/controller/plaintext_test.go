@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -199,6 +200,26 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 
 		By("admitting the README's Blueprint as it is")
 		Expect(k8sClient.Create(ctx, paymentsBlueprint(ns))).To(Succeed())
+
+		By("failing open beyond the CEL cost budget, leaving the Blueprint to the operator")
+		// The same token in the same variable was refused above, so the
+		// policy is active: this Blueprint is admitted because its checks
+		// exceed the budget and the policy's failurePolicy is Ignore.
+		huge := paymentsBlueprint(ns)
+		huge.Name = "beyond-the-budget"
+		filler := strings.Repeat("harmless setting text ", 23)[:500]
+		for i := range 30 {
+			svc := staxv1alpha1.BlueprintService{Name: fmt.Sprintf("filler-%02d", i), Image: "ghcr.io/example/filler:1.0", Env: map[string]staxv1alpha1.EnvValue{}}
+			for j := range 64 {
+				svc.Env[fmt.Sprintf("SETTING_%02d", j)] = staxv1alpha1.EnvValue(filler)
+			}
+			huge.Spec.Services = append(huge.Spec.Services, svc)
+		}
+		huge.Spec.Services[1].Env["GITHUB_TOKEN"] = staxv1alpha1.EnvValue(token)
+		Expect(k8sClient.Create(ctx, huge)).To(Succeed())
+		Eventually(readyCondition(ns, huge.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonPlaintextSecret),
+			HaveField("Message", ContainSubstring("service api: env GITHUB_TOKEN (rule github-pat) holds a literal credential"))))
 	})
 
 	It("refuses allowPlaintext naming what the service does not set, naming it", func() {
