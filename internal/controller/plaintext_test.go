@@ -10,11 +10,13 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -92,12 +94,16 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 		key := pasted("sk_live_", "4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh")
 		pw := pasted("hunter", "2hunter2")
 
-		By("a Blueprint that runs")
+		By("a Blueprint that runs, its api exposed")
 		bp := paymentsBlueprint(ns)
+		bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "payments.example.com"}
+		bp.Spec.Services[1].Expose = ptr.To(true)
 		createSecret(ns, "stripe", map[string]string{"api-key": "stripe-test-value-for-the-guard"})
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		rollOut(ns, bp.Name)
 		before := getDeployment(ns, "api")(Default)
+		ingress := &networkingv1.Ingress{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, ingress)).To(Succeed())
 
 		By("pasting a key into env and a password into a URL of args")
 		updateBlueprint(ns, bp.Name, func(bp *staxv1alpha1.Blueprint) {
@@ -118,6 +124,12 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 		Expect(after.Generation).To(Equal(before.Generation))
 		Expect(after.Spec.Template).To(Equal(before.Spec.Template))
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "db"}, &appsv1.Deployment{})).To(Succeed())
+		// The status above was written by the reconcile that ran every
+		// phase, routes included, for this generation.
+		kept := &networkingv1.Ingress{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, kept)).To(Succeed(), "the api's Ingress is kept")
+		Expect(kept.UID).To(Equal(ingress.UID))
+		Expect(kept.DeletionTimestamp).To(BeNil())
 
 		By("rendering again once the value is a reference, or opted out")
 		// A fixture opted out is rendered as written: it is not a pasted

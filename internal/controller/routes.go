@@ -82,6 +82,11 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		}
 		sc.urls[svc.Name] = rt.URL
 	}
+	// A service that failed to render keeps its route, as it keeps its
+	// Deployment, until it renders again or leaves the spec.
+	for _, name := range unrendered(sc) {
+		wantIngress[name], wantRoute[name] = true, true
+	}
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	ingresses := &networkingv1.IngressList{}
 	if err := r.List(ctx, ingresses, client.InNamespace(sc.bp.Namespace), selector); err != nil {
@@ -106,4 +111,20 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 		}
 	}
 	return nil
+}
+
+// unrendered lists the services of the spec that the plan left out because
+// they failed to render (a literal credential, an invalid reference).
+func unrendered(sc *scope) []string {
+	rendered := map[string]bool{}
+	for _, svc := range sc.plan.Services {
+		rendered[svc.Name] = true
+	}
+	var out []string
+	for _, svc := range sc.bp.Spec.Services {
+		if !rendered[svc.Name] {
+			out = append(out, svc.Name)
+		}
+	}
+	return out
 }
