@@ -31,7 +31,9 @@ cluster: the CRD's schema and CEL validation rules, evaluated by the API
 server's own code on the CRD this plugin was built with; then what the
 operator refuses in an admitted Blueprint: malformed references, references
 to undeclared auto-generated secrets (in env, command, args or files), values
-under the 128-bit entropy floor and dependsOn cycles. Where admission's
+under the 128-bit entropy floor, dependsOn cycles, and literal credentials in
+env, command, args, onRotate hooks or probes (the plaintext guard: each
+finding names the field and the rule, never the value). Where admission's
 message cannot name the offending value (an unknown dependsOn name, a
 colliding secret mountPath), the plugin adds a problem that does.
 

@@ -4,7 +4,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stax-dev/blueprint-operator/internal/plaintext"
 )
+
+// pastedStripeKey is a fake key in Stripe's format, assembled so that this
+// file holds no token a repository scanner would flag.
+var pastedStripeKey = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dcAbCdEfGh"
 
 const configMap = `apiVersion: v1
 kind: ConfigMap
@@ -65,6 +71,19 @@ spec:
 			},
 			wantStderr: "2 problem(s) in 1 Blueprint(s) from 1 file(s)\n",
 		},
+		"pasted credentials, named by field and rule, never printed": {
+			stdin: strings.NewReplacer(
+				"${secret:stripe/api-key}", pastedStripeKey,
+				"postgres://postgres:${secret:db-password}@db", "postgres://postgres:hunter2hunter2@db",
+			).Replace(readme),
+			args:     []string{"-"},
+			wantCode: 1,
+			wantStdout: []string{
+				"<stdin>: blueprint/payments-dev: spec.services[1].env[DATABASE_URL]: Invalid value: holds a literal credential (rule password-in-url): " + plaintext.Fix,
+				"<stdin>: blueprint/payments-dev: spec.services[1].env[STRIPE_KEY]: Invalid value: holds a literal credential (rule stripe-access-token): " + plaintext.Fix,
+			},
+			wantStderr: "2 problem(s) in 1 Blueprint(s) from 1 file(s)\n",
+		},
 		"a directory": {
 			args:     []string{path("bad")},
 			wantCode: 1,
@@ -109,6 +128,11 @@ spec:
 			}
 			if stderr != tc.wantStderr {
 				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, tc.wantStderr)
+			}
+			for _, value := range []string{pastedStripeKey, "hunter2hunter2"} {
+				if strings.Contains(stdout+stderr, value) {
+					t.Errorf("the output holds a pasted value")
+				}
 			}
 		})
 	}
