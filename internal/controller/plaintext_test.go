@@ -148,11 +148,16 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 
 	It("is refused at admission with the policy config/default installs, naming field and rule, never the value", func() {
 		ns := newNamespace()
+		token := pasted("ghp_", "R4nd0mT0k3nV4lu3xQ9zLmN2pK7sW1yB3cD5")
+		stored := paymentsBlueprint(ns)
+		stored.Name = "stored-before-the-policy"
+		stored.Spec.Services[1].Env["GITHUB_TOKEN"] = staxv1alpha1.EnvValue(token)
+		Expect(k8sClient.Create(ctx, stored)).To(Succeed())
+
 		for _, obj := range shippedGuard() {
 			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
 			DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed()) })
 		}
-		token := pasted("ghp_", "R4nd0mT0k3nV4lu3xQ9zLmN2pK7sW1yB3cD5")
 		hookPW := pasted("hookpw", "12345")
 		adminPW := pasted("examplepw", "")
 
@@ -202,6 +207,15 @@ var _ = Describe("The plaintext guard", Ordered, func() {
 			Expect(err.Error()).To(ContainSubstring("${secret:NAME/KEY}"))
 			Expect(err.Error()).NotTo(ContainSubstring(c.secret))
 		}
+
+		By("letting a Blueprint stored before the policy be annotated, and refusing an edit of its spec")
+		// The policy is active: the cases above were refused.
+		Expect(k8sClient.Patch(ctx, stored, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"stax.dev/rotate":"db-password"}}}`)))).To(Succeed())
+		err := k8sClient.Patch(ctx, stored, client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"description":"edited"}}`)))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "an edit of the spec is checked: %v", err)
+		Expect(err.Error()).To(ContainSubstring("service api: env GITHUB_TOKEN (rule github-pat) holds a literal credential"))
 
 		By("admitting a token under allowPlaintext")
 		bp := paymentsBlueprint(ns)

@@ -46,6 +46,14 @@ func AdmissionPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *adm
 	vars, checks := validations()
 	policy.Spec.Variables = append(patterns(), vars...)
 	policy.Spec.Validations = checks
+	// An update that leaves the spec as it is (an annotation such as
+	// kubectl blueprint rotate sets, a label, a finalizer) is not checked: a
+	// Blueprint stored before the policy can still be annotated, labelled
+	// and deleted; any edit of its spec must fix it.
+	policy.Spec.MatchConditions = []admissionregistrationv1.MatchCondition{{
+		Name:       "spec-written",
+		Expression: "request.operation == 'CREATE' || object.spec != oldObject.spec",
+	}}
 	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
 		ObjectMeta: metav1.ObjectMeta{Name: PolicyName},
