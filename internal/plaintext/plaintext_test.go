@@ -35,7 +35,7 @@ func TestEnvValues(t *testing.T) {
 		{"DB_PASS", "pass1234", RuleCredentialName},
 		{"GITHUB_TOKEN", "not-a-real-token-but-a-literal", RuleCredentialName},
 		{"API_KEY", "abc123def", RuleCredentialName},
-		{"CLIENT_SECRET", "hunter2 hunter2", RuleCredentialName},
+		{"CLIENT_SECRET", "correct horse battery staple", RuleCredentialName},
 
 		// Settings.
 		{"LOG_LEVEL", "info", ""},
