@@ -506,6 +506,38 @@ var _ = Describe("Blueprint reconciler", func() {
 		rollOut(ns, bp.Name)
 	})
 
+	It("renders a service that reads no value while the generated Secret is foreign", func() {
+		// The reconcile used to dereference the missing generated Secret
+		// for such a service, panic, and never create its Deployment.
+		foreign := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-generated", Namespace: ns},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{"theirs": []byte("foreign-value-8f3k2q")},
+		}
+		rememberValue("foreign-value-8f3k2q")
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "web", Image: "nginx:1.27", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 80}},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, "Conflict"),
+			HaveField("Message", ContainSubstring("Secret web-generated exists and is not controlled by this Blueprint"))))
+		Eventually(func(g Gomega) {
+			d := getDeployment(ns, "web")(g)
+			g.Expect(testutil.ControllerUID(d)).To(Equal(getBlueprint(ns, bp.Name).UID))
+			g.Expect(d.Spec.Template.Annotations).NotTo(HaveKey(staxv1alpha1.SecretsDigestAnnotation))
+		}, timeout, interval).Should(Succeed())
+		s := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), s)).To(Succeed())
+		Expect(s.ResourceVersion).To(Equal(foreign.ResourceVersion))
+		Expect(s.OwnerReferences).To(BeEmpty())
+	})
+
 	It("reverts hand edits of rendered objects and deletes objects of removed services", func() {
 		createSecret(ns, "stripe", map[string]string{"api-key": "sk_test_revert_aa11bb22"})
 		bp := paymentsBlueprint(ns)

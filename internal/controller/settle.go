@@ -21,6 +21,13 @@ import (
 // events: a label or annotation edit of a Secret, or an edit of a key nobody
 // consumes, leaves every digest as it is and restarts nothing.
 func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1.Deployment) {
+	// The generated Secret is unknown when it is foreign, superseded or
+	// being deleted: every service that reads a value is blocked then, and
+	// a service that reads none has an empty digest, which needs no key.
+	var key []byte
+	if sc.generatedSecret != nil {
+		key = sc.generatedSecret.Data[staxv1alpha1.DigestKey]
+	}
 	var services []settle.Service
 	for i := range sc.plan.Services {
 		svc := &sc.plan.Services[i]
@@ -29,7 +36,7 @@ func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1
 		}
 		s := settle.Service{
 			Name: svc.Name,
-			Read: digest.Compute(sc.generatedSecret.Data[staxv1alpha1.DigestKey], usedRefs(svc), sc.lookupValue),
+			Read: digest.Compute(key, usedRefs(svc), sc.lookupValue),
 		}
 		if dep, ok := current[svc.Name]; ok {
 			s.Running = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]

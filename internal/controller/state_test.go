@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,6 +20,7 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
+	"github.com/stax-dev/blueprint-operator/internal/status"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
@@ -258,6 +260,53 @@ func getHTTPRoute(ns, name string) func(Gomega) *unstructured.Unstructured {
 		return u
 	}
 }
+
+var _ = Describe("Status lists past the API's bounds", func() {
+	It("lists as many undeclared claims as status.undeclaredClaims holds, says how many there are, and keeps status current", func(ctx SpecContext) {
+		ns := newNamespace()
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "many", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "db", Image: "postgres:16-alpine", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 5432}},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+
+		By("owning one claim more than the list holds, none of them declared")
+		n := status.MaxUndeclaredClaims + 1
+		for i := range n {
+			volume := fmt.Sprintf("v%03d", i)
+			pvc := &corev1.PersistentVolumeClaim{
+				ObjectMeta: metav1.ObjectMeta{
+					Name: render.ClaimName(bp.Name, "db", volume), Namespace: ns,
+					Labels: render.ClaimLabels(bp.Name, "db", volume),
+					OwnerReferences: []metav1.OwnerReference{{
+						APIVersion: staxv1alpha1.GroupVersion.String(), Kind: "Blueprint", Name: bp.Name, UID: bp.UID,
+						Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+					}},
+				},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				},
+			}
+			Expect(k8sClient.Create(ctx, pvc)).To(Succeed())
+		}
+
+		By("still writing status for a new generation, with the first claims by name and the count")
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Description = "many claims" })
+		Eventually(func(g Gomega) {
+			b := fetchBlueprint(g, ns, bp.Name)
+			g.Expect(b.Status.ObservedGeneration).To(HaveValue(Equal(b.Generation)))
+			g.Expect(b.Status.UndeclaredClaims).To(HaveLen(status.MaxUndeclaredClaims))
+			g.Expect(b.Status.UndeclaredClaims).To(HaveEach(HavePrefix("many-db-v")))
+			g.Expect(b.Status.UndeclaredClaims).NotTo(ContainElement(render.ClaimName(bp.Name, "db", fmt.Sprintf("v%03d", n-1))))
+			g.Expect(readyCondition(ns, bp.Name)(g)).To(And(haveReason(metav1.ConditionTrue, "Available"),
+				HaveField("Message", ContainSubstring("status.undeclaredClaims lists %d of %d undeclared claims", status.MaxUndeclaredClaims, n))))
+		}, timeout, interval).Should(Succeed())
+	})
+})
 
 var _ = Describe("Expose", func() {
 	ctx := context.Background()

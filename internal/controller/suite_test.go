@@ -124,6 +124,7 @@ var _ = AfterSuite(func() {
 	// Teardown is registered with DeferCleanup in BeforeSuite, so it runs
 	// even when this check fails and no control plane is left behind.
 	if k8sClient != nil {
+		expectNoReconcilePanicked()
 		expectNoValueLeaked()
 		expectNoPastedValueLeaked()
 		expectRBACMatchesAudit()

@@ -108,6 +108,9 @@ var parseErrorTests = map[string]struct {
 	"mixed spelling":       {"${secret:a/b>", 0, "${secret:a/b>", "unterminated reference"},
 	"mixed spelling angle": {"$<secret:a/b}", 0, "$<secret:a/b}", "unterminated reference"},
 	"empty brace":          {"${}", 0, "${}", "empty reference"},
+	"digest key":           {"x${secret:web-generated/.digest-key}", 1, "${secret:web-generated/.digest-key}", `key ".digest-key" is reserved`},
+	"staged value":         {"$<secret:web-generated/.staged.db-password>", 0, "$<secret:web-generated/.staged.db-password>", `key ".staged.db-password" is reserved`},
+	"staged, other Secret": {"${secret:other/.staged.x}", 0, "${secret:other/.staged.x}", `key ".staged.x" is reserved`},
 	"empty angle":          {"$<>", 0, "$<>", "empty reference"},
 	"shell variable": {
 		"PATH=${HOME}/bin", 5, "${HOME}",

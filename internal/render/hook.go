@@ -59,9 +59,18 @@ func HookLabelValue(blueprintName, secretName string) string {
 // deterministic, so a reconcile that crashed after creating the Job finds it
 // under the same name instead of creating a second one, and at most 63
 // characters, like the job-name label the Job controller sets.
+//
+// It is a DNS subdomain whatever the Blueprint's name: the name (itself a
+// DNS subdomain) is cut to 20 characters, and a cut that ends on a '-' or a
+// '.' is trimmed back to a letter or digit, so that no DNS label of the
+// result starts or ends with either. (Trimming only '-' let
+// abcdefghijklmnopqrs.t become abcdefghijklmnopqrs.-..., which the API
+// server refuses.) Every name that rule produced and the API server
+// accepted is produced unchanged, so the Job of a rotation in flight across
+// an upgrade keeps its name.
 func HookJobName(blueprintName, secretName string, attempt int64) string {
 	// 20 + 1 + 12 + 1 + 8 + 1 + at most 19 digits: at most 62.
-	prefix := strings.TrimRight(truncateName(blueprintName, 20), "-")
+	prefix := strings.TrimRight(truncateName(blueprintName, 20), "-.")
 	secret := strings.Trim(truncateName(dnsLabelChars(secretName), 12), "-")
 	if secret == "" {
 		secret = "secret"

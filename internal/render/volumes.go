@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -8,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -17,6 +20,21 @@ import (
 // volumeNamePrefix starts the pod volume name of every Blueprint volume, so
 // none collides with the /tmp volume or a secret file's volume.
 const volumeNamePrefix = "vol-"
+
+// PodVolumeName names the pod volume of a Blueprint volume: vol-NAME. A pod
+// volume's name is a DNS label of at most 63 characters, and a volume's name
+// may have 63 itself: one that vol- would push past 63 is cut, and a digest
+// of the whole name keeps it unique among the service's volumes. Every
+// name that fits is unchanged.
+func PodVolumeName(volume string) string {
+	name := volumeNamePrefix + volume
+	if len(name) <= validation.DNS1123LabelMaxLength {
+		return name
+	}
+	sum := sha256.Sum256([]byte(volume))
+	// 4 + 46 + 1 + 12 = 63.
+	return volumeNamePrefix + strings.TrimRight(volume[:46], "-") + "-" + hex.EncodeToString(sum[:6])
+}
 
 // ClaimName is the deterministic name of the PersistentVolumeClaim of a pvc
 // volume: BLUEPRINT-SERVICE-VOLUME. The API bounds each part to 63
@@ -78,7 +96,7 @@ func volumes(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService) ([]
 	var claims []Claim
 	for i := range svc.Volumes {
 		v := &svc.Volumes[i]
-		name := volumeNamePrefix + v.Name
+		name := PodVolumeName(v.Name)
 		vol := corev1ac.Volume().WithName(name)
 		switch v.Type {
 		case staxv1alpha1.VolumeTypePVC:

@@ -7,7 +7,9 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,6 +24,15 @@ import (
 
 // maxMessage bounds condition messages well below the API's 32768 limit.
 const maxMessage = 4096
+
+// The most items the API stores in status.pendingRemovals and
+// status.undeclaredClaims (their MaxItems). A longer list would make every
+// status write fail with 422, freezing the status: Apply lists this many and
+// says in the Ready condition how many there are.
+const (
+	MaxPendingRemovals  = 512
+	MaxUndeclaredClaims = 256
+)
 
 // Problem is something that keeps the Blueprint from being Ready. Messages
 // name services, env keys, Secrets and keys; never a value.
@@ -75,8 +86,8 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	st.GeneratedSecretName = obs.GeneratedSecretName
 	setServices(st, obs.Services)
 	st.Secrets = obs.Secrets
-	st.PendingRemovals = obs.PendingRemovals
-	st.UndeclaredClaims = obs.UndeclaredClaims
+	st.PendingRemovals = capPendingRemovals(obs.PendingRemovals)
+	st.UndeclaredClaims = capUndeclaredClaims(obs.UndeclaredClaims)
 	setReadyCondition(st, obs)
 	setReconcilingCondition(st, obs)
 	setStalledCondition(st, obs)
@@ -166,8 +177,58 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	return staxv1alpha1.ReasonAvailable, fmt.Sprintf("all %d services are available", len(obs.Services)), false, true
 }
 
+// capPendingRemovals lists at most MaxPendingRemovals values: those pruned
+// soonest (by name among equals), so what goes next is always listed.
+func capPendingRemovals(all []staxv1alpha1.PendingRemoval) []staxv1alpha1.PendingRemoval {
+	if len(all) <= MaxPendingRemovals {
+		return all
+	}
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(a, b staxv1alpha1.PendingRemoval) int {
+		if c := pruneAfter(a).Compare(pruneAfter(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return sorted[:MaxPendingRemovals]
+}
+
+func pruneAfter(p staxv1alpha1.PendingRemoval) time.Time {
+	if p.PruneAfter == nil {
+		return time.Time{}
+	}
+	return p.PruneAfter.Time
+}
+
+// capUndeclaredClaims lists at most MaxUndeclaredClaims claims, the first
+// by name.
+func capUndeclaredClaims(all []string) []string {
+	if len(all) <= MaxUndeclaredClaims {
+		return all
+	}
+	sorted := slices.Clone(all)
+	slices.Sort(sorted)
+	return sorted[:MaxUndeclaredClaims]
+}
+
+// capNote says which lists status shortened, with their full counts, or "".
+func capNote(obs Observation) string {
+	var notes []string
+	if n := len(obs.PendingRemovals); n > MaxPendingRemovals {
+		notes = append(notes, fmt.Sprintf("status.pendingRemovals lists the %d of %d values pending removal that are pruned soonest", MaxPendingRemovals, n))
+	}
+	if n := len(obs.UndeclaredClaims); n > MaxUndeclaredClaims {
+		notes = append(notes, fmt.Sprintf("status.undeclaredClaims lists %d of %d undeclared claims (the first by name)", MaxUndeclaredClaims, n))
+	}
+	return strings.Join(notes, "; ")
+}
+
 func setReadyCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	reason, message, _, ok := summary(obs)
+	if note := capNote(obs); note != "" {
+		// The note is never the part cut off.
+		message = truncateTo(message, maxMessage-len(note)-len("; ")) + "; " + note
+	}
 	status := metav1.ConditionFalse
 	if ok {
 		status = metav1.ConditionTrue
@@ -219,10 +280,15 @@ func joinProblems(ps []Problem) string {
 // message would never equal the computed one and every reconcile would write
 // the status again.
 func truncate(s string) string {
-	if len(s) <= maxMessage {
+	return truncateTo(s, maxMessage)
+}
+
+// truncateTo bounds s to n bytes as truncate does.
+func truncateTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxMessage - len("...")
+	cut := n - len("...")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

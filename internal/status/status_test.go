@@ -3,12 +3,16 @@ package status_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +20,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -689,4 +694,116 @@ func TestWritten(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyCapsLists: status lists at most as many pending removals and
+// undeclared claims as the API stores (their MaxItems, read from the CRD),
+// the ones pruned soonest and the first claims by name, and the Ready
+// condition says how many there are, whatever else it says.
+func TestApplyCapsLists(t *testing.T) {
+	crd := readCRD(t)
+	statusProps := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["status"].Properties
+	if got := *statusProps["pendingRemovals"].MaxItems; got != status.MaxPendingRemovals {
+		t.Fatalf("CRD pendingRemovals maxItems = %d, MaxPendingRemovals = %d", got, status.MaxPendingRemovals)
+	}
+	if got := *statusProps["undeclaredClaims"].MaxItems; got != status.MaxUndeclaredClaims {
+		t.Fatalf("CRD undeclaredClaims maxItems = %d, MaxUndeclaredClaims = %d", got, status.MaxUndeclaredClaims)
+	}
+
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// n values; value i is pruned i hours from base, listed in reverse.
+	removals := func(n int) []staxv1alpha1.PendingRemoval {
+		out := make([]staxv1alpha1.PendingRemoval, 0, n)
+		for i := n - 1; i >= 0; i-- {
+			out = append(out, staxv1alpha1.PendingRemoval{
+				Name: fmt.Sprintf("v%04d", i), RemovedAt: &metav1.Time{Time: base},
+				PruneAfter: &metav1.Time{Time: base.Add(time.Duration(i) * time.Hour)},
+			})
+		}
+		return out
+	}
+	claims := func(n int) []string {
+		out := make([]string, 0, n)
+		for i := n - 1; i >= 0; i-- {
+			out = append(out, fmt.Sprintf("bp-svc-c%04d", i))
+		}
+		return out
+	}
+	available := []status.ServiceObservation{{Name: "api", Desired: 1, Available: true}}
+	long := status.Problem{Reason: staxv1alpha1.ReasonSecretNotFound, Message: strings.Repeat("x", 5000)}
+	tests := map[string]struct {
+		obs                     status.Observation
+		removals, claims        int
+		firstRemoval, lastClaim string
+		ready                   metav1.ConditionStatus
+		note                    []string
+	}{
+		"at the caps: everything, as observed, and no note": {
+			obs:      status.Observation{Services: available, PendingRemovals: removals(512), UndeclaredClaims: claims(256)},
+			removals: 512, claims: 256, firstRemoval: "v0511", lastClaim: "bp-svc-c0000", ready: metav1.ConditionTrue,
+		},
+		"one past each cap: the soonest pruned and the first claims by name, with the counts": {
+			obs:      status.Observation{Services: available, PendingRemovals: removals(513), UndeclaredClaims: claims(257)},
+			removals: 512, claims: 256, firstRemoval: "v0000", lastClaim: "bp-svc-c0255", ready: metav1.ConditionTrue,
+			note: []string{"status.pendingRemovals lists the 512 of 513 values pending removal that are pruned soonest", "status.undeclaredClaims lists 256 of 257 undeclared claims (the first by name)"},
+		},
+		"far past one cap, with a problem whose message is cut: the note survives": {
+			obs:      status.Observation{Services: available, PendingRemovals: removals(5000), Problems: []status.Problem{long}},
+			removals: 512, firstRemoval: "v0000", ready: metav1.ConditionFalse,
+			note: []string{"status.pendingRemovals lists the 512 of 5000 values pending removal that are pruned soonest"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := slices.Clone(tt.obs.PendingRemovals)
+			var st staxv1alpha1.BlueprintStatus
+			status.Apply(&st, tt.obs)
+			if len(st.PendingRemovals) != tt.removals || len(st.UndeclaredClaims) != tt.claims {
+				t.Fatalf("listed %d removals and %d claims, want %d and %d", len(st.PendingRemovals), len(st.UndeclaredClaims), tt.removals, tt.claims)
+			}
+			if tt.removals > 0 && st.PendingRemovals[0].Name != tt.firstRemoval {
+				t.Errorf("first removal %s, want %s", st.PendingRemovals[0].Name, tt.firstRemoval)
+			}
+			if tt.claims > 0 && st.UndeclaredClaims[tt.claims-1] != tt.lastClaim {
+				t.Errorf("last claim %s, want %s", st.UndeclaredClaims[tt.claims-1], tt.lastClaim)
+			}
+			if !reflect.DeepEqual(tt.obs.PendingRemovals, in) {
+				t.Error("Apply reordered the observation's list")
+			}
+			c := meta.FindStatusCondition(st.Conditions, ready)
+			if c.Status != tt.ready {
+				t.Errorf("Ready = %s, want %s", c.Status, tt.ready)
+			}
+			if len(c.Message) > 4096 {
+				t.Errorf("message of %d bytes", len(c.Message))
+			}
+			for _, n := range tt.note {
+				if !strings.Contains(c.Message, n) {
+					t.Errorf("Ready message %q does not say %q", c.Message, n)
+				}
+			}
+			if tt.note == nil && strings.Contains(c.Message, "status.") {
+				t.Errorf("Ready message %q speaks of a cap", c.Message)
+			}
+			// The same observation again changes nothing.
+			before := st.DeepCopy()
+			status.Apply(&st, tt.obs)
+			if !equality.Semantic.DeepEqual(before, &st) {
+				t.Error("not idempotent")
+			}
+		})
+	}
+}
+
+func readCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "stax.dev_blueprints.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(raw, crd); err != nil {
+		t.Fatal(err)
+	}
+	return crd
 }
