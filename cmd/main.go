@@ -80,7 +80,7 @@ func main() {
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0,
 		"Burst allowed above --kube-api-qps; 0 keeps client-go's default. Ignored when --kube-api-qps is -1.")
 	flag.BoolVar(&controllerOptions.StripSecretMetadata, "strip-secret-metadata", controllerOptions.StripSecretMetadata,
-		"Keep only namespace, name and resourceVersion of each Secret in the metadata-only Secret watch's cache (nothing reads the rest), so many or large Secrets elsewhere in the cluster cost little memory.")
+		"Keep only namespace, name, resourceVersion and the controller ownerReference of each Secret in the metadata-only Secret watch's cache (nothing reads the rest), so many or large Secrets elsewhere in the cluster cost little memory.")
 	flag.DurationVar(&controllerOptions.RemovedValueRetention, "removed-value-retention", controllerOptions.RemovedValueRetention,
 		"How long a generated value whose secret is no longer declared stays in the generated Secret before it is pruned, "+
 			"unless the Blueprint sets spec.removedValueRetention; 0 prunes at once.")
