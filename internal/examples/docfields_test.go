@@ -255,7 +255,7 @@ func TestDocsDenyNoExistingField(t *testing.T) {
 	for text, want := range map[string]int{
 		"What it does not mean: a Blueprint defines no readiness probes, so a pod counts":                   2,
 		"A\n  Blueprint has no `imagePullSecrets` field; pods run as the namespace's":                       1,
-		"refuses the pods, because a Blueprint sets no\n  `securityContext`; a ResourceQuota":              1,
+		"refuses the pods, because a Blueprint sets no\n  `securityContext`; a ResourceQuota":               1,
 		"a Blueprint sets a CPU request and no CPU limit (a LimitRange with a default CPU limit satisfies)": 0,
 		"A Blueprint has no finalizer of its own.":                                                          0,
 	} {
