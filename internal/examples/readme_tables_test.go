@@ -14,8 +14,8 @@ import (
 
 	// Registers the operator's metrics in controller-runtime's registry, as
 	// the manager does.
-	_ "github.com/stax-dev/blueprint-operator/internal/metrics"
 	"github.com/stax-dev/blueprint-operator/internal/managerflags"
+	_ "github.com/stax-dev/blueprint-operator/internal/metrics"
 )
 
 // The README's tables of flags, Ready reasons, RBAC grants and metrics are
