@@ -12,9 +12,9 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
+	"github.com/stax-dev/blueprint-operator/internal/managerflags"
 	// Registers the operator's metrics in controller-runtime's registry, as
 	// the manager does.
-	"github.com/stax-dev/blueprint-operator/internal/managerflags"
 	_ "github.com/stax-dev/blueprint-operator/internal/metrics"
 )
 
