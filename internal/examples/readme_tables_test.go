@@ -2,6 +2,7 @@ package examples
 
 import (
 	"flag"
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -280,5 +281,77 @@ func TestREADMEMetricsTable(t *testing.T) {
 		if !listed[name] {
 			t.Errorf("the manager registers %s, which README's metrics table does not list", name)
 		}
+	}
+}
+
+// The README's table of Helm values gives each value's default as
+// dist/chart/values.yaml sets it.
+func TestREADMEHelmValuesTable(t *testing.T) {
+	var values map[string]any
+	if err := yaml.Unmarshal([]byte(readFile(t, "dist", "chart", "values.yaml")), &values); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(path string) (any, bool) {
+		var v any = values
+		for _, seg := range strings.Split(path, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if v, ok = m[seg]; !ok {
+				return nil, false
+			}
+		}
+		return v, true
+	}
+	format := func(v any) string {
+		switch v := v.(type) {
+		case []any:
+			if len(v) == 0 {
+				return "[]"
+			}
+		case map[string]any:
+			// manager.resources: "10m/64Mi requested, 500m/256Mi limit"
+			r, _ := v["requests"].(map[string]any)
+			l, _ := v["limits"].(map[string]any)
+			return fmt.Sprintf("%v/%v requested, %v/%v limit", r["cpu"], r["memory"], l["cpu"], l["memory"])
+		}
+		return fmt.Sprint(v)
+	}
+	checked := 0
+	for _, row := range tableRows(t, readFile(t, "README.md"), "| value | default | meaning |") {
+		names := backtickedIn(row[0])
+		var defaults []string
+		if strings.Contains(row[1], "requested") {
+			defaults = []string{row[1]}
+		} else {
+			for _, d := range strings.Split(row[1], ", ") {
+				defaults = append(defaults, strings.Trim(d, "`"))
+			}
+		}
+		if len(names) == 0 || len(names) != len(defaults) {
+			t.Errorf("README Helm row %q: %d values, %d defaults", row[0], len(names), len(defaults))
+			continue
+		}
+		parent := ""
+		for i, name := range names {
+			if strings.HasPrefix(name, ".") {
+				name = parent + name
+			} else if j := strings.LastIndex(name, "."); j >= 0 {
+				parent = name[:j]
+			}
+			v, ok := lookup(name)
+			if !ok {
+				t.Errorf("README's Helm table lists %s, which dist/chart/values.yaml does not set", name)
+				continue
+			}
+			if got := format(v); got != defaults[i] {
+				t.Errorf("README gives Helm value %s the default %q; values.yaml sets %q", name, defaults[i], got)
+			}
+			checked++
+		}
+	}
+	if checked < 12 {
+		t.Errorf("only %d Helm values checked: has the README's table changed shape?", checked)
 	}
 }
