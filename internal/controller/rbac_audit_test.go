@@ -153,8 +153,8 @@ var rbacExceptions = map[permission]string{
 	// ownerReferences: the reconciler adds one to the generated Secret under
 	// deletionPolicy Delete (an Update, audited as such), and admission
 	// checks delete with an authorizer call. The operator never deletes a
-	// Secret; the suite enables the plugin, so without this grant the
-	// deletionPolicy specs fail.
+	// Secret (neverUsed fails the suite if it sends one); the suite enables
+	// the plugin, so without this grant the deletionPolicy specs fail.
 	{"", "secrets", "delete"}: "authorized by OwnerReferencesPermissionEnforcement admission for ownerReference changes, not an audited request",
 	// Informers start with a list. client-go streams it over a watch
 	// (sendInitialEvents) where the API server supports it, as the suite's
@@ -172,6 +172,14 @@ var rbacExceptions = map[permission]string{
 	// isomorphic event); whether a spec repeats one within the recorder's
 	// series window depends on timing.
 	{"events.k8s.io", "events", "patch"}: "series updates of repeated events; timing-dependent in a test",
+}
+
+// neverUsed are grants the manager holds but must never send: a request
+// with one of them in the audit log fails the suite, whatever part of it ran.
+var neverUsed = map[permission]string{
+	// The README: the operator itself never deletes a Secret (a generated
+	// value would be lost). The grant serves only admission's check above.
+	{"", "secrets", "delete"}: "the operator never deletes a Secret",
 }
 
 // usedPermissions reads the audit log: every verb the manager's user sent,
@@ -259,7 +267,14 @@ func expectRBACMatchesAudit() {
 	slices.Sort(seen)
 	GinkgoWriter.Printf("the manager's requests in the audit log, per permission:\n  %s\n", strings.Join(seen, "\n  "))
 	Expect(missing).To(BeEmpty(), "the manager used permissions role.yaml does not grant")
+	for p, why := range neverUsed {
+		Expect(used[p]).To(BeZero(), "the manager sent %s, which it must never do: %s", p, why)
+	}
 	if fullSuiteRan() {
+		// The Secret requests the manager did send are in the log, so the
+		// absence of a delete above says something.
+		Expect(used[permission{"", "secrets", "create"}]).To(BeNumerically(">", 0), "no Secret create of the manager in the audit log")
+		Expect(used[permission{"", "secrets", "update"}]).To(BeNumerically(">", 0), "no Secret update of the manager in the audit log")
 		Expect(unused).To(BeEmpty(), "role.yaml grants permissions the manager never used; drop them from the +kubebuilder:rbac markers and run make manifests, or name them in rbacExceptions with the reason a real cluster needs them")
 	} else {
 		GinkgoWriter.Printf("part of the suite ran: not judging unused grants %v\n", unused)
