@@ -103,7 +103,27 @@ var secretReads = struct {
 
 type secretReadRecorder struct{ next http.RoundTripper }
 
+// secretCollections counts the manager's lists and watches of Secrets
+// (GETs of a collection), by whether they asked for metadata only. The
+// README: Secrets are never cached, only watched as metadata; a full Secret
+// informer would hold every Secret of the cluster in memory.
+var secretCollections = struct {
+	sync.Mutex
+	metadata, full []string
+}{}
+
 func (s secretReadRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	// /api/v1/secrets or /api/v1/namespaces/NS/secrets
+	path := strings.Trim(req.URL.Path, "/")
+	if req.Method == http.MethodGet && (path == "api/v1/secrets" || (strings.HasPrefix(path, "api/v1/namespaces/") && strings.HasSuffix(path, "/secrets") && strings.Count(path, "/") == 4)) {
+		secretCollections.Lock()
+		if strings.Contains(req.Header.Get("Accept"), "as=PartialObjectMetadata") {
+			secretCollections.metadata = append(secretCollections.metadata, req.URL.RequestURI())
+		} else {
+			secretCollections.full = append(secretCollections.full, req.URL.RequestURI())
+		}
+		secretCollections.Unlock()
+	}
 	// /api/v1/namespaces/NS/secrets/NAME
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
 	if req.Method == http.MethodGet && len(parts) == 6 && parts[0] == "api" && parts[2] == "namespaces" && parts[4] == "secrets" {
@@ -236,6 +256,16 @@ func grantedPermissions(role *rbacv1.ClusterRole) map[permission]bool {
 func fullSuiteRan() bool {
 	sc, _ := GinkgoConfiguration()
 	return len(sc.FocusStrings) == 0 && len(sc.SkipStrings) == 0 && len(sc.FocusFiles) == 0 && len(sc.SkipFiles) == 0 && sc.LabelFilter == ""
+}
+
+// expectNoFullSecretInformer fails if the manager ever listed or watched
+// Secrets with their data, after checking that it did watch them as
+// metadata (so the transport saw its informers' requests).
+func expectNoFullSecretInformer() {
+	secretCollections.Lock()
+	defer secretCollections.Unlock()
+	Expect(secretCollections.metadata).NotTo(BeEmpty(), "the manager never listed or watched Secrets as metadata: is its transport recording?")
+	Expect(secretCollections.full).To(BeEmpty(), "the manager listed or watched Secrets with their data: a full Secret informer")
 }
 
 // expectRBACMatchesAudit fails if config/rbac/role.yaml grants anything the

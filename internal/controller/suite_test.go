@@ -126,6 +126,7 @@ var _ = AfterSuite(func() {
 	if k8sClient != nil {
 		expectNoValueLeaked()
 		expectRBACMatchesAudit()
+		expectNoFullSecretInformer()
 	}
 })
 
