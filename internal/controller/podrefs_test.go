@@ -49,6 +49,11 @@ var _ = Describe("A missing ServiceAccount or image pull Secret", func() {
 			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonServiceAccountNotFound))
 			g.Expect(ready.Message).NotTo(ContainSubstring("regcred"))
 		}, timeout, interval).Should(Succeed())
+		// The operator has now looked for regcred before and after it
+		// existed, and never read its data (the manager's transport records
+		// every GET of a Secret): a pull Secret is known from the metadata
+		// cache only.
+		Expect(secretReadsOf(ns, "regcred")).NotTo(ContainElement(HaveSuffix(" full")))
 
 		// ServiceAccounts are not watched (that would cache all of them); the
 		// next reconcile, here one a Blueprint edit triggers, reads again.
