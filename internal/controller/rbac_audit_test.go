@@ -259,13 +259,18 @@ func fullSuiteRan() bool {
 }
 
 // expectNoFullSecretInformer fails if the manager ever listed or watched
-// Secrets with their data, after checking that it did watch them as
-// metadata (so the transport saw its informers' requests).
+// Secrets with their data. After the full suite it also requires that the
+// manager did watch them as metadata (so the transport saw its informers'
+// requests); a short focused run may end before the watch starts.
 func expectNoFullSecretInformer() {
 	secretCollections.Lock()
 	defer secretCollections.Unlock()
-	Expect(secretCollections.metadata).NotTo(BeEmpty(), "the manager never listed or watched Secrets as metadata: is its transport recording?")
 	Expect(secretCollections.full).To(BeEmpty(), "the manager listed or watched Secrets with their data: a full Secret informer")
+	if fullSuiteRan() {
+		Expect(secretCollections.metadata).NotTo(BeEmpty(), "the manager never listed or watched Secrets as metadata: is its transport recording?")
+	} else {
+		GinkgoWriter.Printf("part of the suite ran: %d metadata lists and watches of Secrets seen\n", len(secretCollections.metadata))
+	}
 }
 
 // expectRBACMatchesAudit fails if config/rbac/role.yaml grants anything the
