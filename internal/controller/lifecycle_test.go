@@ -287,11 +287,14 @@ var _ = Describe("Secret lifecycle", func() {
 		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v2))
 
-		By("rotating again for a new request of the same name")
+		By("rotating again for a new request of the same name, warning about a name that is no auto-generated secret")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
+			b.Annotations[staxv1alpha1.RotateAnnotation] = "pw,not-a-secret"
 			b.Annotations[staxv1alpha1.RotateRequestedAtAnnotation] = "2026-11-25T18:00:00Z"
 		})
 		v3 := expectRotated(v2)
+		Eventually(eventNotesOf(ns, "RotateIgnored"), timeout, interval).Should(ConsistOf(
+			"stax.dev/rotate names no auto-generated secret of this Blueprint: not-a-secret"))
 
 		By("rotating when the schedule falls due, and reporting when")
 		testClock.Step(721 * time.Hour)

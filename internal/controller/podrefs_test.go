@@ -30,6 +30,10 @@ var _ = Describe("A missing ServiceAccount or image pull Secret", func() {
 			g.Expect(ready.Message).To(ContainSubstring("service api: ServiceAccount api-reader not found in namespace " + ns))
 			g.Expect(ready.Message).To(ContainSubstring("service api: image pull Secret regcred not found in namespace " + ns))
 		}, timeout, interval).Should(Succeed())
+		// A Ready reason other than Progressing is also a Warning event
+		// with the Ready message.
+		Eventually(eventNotesOf(ns, staxv1alpha1.ReasonServiceAccountNotFound), timeout, interval).Should(ContainElement(
+			ContainSubstring("service api: ServiceAccount api-reader not found in namespace " + ns)))
 		// Rendered as declared all the same: kubelet and the ReplicaSet
 		// controller decide.
 		d := getDeployment(ns, "api")(Default)
