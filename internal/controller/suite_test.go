@@ -127,6 +127,7 @@ var _ = AfterSuite(func() {
 		expectNoValueLeaked()
 		expectRBACMatchesAudit()
 		expectNoFullSecretInformer()
+		expectBlueprintLogLinesNameIt()
 	}
 })
 
