@@ -126,6 +126,21 @@ func (s secretReadRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	// /api/v1/namespaces/NS/secrets/NAME
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	// /api/v1/namespaces/NS/services/NAME, /apis/apps/v1/namespaces/NS/deployments/NAME
+	if req.Method == http.MethodGet {
+		var ns, kind, name string
+		switch {
+		case len(parts) == 6 && parts[0] == "api" && parts[2] == "namespaces" && parts[4] == "services":
+			ns, kind, name = parts[3], "Service", parts[5]
+		case len(parts) == 7 && parts[0] == "apis" && parts[1] == "apps" && parts[3] == "namespaces" && parts[5] == "deployments":
+			ns, kind, name = parts[4], "Deployment", parts[6]
+		}
+		if kind != "" {
+			workloadGets.Lock()
+			workloadGets.gets = append(workloadGets.gets, ns+"/"+kind+"/"+name)
+			workloadGets.Unlock()
+		}
+	}
 	if req.Method == http.MethodGet && len(parts) == 6 && parts[0] == "api" && parts[2] == "namespaces" && parts[4] == "secrets" {
 		kind := "full"
 		if strings.Contains(req.Header.Get("Accept"), "as=PartialObjectMetadata") {
@@ -136,6 +151,26 @@ func (s secretReadRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 		secretReads.Unlock()
 	}
 	return s.next.RoundTrip(req)
+}
+
+// workloadGets lists every GET of a single Deployment or Service the manager
+// sent, as "namespace/Kind/name". The README: get only for an object the
+// caches have not seen yet.
+var workloadGets = struct {
+	sync.Mutex
+	gets []string
+}{}
+
+func workloadGetsIn(ns string) []string {
+	workloadGets.Lock()
+	defer workloadGets.Unlock()
+	var out []string
+	for _, g := range workloadGets.gets {
+		if strings.HasPrefix(g, ns+"/") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func secretReadsOf(ns, name string) []string {
