@@ -196,6 +196,17 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Before the operator's first status (none runs here): the CRD's
+	// default, observedGeneration -1 and no condition (docs/troubleshooting.md,
+	// No status at all).
+	code, stdout, stderr := plugin(t, "", "status", "payments-dev", "--kubeconfig", kubeconfig, "-n", ns)
+	if code != 0 {
+		t.Fatalf("before the first status: exit code %d, stderr: %s", code, stderr)
+	}
+	if want := "Blueprint: " + ns + "/payments-dev\nReady:     Unknown: the operator has not reported on this Blueprint yet\n\n"; !strings.HasPrefix(stdout, want) {
+		t.Errorf("before the first status, stdout:\n%s\nwant it to start with:\n%s", stdout, want)
+	}
+
 	generated := metav1.NewTime(time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC))
 	bp.Status = staxv1alpha1.BlueprintStatus{
 		ObservedGeneration: ptr.To(bp.Generation),
@@ -219,7 +230,7 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, stdout, stderr := plugin(t, "", "status", "payments-dev", "--kubeconfig", kubeconfig, "-n", ns)
+	code, stdout, stderr = plugin(t, "", "status", "payments-dev", "--kubeconfig", kubeconfig, "-n", ns)
 	if code != 0 {
 		t.Fatalf("exit code %d, stderr: %s", code, stderr)
 	}

@@ -50,6 +50,13 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
 
+// out is where the demo prints; its test reads it.
+var out io.Writer = os.Stdout
+
+// beforeStop, when set (by the demo's test), is called with the demo's
+// client once everything is printed, before the control plane stops.
+var beforeStop func(ctx context.Context, c client.Client) error
+
 const (
 	namespace  = "demo"
 	samplePath = "config/samples/stax_v1alpha1_blueprint.yaml"
@@ -64,7 +71,7 @@ func main() {
 }
 
 func step(format string, args ...any) {
-	fmt.Printf("\n==> "+format+"\n", args...)
+	fmt.Fprintf(out, "\n==> "+format+"\n", args...)
 }
 
 func run() error {
@@ -115,7 +122,7 @@ func run() error {
 	defer func() {
 		stopMgr()
 		if err := <-mgrDone; err != nil {
-			fmt.Println("operator stopped with an error:", err)
+			fmt.Fprintln(out, "operator stopped with an error:", err)
 		}
 	}()
 
@@ -169,9 +176,9 @@ func run() error {
 		return err
 	}
 	owner := metav1.GetControllerOf(generated)
-	fmt.Printf("type: %s, controlled by: %s/%s\n", generated.Type, owner.Kind, owner.Name)
+	fmt.Fprintf(out, "type: %s, controlled by: %s/%s\n", generated.Type, owner.Kind, owner.Name)
 	for _, k := range sortedKeys(generated.Data) {
-		fmt.Printf("  key %-20s %d bytes\n", k, len(generated.Data[k]))
+		fmt.Fprintf(out, "  key %-20s %d bytes\n", k, len(generated.Data[k]))
 	}
 
 	step("Rendered Deployments: every secret arrives through a secretKeyRef")
@@ -180,17 +187,17 @@ func run() error {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: svc.Name}, dep); err != nil {
 			return err
 		}
-		fmt.Printf("Deployment %s (replicas %d, image %s)\n", dep.Name, ptr.Deref(dep.Spec.Replicas, 1), dep.Spec.Template.Spec.Containers[0].Image)
+		fmt.Fprintf(out, "Deployment %s (replicas %d, image %s)\n", dep.Name, ptr.Deref(dep.Spec.Replicas, 1), dep.Spec.Template.Spec.Containers[0].Image)
 		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
 			if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
-				fmt.Printf("  %-22s <- secretKeyRef %s/%s\n", e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+				fmt.Fprintf(out, "  %-22s <- secretKeyRef %s/%s\n", e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
 			} else {
-				fmt.Printf("  %-22s = %s\n", e.Name, e.Value)
+				fmt.Fprintf(out, "  %-22s = %s\n", e.Name, e.Value)
 			}
 		}
 		svcObj := &corev1.Service{}
 		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: svc.Name}, svcObj); err == nil {
-			fmt.Printf("  Service %s: %s port %d\n", svcObj.Name, svcObj.Spec.Type, svcObj.Spec.Ports[0].Port)
+			fmt.Fprintf(out, "  Service %s: %s port %d\n", svcObj.Name, svcObj.Spec.Type, svcObj.Spec.Ports[0].Port)
 		}
 	}
 
@@ -208,6 +215,11 @@ func run() error {
 	}
 	printStatus(ctx, c, key)
 
+	if beforeStop != nil {
+		if err := beforeStop(ctx, c); err != nil {
+			return err
+		}
+	}
 	if os.Getenv("DEMO_KEEP") == "1" {
 		return keepRunning(ctx, env, cfg)
 	}
@@ -249,10 +261,10 @@ func waitReady(ctx context.Context, c client.Client, key types.NamespacedName, r
 func printStatus(ctx context.Context, c client.Client, key types.NamespacedName) {
 	bp := &staxv1alpha1.Blueprint{}
 	if err := c.Get(ctx, key, bp); err != nil {
-		fmt.Println("reading status:", err)
+		fmt.Fprintln(out, "reading status:", err)
 		return
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Blueprint %s/%s\tservices ready %d/%d\tobservedGeneration %d\n", bp.Namespace, bp.Name,
 		ptr.Deref(bp.Status.ReadyServiceCount, 0), ptr.Deref(bp.Status.ServiceCount, 0), ptr.Deref(bp.Status.ObservedGeneration, -1))
 	for _, cond := range bp.Status.Conditions {
@@ -281,7 +293,7 @@ func rollOut(ctx context.Context, c client.Client, key types.NamespacedName) err
 			d := &deps.Items[i]
 			if testutil.NeedsRollout(d) {
 				if n := ptr.Deref(d.Spec.Replicas, 1); n > 0 {
-					fmt.Printf("  Deployment %s: %d replica(s) available\n", d.Name, n)
+					fmt.Fprintf(out, "  Deployment %s: %d replica(s) available\n", d.Name, n)
 				}
 				if err := testutil.MarkAvailable(ctx, c, d.Namespace, d.Name); err != nil {
 					return false, err
@@ -311,7 +323,7 @@ func printClaimsAndIngresses(ctx context.Context, c client.Client, bp *staxv1alp
 		if ref := metav1.GetControllerOf(&pvc); ref != nil {
 			owner = ref.Kind + "/" + ref.Name
 		}
-		fmt.Printf("PersistentVolumeClaim %s: %s %v, volume %s of service %s, controlled by %s\n",
+		fmt.Fprintf(out, "PersistentVolumeClaim %s: %s %v, volume %s of service %s, controlled by %s\n",
 			pvc.Name, size.String(), pvc.Spec.AccessModes, pvc.Labels[staxv1alpha1.LabelVolume], pvc.Labels[staxv1alpha1.LabelService], owner)
 	}
 	for _, svc := range bp.Spec.Services {
@@ -322,7 +334,7 @@ func printClaimsAndIngresses(ctx context.Context, c client.Client, bp *staxv1alp
 		for _, m := range dep.Spec.Template.Spec.Containers[0].VolumeMounts {
 			for _, v := range dep.Spec.Template.Spec.Volumes {
 				if v.Name == m.Name && v.PersistentVolumeClaim != nil {
-					fmt.Printf("  mounted by %s at %s (strategy %s)\n", dep.Name, m.MountPath, dep.Spec.Strategy.Type)
+					fmt.Fprintf(out, "  mounted by %s at %s (strategy %s)\n", dep.Name, m.MountPath, dep.Spec.Strategy.Type)
 				}
 			}
 		}
@@ -334,7 +346,7 @@ func printClaimsAndIngresses(ctx context.Context, c client.Client, bp *staxv1alp
 	for _, ing := range ingresses.Items {
 		for _, rule := range ing.Spec.Rules {
 			for _, path := range rule.HTTP.Paths {
-				fmt.Printf("Ingress %s: http://%s%s -> Service %s port %d\n", ing.Name, rule.Host, path.Path, path.Backend.Service.Name, path.Backend.Service.Port.Number)
+				fmt.Fprintf(out, "Ingress %s: http://%s%s -> Service %s port %d\n", ing.Name, rule.Host, path.Path, path.Backend.Service.Name, path.Backend.Service.Port.Number)
 			}
 		}
 	}
@@ -365,13 +377,13 @@ func keepRunning(ctx context.Context, env *envtest.Environment, cfg *rest.Config
 		return err
 	}
 	step("The control plane and the operator keep running. In another shell:")
-	fmt.Printf("  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets,pvc,ingresses\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
-	fmt.Printf("  kubectl blueprint rotate payments-dev db-password -n %s   # comes back to Ready\n", namespace)
-	fmt.Println("  The demo keeps playing the Deployment controller for every Deployment a Blueprint renders")
-	fmt.Println("  (it reports each new generation available), for as long as it runs: a rotation, an edit or")
-	fmt.Println("  another Blueprint reaches Ready as it would on a cluster. Nothing runs pods here.")
-	fmt.Println(strings.Repeat(" ", 2) + "Press Ctrl-C to stop and clean up.")
+	fmt.Fprintf(out, "  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets,pvc,ingresses\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
+	fmt.Fprintf(out, "  kubectl blueprint rotate payments-dev db-password -n %s   # comes back to Ready\n", namespace)
+	fmt.Fprintln(out, "  The demo keeps playing the Deployment controller for every Deployment a Blueprint renders")
+	fmt.Fprintln(out, "  (it reports each new generation available), for as long as it runs: a rotation, an edit or")
+	fmt.Fprintln(out, "  another Blueprint reaches Ready as it would on a cluster. Nothing runs pods here.")
+	fmt.Fprintln(out, strings.Repeat(" ", 2)+"Press Ctrl-C to stop and clean up.")
 	<-ctx.Done()
-	fmt.Printf("Played %d rollout(s) of the Deployment controller while kept.\n", player.Marks())
+	fmt.Fprintf(out, "Played %d rollout(s) of the Deployment controller while kept.\n", player.Marks())
 	return nil
 }

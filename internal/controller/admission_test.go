@@ -165,6 +165,46 @@ var _ = Describe("Blueprint admission", func() {
 			"metadata.name", "at most 63 characters"),
 	)
 
+	// The README: a volume's type cannot change, nor a pvc's
+	// storageClassName or accessMode (CEL transition rules, which only an
+	// update runs). A size that grows is accepted, so the refusals below are
+	// the rules', not the update's.
+	DescribeTable("refuses on update",
+		func(change func(*staxv1alpha1.ServiceVolume), wantField, wantMessage string) {
+			bp := dbWithVolume(ns, "vol", staxv1alpha1.DeletionPolicyRetain, "")
+			Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+			update := func(mutate func(*staxv1alpha1.ServiceVolume)) error {
+				var err error
+				// The operator writes status meanwhile: retry on conflict.
+				Eventually(func() bool {
+					b := getBlueprint(ns, bp.Name)
+					mutate(&b.Spec.Services[0].Volumes[0])
+					err = k8sClient.Update(ctx, b)
+					return apierrors.IsConflict(err)
+				}, timeout, interval).Should(BeFalse())
+				return err
+			}
+			Expect(update(func(v *staxv1alpha1.ServiceVolume) { v.Size = "2Gi" })).To(Succeed())
+			err := update(change)
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), err.Error())
+			Expect(err.Error()).To(ContainSubstring(wantField))
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+		},
+		Entry("a pvc volume turned emptyDir",
+			func(v *staxv1alpha1.ServiceVolume) { v.Type = staxv1alpha1.VolumeTypeEmptyDir; v.Size = "" },
+			"spec.services[0].volumes[0].type", "type of a volume cannot change"),
+		Entry("another accessMode",
+			func(v *staxv1alpha1.ServiceVolume) { v.AccessMode = staxv1alpha1.VolumeAccessModeReadWriteMany },
+			"spec.services[0].volumes[0]", "storageClassName and accessMode of a volume cannot change"),
+		Entry("a storageClassName added",
+			func(v *staxv1alpha1.ServiceVolume) { v.StorageClassName = "fast" },
+			"spec.services[0].volumes[0]", "storageClassName and accessMode of a volume cannot change"),
+		Entry("a smaller size",
+			func(v *staxv1alpha1.ServiceVolume) { v.Size = "1Gi" },
+			"spec.services[0].volumes[0].size", "size of a pvc volume cannot shrink"),
+	)
+
 	It("never echoes a rejected literal secret value", func() {
 		bp := paymentsBlueprint(ns)
 		bp.Spec.Services[0].Secrets[0].Value = "correct-horse-battery-staple"

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
 // managersOf lists obj's managedFields entries of FieldOwner as
@@ -153,5 +154,27 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), live)).To(Succeed())
 		Expect(live.ResourceVersion).To(Equal(foreign.ResourceVersion), "the foreign Ingress was written")
 		Expect(managersOf(live)).To(BeEmpty())
+	})
+
+	It("leave a foreign HTTPRoute in the way of an exposed service untouched and report a Conflict", func() {
+		foreign := &unstructured.Unstructured{}
+		foreign.SetGroupVersionKind(render.HTTPRouteGVK)
+		foreign.SetNamespace(ns)
+		foreign.SetName("api")
+		foreign.SetLabels(map[string]string{"app": "theirs"})
+		Expect(unstructured.SetNestedSlice(foreign.Object, []any{map[string]any{"name": "theirs-gateway"}}, "spec", "parentRefs")).To(Succeed())
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		bp := exposedBlueprint(ns, "shop")
+		bp.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("HTTPRoute api exists and is not controlled by this Blueprint"))))
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(render.HTTPRouteGVK)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), live)).To(Succeed())
+		Expect(live.GetResourceVersion()).To(Equal(foreign.GetResourceVersion()), "the foreign HTTPRoute was written")
+		Expect(managersOf(live)).To(BeEmpty())
+		Expect(live.GetOwnerReferences()).To(BeEmpty())
 	})
 })

@@ -312,6 +312,7 @@ var _ = Describe("Blueprint reconciler", func() {
 		}
 		before := versions(Default)
 		writesBefore := reconcilerWrites.In(ns)
+		getsBefore := workloadGetsIn(ns)
 
 		By("triggering reconciles without changing anything they render")
 		current := getBlueprint(ns, bp.Name)
@@ -341,6 +342,10 @@ var _ = Describe("Blueprint reconciler", func() {
 		// The reconciles proven above sent no request at all, not even a
 		// no-op apply.
 		Expect(reconcilerWrites.In(ns)).To(Equal(writesBefore))
+		// Nor read a Deployment or Service: the caches had seen them all,
+		// the restarted manager's too once synced (the README: get only for
+		// an object the caches have not seen yet).
+		Expect(workloadGetsIn(ns)).To(Equal(getsBefore))
 		// The Blueprint itself: only our annotation edit, no status write.
 		latest := getBlueprint(ns, bp.Name)
 		Expect(latest.ResourceVersion).To(Equal(current.ResourceVersion))

@@ -173,6 +173,8 @@ var _ = Describe("onRotate hooks", func() {
 		Expect(data).NotTo(HaveKey("db-password.previous"))
 		Expect(getDeployment(ns, "api")(Default).Spec.Template).To(Equal(apiTemplate))
 		Expect(getDeployment(ns, "db")(Default).Spec.Template).To(Equal(dbTemplate))
+		Eventually(eventNotesOf(ns, "RotationStaged"), timeout, interval).Should(ConsistOf(
+			"staged a new value of db-password in Secret hooked-generated; Job " + jobName(1) + " runs its onRotate hook before consumers switch"))
 
 		By("giving the Job both values as secretKeyRefs, under the Blueprint, in a restricted pod")
 		job := getJob(ns, jobName(1))(Default)
@@ -206,6 +208,8 @@ var _ = Describe("onRotate hooks", func() {
 		Expect(data["db-password"]).To(Equal(v2))
 		Expect(data["db-password.previous"]).To(Equal(v1))
 		Expect(data).NotTo(HaveKey(stagedKey))
+		Eventually(eventNotesOf(ns, "RotationCommitted"), timeout, interval).Should(ConsistOf(
+			"onRotate hook completed; committed the new value(s) of db-password in Secret hooked-generated"))
 		Eventually(func(g Gomega) corev1.PodTemplateSpec { return getDeployment(ns, "api")(g).Spec.Template }, timeout, interval).
 			ShouldNot(Equal(apiTemplate))
 		By("deleting the committed Job")

@@ -237,6 +237,65 @@ var _ = Describe("Secret lifecycle", func() {
 		stop()
 	})
 
+	// The README: a Secret that never stops changing is rolled out
+	// --secret-max-wait (5 s) after the first change held back, and again
+	// every 5 s while the churn lasts. Driven by the settle window's own
+	// clock, which stands still except when stepped, so the times are exact
+	// however slow the machine.
+	It("rolls a Secret that never stops changing out at the cap, and again at the next cap (settle clock)", func() {
+		createSecret(ns, "churn2", map[string]string{"token": "c2-0-9f1a"})
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "capped", Namespace: ns},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "app", Image: "busybox:1.37",
+				Env: map[string]staxv1alpha1.EnvValue{"TOKEN": "${secret:churn2/token}"},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+		settleClock.Pause()
+		DeferCleanup(settleClock.Resume)
+
+		// Half the quiet period between edits: the values are never quiet
+		// for long enough.
+		step := DefaultSecretQuietPeriod / 2
+		i := 0
+		edit := func() {
+			GinkgoHelper()
+			i++
+			setSecretData(ns, "churn2", "token", fmt.Sprintf("c2-%d-9f1a", i))
+			expectReconciled(ns, bp.Name, time.Now(), "")
+		}
+		for round := 1; round <= 2; round++ {
+			By(fmt.Sprintf("holding churning values back until the cap, round %d", round))
+			before := templateDigest(ns, "app")(Default)
+			gen := generation(ns, "app")(Default)
+			edit() // the first change held back in this round
+			var waited time.Duration
+			for waited+step < DefaultSecretMaxWait {
+				settleClock.Step(step)
+				waited += step
+				edit()
+				Expect(templateDigest(ns, "app")(Default)).To(Equal(before), "rolled out %v after the first held change, before the cap", waited)
+			}
+			// Past the cap: rolled out while the churn goes on. A change a
+			// reconcile saw late shifts the burst's start by a step, so
+			// allow two more.
+			rolled := false
+			for extra := 0; extra < 3 && !rolled; extra++ {
+				settleClock.Step(step)
+				waited += step
+				edit()
+				for deadline := time.Now().Add(2 * time.Second); !rolled && time.Now().Before(deadline); time.Sleep(interval) {
+					rolled = templateDigest(ns, "app")(Default) != before
+				}
+			}
+			Expect(rolled).To(BeTrue())
+			Expect(waited).To(BeNumerically("<=", DefaultSecretMaxWait+2*step))
+			Expect(generation(ns, "app")(Default)).To(Equal(gen + 1))
+		}
+	})
+
 	It("rotates by field, by annotation and on schedule, once each, keeping the previous value", func() {
 		bp := &staxv1alpha1.Blueprint{
 			ObjectMeta: metav1.ObjectMeta{Name: "rotator", Namespace: ns},
@@ -287,11 +346,14 @@ var _ = Describe("Secret lifecycle", func() {
 		expectReconciled(ns, bp.Name, since, getBlueprint(ns, bp.Name).ResourceVersion)
 		Consistently(func(g Gomega) map[string][]byte { return secret(g).Data }, quietly, interval).Should(Equal(v2))
 
-		By("rotating again for a new request of the same name")
+		By("rotating again for a new request of the same name, warning about a name that is no auto-generated secret")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
+			b.Annotations[staxv1alpha1.RotateAnnotation] = "pw,not-a-secret"
 			b.Annotations[staxv1alpha1.RotateRequestedAtAnnotation] = "2026-11-25T18:00:00Z"
 		})
 		v3 := expectRotated(v2)
+		Eventually(eventNotesOf(ns, "RotateIgnored"), timeout, interval).Should(ConsistOf(
+			"stax.dev/rotate names no auto-generated secret of this Blueprint: not-a-secret"))
 
 		By("rotating when the schedule falls due, and reporting when")
 		// The first status write is held for the rollout (FirstWriteHold)

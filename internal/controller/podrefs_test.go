@@ -30,6 +30,10 @@ var _ = Describe("A missing ServiceAccount or image pull Secret", func() {
 			g.Expect(ready.Message).To(ContainSubstring("service api: ServiceAccount api-reader not found in namespace " + ns))
 			g.Expect(ready.Message).To(ContainSubstring("service api: image pull Secret regcred not found in namespace " + ns))
 		}, timeout, interval).Should(Succeed())
+		// A Ready reason other than Progressing is also a Warning event
+		// with the Ready message.
+		Eventually(eventNotesOf(ns, staxv1alpha1.ReasonServiceAccountNotFound), timeout, interval).Should(ContainElement(
+			ContainSubstring("service api: ServiceAccount api-reader not found in namespace " + ns)))
 		// Rendered as declared all the same: kubelet and the ReplicaSet
 		// controller decide.
 		d := getDeployment(ns, "api")(Default)
@@ -49,6 +53,11 @@ var _ = Describe("A missing ServiceAccount or image pull Secret", func() {
 			g.Expect(ready.Reason).To(Equal(staxv1alpha1.ReasonServiceAccountNotFound))
 			g.Expect(ready.Message).NotTo(ContainSubstring("regcred"))
 		}, timeout, interval).Should(Succeed())
+		// The operator has now looked for regcred before and after it
+		// existed, and never read its data (the manager's transport records
+		// every GET of a Secret): a pull Secret is known from the metadata
+		// cache only.
+		Expect(secretReadsOf(ns, "regcred")).NotTo(ContainElement(HaveSuffix(" full")))
 
 		// ServiceAccounts are not watched (that would cache all of them); the
 		// next reconcile, here one a Blueprint edit triggers, reads again.

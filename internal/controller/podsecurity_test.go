@@ -356,6 +356,19 @@ var _ = Describe("replicas a Blueprint leaves open", func() {
 			}
 			g.Expect(desired).To(Equal(map[string]int32{"db": 4, "web": 3, "fixed": 2}))
 		}, timeout, interval).Should(Succeed())
+
+		// The README: removing replicas from a Blueprint gives the field up;
+		// Kubernetes resets it to 1 until someone scales it, and a scale then
+		// stays.
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services[2].Replicas = nil })
+		Eventually(func(g Gomega) {
+			d := getDeployment(ns, "fixed")(g)
+			g.Expect(d.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(ownsReplicas(d, FieldOwner)).To(BeFalse())
+		}, timeout, interval).Should(Succeed())
+		scale(ctx, ns, "fixed", 6)
+		touch(ctx, ns, bp.Name, "fixed", "2")
+		Expect(getDeployment(ns, "fixed")(Default).Spec.Replicas).To(HaveValue(BeEquivalentTo(6)))
 	})
 })
 

@@ -103,9 +103,44 @@ var secretReads = struct {
 
 type secretReadRecorder struct{ next http.RoundTripper }
 
+// secretCollections counts the manager's lists and watches of Secrets
+// (GETs of a collection), by whether they asked for metadata only. The
+// README: Secrets are never cached, only watched as metadata; a full Secret
+// informer would hold every Secret of the cluster in memory.
+var secretCollections = struct {
+	sync.Mutex
+	metadata, full []string
+}{}
+
 func (s secretReadRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	// /api/v1/secrets or /api/v1/namespaces/NS/secrets
+	path := strings.Trim(req.URL.Path, "/")
+	if req.Method == http.MethodGet && (path == "api/v1/secrets" || (strings.HasPrefix(path, "api/v1/namespaces/") && strings.HasSuffix(path, "/secrets") && strings.Count(path, "/") == 4)) {
+		secretCollections.Lock()
+		if strings.Contains(req.Header.Get("Accept"), "as=PartialObjectMetadata") {
+			secretCollections.metadata = append(secretCollections.metadata, req.URL.RequestURI())
+		} else {
+			secretCollections.full = append(secretCollections.full, req.URL.RequestURI())
+		}
+		secretCollections.Unlock()
+	}
 	// /api/v1/namespaces/NS/secrets/NAME
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	// /api/v1/namespaces/NS/services/NAME, /apis/apps/v1/namespaces/NS/deployments/NAME
+	if req.Method == http.MethodGet {
+		var ns, kind, name string
+		switch {
+		case len(parts) == 6 && parts[0] == "api" && parts[2] == "namespaces" && parts[4] == "services":
+			ns, kind, name = parts[3], "Service", parts[5]
+		case len(parts) == 7 && parts[0] == "apis" && parts[1] == "apps" && parts[3] == "namespaces" && parts[5] == "deployments":
+			ns, kind, name = parts[4], "Deployment", parts[6]
+		}
+		if kind != "" {
+			workloadGets.Lock()
+			workloadGets.gets = append(workloadGets.gets, ns+"/"+kind+"/"+name)
+			workloadGets.Unlock()
+		}
+	}
 	if req.Method == http.MethodGet && len(parts) == 6 && parts[0] == "api" && parts[2] == "namespaces" && parts[4] == "secrets" {
 		kind := "full"
 		if strings.Contains(req.Header.Get("Accept"), "as=PartialObjectMetadata") {
@@ -116,6 +151,26 @@ func (s secretReadRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 		secretReads.Unlock()
 	}
 	return s.next.RoundTrip(req)
+}
+
+// workloadGets lists every GET of a single Deployment or Service the manager
+// sent, as "namespace/Kind/name". The README: get only for an object the
+// caches have not seen yet.
+var workloadGets = struct {
+	sync.Mutex
+	gets []string
+}{}
+
+func workloadGetsIn(ns string) []string {
+	workloadGets.Lock()
+	defer workloadGets.Unlock()
+	var out []string
+	for _, g := range workloadGets.gets {
+		if strings.HasPrefix(g, ns+"/") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func secretReadsOf(ns, name string) []string {
@@ -153,8 +208,8 @@ var rbacExceptions = map[permission]string{
 	// ownerReferences: the reconciler adds one to the generated Secret under
 	// deletionPolicy Delete (an Update, audited as such), and admission
 	// checks delete with an authorizer call. The operator never deletes a
-	// Secret; the suite enables the plugin, so without this grant the
-	// deletionPolicy specs fail.
+	// Secret (neverUsed fails the suite if it sends one); the suite enables
+	// the plugin, so without this grant the deletionPolicy specs fail.
 	{"", "secrets", "delete"}: "authorized by OwnerReferencesPermissionEnforcement admission for ownerReference changes, not an audited request",
 	// Informers start with a list. client-go streams it over a watch
 	// (sendInitialEvents) where the API server supports it, as the suite's
@@ -172,6 +227,14 @@ var rbacExceptions = map[permission]string{
 	// isomorphic event); whether a spec repeats one within the recorder's
 	// series window depends on timing.
 	{"events.k8s.io", "events", "patch"}: "series updates of repeated events; timing-dependent in a test",
+}
+
+// neverUsed are grants the manager holds but must never send: a request
+// with one of them in the audit log fails the suite, whatever part of it ran.
+var neverUsed = map[permission]string{
+	// The README: the operator itself never deletes a Secret (a generated
+	// value would be lost). The grant serves only admission's check above.
+	{"", "secrets", "delete"}: "the operator never deletes a Secret",
 }
 
 // usedPermissions reads the audit log: every verb the manager's user sent,
@@ -230,6 +293,21 @@ func fullSuiteRan() bool {
 	return len(sc.FocusStrings) == 0 && len(sc.SkipStrings) == 0 && len(sc.FocusFiles) == 0 && len(sc.SkipFiles) == 0 && sc.LabelFilter == ""
 }
 
+// expectNoFullSecretInformer fails if the manager ever listed or watched
+// Secrets with their data. After the full suite it also requires that the
+// manager did watch them as metadata (so the transport saw its informers'
+// requests); a short focused run may end before the watch starts.
+func expectNoFullSecretInformer() {
+	secretCollections.Lock()
+	defer secretCollections.Unlock()
+	Expect(secretCollections.full).To(BeEmpty(), "the manager listed or watched Secrets with their data: a full Secret informer")
+	if fullSuiteRan() {
+		Expect(secretCollections.metadata).NotTo(BeEmpty(), "the manager never listed or watched Secrets as metadata: is its transport recording?")
+	} else {
+		GinkgoWriter.Printf("part of the suite ran: %d metadata lists and watches of Secrets seen\n", len(secretCollections.metadata))
+	}
+}
+
 // expectRBACMatchesAudit fails if config/rbac/role.yaml grants anything the
 // manager never used across the suite, or lacks anything it used.
 func expectRBACMatchesAudit() {
@@ -259,7 +337,14 @@ func expectRBACMatchesAudit() {
 	slices.Sort(seen)
 	GinkgoWriter.Printf("the manager's requests in the audit log, per permission:\n  %s\n", strings.Join(seen, "\n  "))
 	Expect(missing).To(BeEmpty(), "the manager used permissions role.yaml does not grant")
+	for p, why := range neverUsed {
+		Expect(used[p]).To(BeZero(), "the manager sent %s, which it must never do: %s", p, why)
+	}
 	if fullSuiteRan() {
+		// The Secret requests the manager did send are in the log, so the
+		// absence of a delete above says something.
+		Expect(used[permission{"", "secrets", "create"}]).To(BeNumerically(">", 0), "no Secret create of the manager in the audit log")
+		Expect(used[permission{"", "secrets", "update"}]).To(BeNumerically(">", 0), "no Secret update of the manager in the audit log")
 		Expect(unused).To(BeEmpty(), "role.yaml grants permissions the manager never used; drop them from the +kubebuilder:rbac markers and run make manifests, or name them in rbacExceptions with the reason a real cluster needs them")
 	} else {
 		GinkgoWriter.Printf("part of the suite ran: not judging unused grants %v\n", unused)

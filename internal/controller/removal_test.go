@@ -121,14 +121,15 @@ var _ = Describe("Removed values", func() {
 		Eventually(pendingNames(bp.Name), timeout, interval).Should(Equal([]string{"a", "w"}))
 		Expect(secret(Default).Data).To(Equal(before.Data))
 
-		By("pruning w at once on request, and nothing more on a re-sync of the request")
+		By("pruning w at once on request, and nothing more on a re-sync of the request; warning about a name that is not pending")
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
-			b.Annotations[staxv1alpha1.PruneAnnotation] = "w"
+			b.Annotations[staxv1alpha1.PruneAnnotation] = "w,not-pending"
 			b.Annotations[staxv1alpha1.PruneRequestedAtAnnotation] = "2026-12-01T10:00:00Z"
 		})
 		Eventually(secret, timeout, interval).Should(HaveField("Data", Not(HaveKey("w"))))
 		Eventually(pendingNames(bp.Name), timeout, interval).Should(Equal([]string{"a"}))
 		Eventually(eventNotes("Pruned"), timeout, interval).Should(ContainElement(ContainSubstring("(requested), with their previous values: w")))
+		Eventually(eventNotes("PruneIgnored"), timeout, interval).Should(ConsistOf("stax.dev/prune names no value pending removal: not-pending"))
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Description = "re-synced" })
 		observed(bp.Name)
 		Expect(secret(Default).Data).To(And(HaveKeyWithValue("a", before.Data["a"]), HaveKey("by-hand")))

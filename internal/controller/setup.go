@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -140,6 +141,22 @@ func DefaultOptions() Options {
 	}
 }
 
+// Backoff of a Blueprint whose reconcile fails: from retryBaseDelay,
+// doubling, up to retryMaxDelay (about 17 minutes, as docs/troubleshooting.md
+// says), controller-runtime's defaults spelt out so a test can hold them.
+const (
+	retryBaseDelay = 5 * time.Millisecond
+	retryMaxDelay  = 1000 * time.Second
+)
+
+// controllerOptions are the Blueprint controller's.
+func (o Options) controllerOptions() crcontroller.Options {
+	return crcontroller.Options{
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](retryBaseDelay, retryMaxDelay),
+	}
+}
+
 // ManagerOptions completes base, the manager's options, with what the
 // controller needs of the manager's client and cache: Secrets are never
 // cached (a cached Get would start an informer holding every Secret of the
@@ -235,7 +252,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&staxv1alpha1.Blueprint{}).
 		Named("blueprint").
-		WithOptions(crcontroller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
+		WithOptions(o.controllerOptions()).
 		// The Deployments and Services Blueprints rendered, in full (the
 		// manager's cache holds only those, selected by label). Foreign
 		// objects in the way of a service are watched as metadata only

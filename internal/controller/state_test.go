@@ -136,6 +136,8 @@ var _ = Describe("Volumes", func() {
 		Eventually(func(g Gomega) resource.Quantity {
 			return claim(g).Spec.Resources.Requests[corev1.ResourceStorage]
 		}, timeout, interval).Should(Equal(resource.MustParse("2Gi")))
+		Eventually(eventNotesOf(ns, "Expanded"), timeout, interval).Should(ConsistOf(
+			"requested expansion of PersistentVolumeClaim shop-db-data to 2Gi"))
 
 		By("refusing a smaller size at admission")
 		// A status write between read and update is a conflict: read again.
@@ -215,6 +217,37 @@ var _ = Describe("Volumes", func() {
 		})
 		Eventually(claimGone(ns, "kept-db-data"), timeout, interval).Should(Satisfy(apierrors.IsNotFound))
 		Eventually(func(g Gomega) []string { return fetchBlueprint(g, ns, bp.Name).Status.UndeclaredClaims }, timeout, interval).Should(BeEmpty())
+		Eventually(eventNotesOf(ns, "Pruned"), timeout, interval).Should(ConsistOf(
+			"deleted PersistentVolumeClaim kept-db-data, no longer declared, as stax.dev/prune-claims requested"))
+	})
+
+	It("under Delete keeps the claim of a removed service while the Blueprint lives, and lists it", func() {
+		bp := dbWithVolume(ns, "gone", staxv1alpha1.DeletionPolicyDelete, "")
+		bp.Spec.Services = append(bp.Spec.Services, staxv1alpha1.BlueprintService{Name: "web", Image: "nginx:1.27"})
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		claim := getClaim(ns, "gone-db-data")
+		Eventually(claim, timeout, interval).ShouldNot(BeNil())
+		first := claim(Default)
+		Expect(first.OwnerReferences).To(ContainElement(HaveField("Name", "gone")), "under Delete the Blueprint controls its claim")
+
+		By("removing the whole service that declares the volume")
+		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) { b.Spec.Services = b.Spec.Services[1:] })
+		// The removal was acted on: the service's Deployment is deleted and
+		// the claim is listed as undeclared.
+		Eventually(func() error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "db"}, &appsv1.Deployment{})
+		}, timeout, interval).Should(Satisfy(apierrors.IsNotFound))
+		Eventually(func(g Gomega) []string {
+			b := fetchBlueprint(g, ns, bp.Name)
+			g.Expect(b.Status.ObservedGeneration).To(HaveValue(Equal(b.Generation)))
+			return b.Status.UndeclaredClaims
+		}, timeout, interval).Should(Equal([]string{"gone-db-data"}))
+		Consistently(func(g Gomega) {
+			c := claim(g)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.UID).To(Equal(first.UID))
+			g.Expect(c.DeletionTimestamp).To(BeNil())
+		}, quietly, interval).Should(Succeed())
 	})
 
 	It("leaves a foreign claim of the same name untouched and reports a Conflict", func() {

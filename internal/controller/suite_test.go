@@ -128,6 +128,8 @@ var _ = AfterSuite(func() {
 		expectNoValueLeaked()
 		expectNoPastedValueLeaked()
 		expectRBACMatchesAudit()
+		expectNoFullSecretInformer()
+		expectBlueprintLogLinesNameIt()
 	}
 })
 

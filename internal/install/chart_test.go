@@ -188,6 +188,15 @@ func TestChartMatchesKustomize(t *testing.T) {
 		}
 	}
 
+	// normalised leaves the image out, for the chart's overrides; by
+	// default both install the same one.
+	dk := key{"Deployment", namespace, "controller-manager"}
+	if kustomized[dk] != nil && charted[dk] != nil {
+		if want, got := managerContainer(t, kustomized[dk])["image"], managerContainer(t, charted[dk])["image"]; want != got {
+			t.Errorf("the chart's default image is %v; the kustomize install's %v", got, want)
+		}
+	}
+
 	crd := charted[key{"CustomResourceDefinition", "", "blueprints.stax.dev"}]
 	if crd != nil && crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
 		t.Errorf("the chart's CRD is not kept on uninstall: deleting it would delete every Blueprint")

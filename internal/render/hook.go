@@ -29,9 +29,9 @@ const (
 	HookEnvNewValue     = "NEW_VALUE"
 )
 
-// HookUserID is the user a hook's container runs as when its image names
-// none: nobody, so that images built to run as root (postgres, mysql, redis
-// clients) still pass the restricted profile's runAsNonRoot.
+// HookUserID is the user and group a hook's pod runs as, whatever user its
+// image names: nobody, so that images built to run as root (postgres, mysql,
+// redis clients) still pass the restricted profile's runAsNonRoot.
 const HookUserID = 65534
 
 // HasHook reports whether s declares an onRotate hook: admission requires

@@ -107,7 +107,19 @@ func TestHookJobRestricted(t *testing.T) {
 	if !*pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || *pod.SecurityContext.RunAsUser == 0 {
 		t.Errorf("pod security context %+v", pod.SecurityContext)
 	}
+	// The README and docs/rotation-hooks.md: user and group 65534 whatever
+	// the image names (so client images built to run as root work), and a
+	// writable root filesystem (so they can write where they expect to).
+	if u, g := pod.SecurityContext.RunAsUser, pod.SecurityContext.RunAsGroup; u == nil || *u != 65534 || g == nil || *g != 65534 {
+		t.Errorf("pod runs as user %v group %v, want 65534 and 65534", u, g)
+	}
 	sc := pod.Containers[0].SecurityContext
+	if sc.RunAsUser != nil || sc.RunAsGroup != nil {
+		t.Errorf("the container overrides the pod's user: %+v", sc)
+	}
+	if sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
+		t.Error("a hook's root filesystem must be writable")
+	}
 	if *sc.AllowPrivilegeEscalation || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) != 0 || sc.Privileged != nil {
 		t.Errorf("container security context %+v", sc)
 	}

@@ -291,6 +291,22 @@ func TestSync(t *testing.T) {
 				}},
 			},
 		},
+		// docs/troubleshooting.md: any change counts; removing the field
+		// rotates too, once.
+		"rotation field removed rotates once": {
+			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "first"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
+			steps: []step{
+				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t1}, want{
+					rotated: map[string][]string{TriggerField: {"a"}}, modified: true, calls: []string{"a"},
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "first"},
+					values: map[string]ValueMeta{"a": meta("", t1)},
+				}},
+				{Request{Managed: []render.ManagedSecret{ms("a", "", 0)}, Now: t2}, want{
+					data:   map[string]string{staxv1alpha1.DigestKey: "k", "a": "v1", "a" + prev: "first"},
+					values: map[string]ValueMeta{"a": meta("", t1)},
+				}},
+			},
+		},
 		"two rotations in a row: previous holds the value before the latest": {
 			initial: State{Data: bytesMap(map[string]string{staxv1alpha1.DigestKey: "k", "a": "first"}), Values: map[string]ValueMeta{"a": meta("r1", t0)}},
 			steps: []step{

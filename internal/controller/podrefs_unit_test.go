@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+// The README: a missing ServiceAccount is looked for again every 30 s (they
+// are not watched), a missing pull Secret needs no timer (the Secret
+// metadata watch sees it appear); both are reported, neither holds the
+// Deployment back.
+func TestPodReferencesRecheck(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	bp := &staxv1alpha1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "payments-dev", Namespace: "payments"},
+		Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+			Name: "api", Image: "api:1", ServiceAccountName: "api-reader",
+			ImagePullSecrets: []staxv1alpha1.ImagePullSecret{{Name: "regcred"}},
+		}}},
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "api-reader", Namespace: "payments"}}
+	pull := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: "payments"}}
+
+	for name, c := range map[string]struct {
+		existing     []runtime.Object
+		requeueAfter time.Duration // set by an earlier phase
+		wantReasons  []string
+		wantRequeue  time.Duration
+	}{
+		"both missing":                  {wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound, staxv1alpha1.ReasonImagePullSecretNotFound}, wantRequeue: 30 * time.Second},
+		"an earlier requeue is kept":    {requeueAfter: 5 * time.Second, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 5 * time.Second},
+		"a later requeue is brought in": {requeueAfter: time.Hour, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 30 * time.Second},
+		"pull Secret missing: no timer": {existing: []runtime.Object{sa}, wantReasons: []string{staxv1alpha1.ReasonImagePullSecretNotFound}},
+		"both exist":                    {existing: []runtime.Object{sa, pull}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &BlueprintReconciler{APIReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build()}
+			sc := &scope{bp: bp, requeueAfter: c.requeueAfter}
+			if err := r.checkPodReferences(context.Background(), sc); err != nil {
+				t.Fatal(err)
+			}
+			var reasons []string
+			for _, p := range sc.problems {
+				reasons = append(reasons, p.Reason)
+			}
+			if len(reasons) != len(c.wantReasons) || (len(reasons) > 0 && reasons[0] != c.wantReasons[0]) || (len(reasons) > 1 && reasons[1] != c.wantReasons[1]) {
+				t.Errorf("problems %v, want %v", reasons, c.wantReasons)
+			}
+			if sc.requeueAfter != c.wantRequeue {
+				t.Errorf("requeueAfter %v, want %v", sc.requeueAfter, c.wantRequeue)
+			}
+		})
+	}
+}

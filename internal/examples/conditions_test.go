@@ -1,0 +1,140 @@
+package examples
+
+import (
+	"errors"
+	"go/ast"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/status"
+)
+
+// problemStalling reads every status.Problem the controller builds and
+// returns, per reason constant, whether it stalls (its Stalling field).
+func problemStalling(t *testing.T) map[string][]bool {
+	t.Helper()
+	out := map[string][]bool{}
+	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
+			}
+			if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Problem" {
+				return true
+			}
+			reason, stalling := "", false
+			for _, elt := range lit.Elts {
+				kv, ok := elt.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				switch kv.Key.(*ast.Ident).Name {
+				case "Reason":
+					if s, ok := kv.Value.(*ast.SelectorExpr); ok {
+						reason = s.Sel.Name
+					}
+				case "Stalling":
+					id, ok := kv.Value.(*ast.Ident)
+					if !ok || (id.Name != "true" && id.Name != "false") {
+						t.Errorf("a status.Problem's Stalling is not a literal; this test cannot read it")
+						continue
+					}
+					stalling = id.Name == "true"
+				}
+			}
+			if reason == "" {
+				t.Errorf("a status.Problem whose Reason is not a constant of api/v1alpha1")
+				return true
+			}
+			out[reason] = append(out[reason], stalling)
+			return true
+		})
+	}
+	return out
+}
+
+// conditionOf is the condition besides Ready that status.Apply sets True for
+// an observation: "Stalled", "Reconciling" or "".
+func conditionOf(obs status.Observation) string {
+	st := &staxv1alpha1.BlueprintStatus{}
+	status.Apply(st, obs)
+	for _, c := range []string{staxv1alpha1.ConditionStalled, staxv1alpha1.ConditionReconciling} {
+		if meta.IsStatusConditionTrue(st.Conditions, c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// The README's reason table and each section of docs/troubleshooting.md say
+// whether a reason comes with Stalled=True (a person must act) or
+// Reconciling=True (it resolves by itself). What the code does is read from
+// the controller's status.Problem literals and put through status.Apply.
+func TestReasonsStallAsDocumented(t *testing.T) {
+	stalling := problemStalling(t)
+	want := map[string]string{}
+	for _, r := range codeReasons(t) {
+		var obs status.Observation
+		switch r {
+		case staxv1alpha1.ReasonAvailable:
+			obs.Services = []status.ServiceObservation{{Name: "db", Desired: 1, Ready: 1, Available: true}}
+		case staxv1alpha1.ReasonReconcileError:
+			obs.Err = errors.New("reading Secret stripe: connection refused")
+		default:
+			flags := stalling["Reason"+r]
+			if len(flags) == 0 {
+				t.Errorf("the controller builds no status.Problem with reason %s", r)
+				continue
+			}
+			for _, s := range flags[1:] {
+				if s != flags[0] {
+					t.Errorf("the controller builds %s both stalling and not: the docs cannot say which", r)
+				}
+			}
+			obs.Problems = []status.Problem{{Reason: r, Message: "m", Stalling: flags[0]}}
+		}
+		want[r] = conditionOf(obs)
+	}
+	if want[staxv1alpha1.ReasonConflict] != staxv1alpha1.ConditionStalled || want[staxv1alpha1.ReasonSecretNotFound] != staxv1alpha1.ConditionReconciling {
+		t.Fatalf("Conflict gives %q, SecretNotFound %q: the reading of the code is off", want[staxv1alpha1.ReasonConflict], want[staxv1alpha1.ReasonSecretNotFound])
+	}
+
+	// docs/troubleshooting.md: "What you see (`Stalled=True`; ...)".
+	page := readFile(t, "docs", "troubleshooting.md")
+	for r, cond := range want {
+		_, section, ok := strings.Cut(page, "\n## "+r+"\n")
+		if !ok {
+			continue // TestTroubleshootingHasASectionPerReason reports it
+		}
+		section, _, _ = strings.Cut(section, "\n## ")
+		_, seen, _ := strings.Cut(section, "What you see")
+		seen, _, _ = strings.Cut(seen, ":")
+		checkMarks(t, "docs/troubleshooting.md, section "+r+", What you see", seen, cond)
+	}
+	// README: the reason table's "means" cell.
+	for _, row := range tableRows(t, readFile(t, "README.md"), "| Ready reason | means | what to do |") {
+		r := strings.Trim(row[0], "`")
+		if cond, ok := want[r]; ok {
+			checkMarks(t, "README's reason table, row "+r, row[1], cond)
+		}
+	}
+}
+
+func checkMarks(t *testing.T, where, text, cond string) {
+	t.Helper()
+	for _, c := range []string{staxv1alpha1.ConditionStalled, staxv1alpha1.ConditionReconciling} {
+		says := strings.Contains(text, "`"+c+"=True`")
+		if says != (c == cond) {
+			if says {
+				t.Errorf("%s says %s=True; the code sets %q", where, c, cond)
+			} else {
+				t.Errorf("%s does not say %s=True, which the code sets", where, c)
+			}
+		}
+	}
+}
