@@ -277,10 +277,12 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	plan, errs := render.Build(sc.bp)
 	sc.plan = plan
 	for _, err := range errs {
-		sc.problem(status.Problem{Reason: err.Reason(), Message: err.Error(), Stalling: true}, err.Service)
-		if err.Reason() == staxv1alpha1.ReasonInvalidReference {
-			metrics.ReferenceFailure(err.Reason())
+		if len(err.Plaintext) > 0 {
+			sc.problem(status.Problem{Reason: staxv1alpha1.ReasonPlaintextSecret, Message: err.Error(), Stalling: true}, err.Service)
+			continue
 		}
+		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
+		metrics.ReferenceFailure(staxv1alpha1.ReasonInvalidReference)
 	}
 	// Admission rejects unknown and self dependencies; longer cycles need the
 	// whole graph, which a CEL rule cannot walk within its cost budget.

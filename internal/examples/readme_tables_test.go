@@ -102,12 +102,14 @@ func TestREADMEFlagDefaults(t *testing.T) {
 // otherCommandsFlags are flags the pages name in backticks that are not the
 // manager's.
 var otherCommandsFlags = map[string]string{
-	"context":    "kubectl's, which the plugin takes",
-	"kubeconfig": "kubectl's, which the plugin takes",
-	"plan":       "kubectl blueprint render",
-	"wait":       "kubectl blueprint rotate",
-	"set":        "helm install",
-	"password":   "an argument of an example container",
+	"context":     "kubectl's, which the plugin takes",
+	"kubeconfig":  "kubectl's, which the plugin takes",
+	"plan":        "kubectl blueprint render",
+	"wait":        "kubectl blueprint rotate",
+	"set":         "helm install",
+	"password":    "an argument of an example container",
+	"build-arg":   "docker build",
+	"db-password": "an argument of an example container (the plaintext guard)",
 }
 
 // Every flag the pages name exists, and every flag of the manager is named
@@ -306,6 +308,10 @@ func TestREADMEHelmValuesTable(t *testing.T) {
 	}
 	format := func(v any) string {
 		switch v := v.(type) {
+		case string:
+			if v == "" {
+				return `""`
+			}
 		case []any:
 			if len(v) == 0 {
 				return "[]"

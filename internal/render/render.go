@@ -176,14 +176,6 @@ type ServiceError struct {
 	Errs      []*InvalidReferenceError
 }
 
-// Reason is the Ready reason of the error.
-func (e *ServiceError) Reason() string {
-	if len(e.Plaintext) > 0 {
-		return staxv1alpha1.ReasonPlaintextSecret
-	}
-	return staxv1alpha1.ReasonInvalidReference
-}
-
 func (e *ServiceError) Error() string {
 	if len(e.Plaintext) > 0 {
 		return plaintext.Message(e.Service, e.Plaintext)
