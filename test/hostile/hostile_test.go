@@ -235,6 +235,18 @@ var _ = Describe("The hostile input corpus", func() {
 				for _, e := range c.expects {
 					g.Expect(ready.Message).To(ContainSubstring(e))
 				}
+				// kstatus: a Blueprint that is not Ready is either Stalled
+				// (a person must act) or Reconciling, for the same reason
+				// (which of the two, per reason, is held to the docs by
+				// internal/examples TestReasonsStallAsDocumented).
+				var abnormal []string
+				for _, t := range []string{staxv1alpha1.ConditionStalled, staxv1alpha1.ConditionReconciling} {
+					if cond := meta.FindStatusCondition(current.Status.Conditions, t); cond != nil && cond.Status == metav1.ConditionTrue {
+						g.Expect(cond.Reason).To(Equal(c.reason), "%s=True with another reason than Ready's", t)
+						abnormal = append(abnormal, t)
+					}
+				}
+				g.Expect(abnormal).To(HaveLen(1), "want exactly one of Stalled and Reconciling True")
 			}, timeout, 100*time.Millisecond).Should(Succeed())
 			for _, g := range c.given {
 				live := g.DeepCopy()
