@@ -2,8 +2,10 @@ package v1alpha1
 
 // Condition types of a Blueprint. Ready, Reconciling and Stalled follow the
 // kstatus conventions, so kstatus, Flux health checks, Argo CD and
-// `kubectl wait --for=condition=Ready` understand a Blueprint. Ready is always
-// present; Reconciling and Stalled only while true.
+// `kubectl wait --for=condition=Ready` understand a Blueprint. Ready is in
+// every status the operator writes (a new Blueprint's first status may wait
+// for its rollout, --progress-status-delay); Reconciling and Stalled only
+// while true.
 const (
 	ConditionReady       = "Ready"
 	ConditionReconciling = "Reconciling"

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -228,6 +229,10 @@ var _ = Describe("onRotate hooks", func() {
 			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonRotationFailed),
 			HaveField("Message", And(ContainSubstring("secret db-password"), ContainSubstring("Job "+jobName(1)), ContainSubstring("the Job failed")))))
 		Expect(hookStatus(ns, bp.Name)(Default)).To(havePhase(staxv1alpha1.RotationStateFailed, jobName(1)))
+		failed := getBlueprint(ns, bp.Name)
+		Expect(meta.FindStatusCondition(failed.Status.Conditions, staxv1alpha1.ConditionStalled)).To(And(
+			Not(BeNil()), HaveField("Status", metav1.ConditionTrue), HaveField("Reason", staxv1alpha1.ReasonRotationFailed)),
+			"only a new rotation request clears it: Stalled")
 		data := value(Default)
 		Expect(data).To(HaveKeyWithValue("db-password", v1))
 		Expect(data).NotTo(HaveKey(stagedKey))

@@ -5,9 +5,13 @@
 // docs/api.md documents every type, constant, field, validation and CEL rule
 // of the API as the CRD has them, the hand-written pages name only fields
 // the CRD has and deny none it has, and the README's tables of fields,
-// flags and their defaults, Ready reasons, RBAC grants and metrics match the
-// CRD, the manager's FlagSet, api/v1alpha1, config/rbac/role.yaml and the
-// metrics registry.
+// flags and their defaults, Ready reasons (and whether each stalls), RBAC
+// grants, metrics and Helm values match the CRD, the manager's FlagSet,
+// api/v1alpha1, the controller's problems, config/rbac/role.yaml, the
+// metrics registry and the chart's values. It also holds the rotation-hook
+// recipes to the validator and renderer, docs/reliability.md's figures and
+// test names to the repository, and the code to the rules docs state about
+// it (no math/rand outside tests, pure packages stay pure).
 //
 // It has no code of its own; the tests read the files from the repository.
 package examples

@@ -112,6 +112,8 @@ func TestPurePackagesArePure(t *testing.T) {
 		"sigs.k8s.io/controller-runtime/pkg/client",
 		"k8s.io/client-go/kubernetes",
 		"k8s.io/client-go/rest",
+		// No logging (internal/logging wraps a logr sink it is handed).
+		"log", "log/slog", "k8s.io/klog/v2", "sigs.k8s.io/controller-runtime/pkg/log",
 	}, mathRand...)
 
 	files := goFiles(t, true)
@@ -152,5 +154,22 @@ func TestPurePackagesArePure(t *testing.T) {
 	}
 	if checked < len(pure) {
 		t.Errorf("checked %d files of %d pure packages", checked, len(pure))
+	}
+	// Nor print: fmt.Print* writes to stdout, a log by another name.
+	for path, f := range files {
+		dir := filepath.ToSlash(filepath.Dir(path))
+		if !slices.Contains(pure, dir) || strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "fmt" && strings.HasPrefix(sel.Sel.Name, "Print") {
+				t.Errorf("%s (a pure package) calls fmt.%s", path, sel.Sel.Name)
+			}
+			return true
+		})
 	}
 }

@@ -4,6 +4,12 @@
 //
 //	# via: admission                 refused by the CRD's schema or CEL rules
 //	# via: status <Reason>            accepted, then Ready=False with <Reason>
+//	# via: update                     the file's first Blueprint is created, its
+//	                                  second (the same Blueprint, edited) is
+//	                                  refused as an update: a CEL transition
+//	                                  rule, which only an update runs and the
+//	                                  offline validator cannot (it accepts the
+//	                                  edited Blueprint on its own)
 //	# expect: <text>                  (one or more) text the error or the
 //	                                  Ready message must contain
 //	# offline: <text>                 (admission cases, optional) text only
@@ -48,6 +54,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/controller"
@@ -65,6 +72,7 @@ type hostileCase struct {
 	offline   []string
 	given     []*unstructured.Unstructured
 	blueprint *unstructured.Unstructured
+	original  *unstructured.Unstructured // for via update: created first
 }
 
 var (
@@ -150,13 +158,17 @@ func loadCases() []hostileCase {
 				break
 			}
 			if obj.GetKind() == "Blueprint" {
+				if c.blueprint != nil {
+					c.original = c.blueprint
+				}
 				c.blueprint = obj
 			} else if len(obj.Object) > 0 {
 				c.given = append(c.given, obj)
 			}
 		}
-		if c.blueprint == nil || len(c.expects) == 0 || (c.via != "admission" && c.via != "status") {
-			panic(fmt.Sprintf("%s: needs a Blueprint, '# via: admission|status <Reason>' and '# expect:' lines", f))
+		if c.blueprint == nil || len(c.expects) == 0 || (c.via != "admission" && c.via != "status" && c.via != "update") ||
+			(c.via == "update") != (c.original != nil) {
+			panic(fmt.Sprintf("%s: needs a Blueprint (two for via update), '# via: admission|status <Reason>|update' and '# expect:' lines", f))
 		}
 		out = append(out, c)
 	}
@@ -181,6 +193,34 @@ var _ = Describe("The hostile input corpus", func() {
 			}
 			bp := c.blueprint.DeepCopy()
 			bp.SetNamespace(ns.Name)
+			if c.via == "update" {
+				original := c.original.DeepCopy()
+				original.SetNamespace(ns.Name)
+				Expect(k8sClient.Create(ctx, original)).To(Succeed(), "the Blueprint before the edit is valid")
+				// The edited Blueprint is valid on its own: what refuses it
+				// is the transition.
+				edited, err := yaml.Marshal(c.blueprint.Object)
+				Expect(err).NotTo(HaveOccurred())
+				results, err := validate.Documents(ctx, bytes.NewReader(edited))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(results).To(HaveLen(1))
+				Expect(results[0].Problems).To(BeEmpty(), "the edited Blueprint is refused on its own, not as an update")
+				// The operator writes status meanwhile: retry on conflict.
+				Eventually(func() bool {
+					current := &unstructured.Unstructured{}
+					current.SetGroupVersionKind(original.GroupVersionKind())
+					Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(original), current)).To(Succeed())
+					bp.SetResourceVersion(current.GetResourceVersion())
+					err = k8sClient.Update(ctx, bp)
+					return apierrors.IsConflict(err)
+				}, timeout, 100*time.Millisecond).Should(BeFalse())
+				Expect(err).To(HaveOccurred(), "the API server accepted the update")
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), err.Error())
+				for _, e := range c.expects {
+					Expect(err.Error()).To(ContainSubstring(e))
+				}
+				return
+			}
 			err := k8sClient.Create(ctx, bp)
 
 			if c.via == "admission" {
@@ -235,6 +275,18 @@ var _ = Describe("The hostile input corpus", func() {
 				for _, e := range c.expects {
 					g.Expect(ready.Message).To(ContainSubstring(e))
 				}
+				// kstatus: a Blueprint that is not Ready is either Stalled
+				// (a person must act) or Reconciling, for the same reason
+				// (which of the two, per reason, is held to the docs by
+				// internal/examples TestReasonsStallAsDocumented).
+				var abnormal []string
+				for _, t := range []string{staxv1alpha1.ConditionStalled, staxv1alpha1.ConditionReconciling} {
+					if cond := meta.FindStatusCondition(current.Status.Conditions, t); cond != nil && cond.Status == metav1.ConditionTrue {
+						g.Expect(cond.Reason).To(Equal(c.reason), "%s=True with another reason than Ready's", t)
+						abnormal = append(abnormal, t)
+					}
+				}
+				g.Expect(abnormal).To(HaveLen(1), "want exactly one of Stalled and Reconciling True")
 			}, timeout, 100*time.Millisecond).Should(Succeed())
 			for _, g := range c.given {
 				live := g.DeepCopy()
