@@ -22,6 +22,7 @@ package plaintext
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -156,7 +157,7 @@ func Service(svc *staxv1alpha1.BlueprintService, path *field.Path) []Finding {
 
 func literals(svc *staxv1alpha1.BlueprintService, path *field.Path) []literal {
 	var ls []literal
-	for _, k := range sortedKeys(svc.Env) {
+	for _, k := range slices.Sorted(maps.Keys(svc.Env)) {
 		ls = append(ls, envLiteral(path.Child("env").Key(k), "env "+k, k, string(svc.Env[k]), k))
 	}
 	for _, list := range []struct {
@@ -171,7 +172,7 @@ func literals(svc *staxv1alpha1.BlueprintService, path *field.Path) []literal {
 	for j, s := range svc.Secrets {
 		hook := path.Child("secrets").Index(j).Child("onRotate")
 		prefix := "secret " + s.Name + ", onRotate."
-		for _, k := range sortedKeys(s.OnRotate.Env) {
+		for _, k := range slices.Sorted(maps.Keys(s.OnRotate.Env)) {
 			ls = append(ls, envLiteral(hook.Child("env").Key(k), prefix+"env "+k, k, string(s.OnRotate.Env[k]), ""))
 		}
 		for _, list := range []struct {
@@ -330,13 +331,4 @@ func detector() *detect.Detector {
 func admissionRules() []config.Rule {
 	detector()
 	return admission
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
