@@ -124,6 +124,9 @@ type scope struct {
 	undeclaredClaims []string
 	// urls holds each exposed service's published URL (routes.go).
 	urls map[string]string
+	// hookJobs holds the UID of each in-flight rotation's Job as
+	// observeHookJobs read it, by Job name.
+	hookJobs map[string]types.UID
 	// requeueAfter is when the next scheduled rotation or prune falls due, or
 	// when values held back by the quiet period are due to roll out.
 	requeueAfter time.Duration

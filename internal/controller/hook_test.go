@@ -276,8 +276,16 @@ var _ = Describe("onRotate hooks", func() {
 		data := value(Default)
 		Expect(data).To(HaveKeyWithValue("db-password", v1))
 		Expect(data).NotTo(HaveKey(stagedKey))
-		By("never committing a Job that completes after it was failed")
-		Expect(testutil.CompleteJob(ctx, k8sClient, ns, jobName(1))).To(Succeed())
+		By("stopping the Job that still ran, with its pods, so it cannot carry on with the discarded value")
+		Eventually(func(g Gomega) bool {
+			job := &batchv1.Job{}
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: jobName(1)}, job)
+			if apierrors.IsNotFound(err) {
+				return true
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			return job.DeletionTimestamp != nil
+		}, timeout, interval).Should(BeTrue(), "the failed rotation's running Job is deleted")
 		Consistently(func(g Gomega) string { return value(g)["db-password"] }, quietly, interval).Should(Equal(v1))
 	})
 
@@ -379,9 +387,12 @@ var _ = Describe("onRotate hooks", func() {
 		}, timeout, interval).Should(Succeed())
 		Expect(hookJobs(ns)(Default)).To(BeEmpty())
 
-		By("starting the manager again")
+		By("starting the manager again, 20 s after the staging")
+		testClock.Step(20 * time.Second)
 		startManager()
 		Eventually(hookStatus(ns, bp.Name), timeout, interval).Should(havePhase(staxv1alpha1.RotationStateHookRunning, jobName(1)))
+		By("giving the late Job only what is left of timeoutSeconds, so it cannot outlive the operator's deadline")
+		Expect(*getJob(ns, jobName(1))(Default).Spec.ActiveDeadlineSeconds).To(BeNumerically("<=", 40))
 		data := value(Default)
 		Expect(data).To(HaveKeyWithValue("db-password", v1))
 		Expect(data).To(HaveKeyWithValue(stagedKey, staged))

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -43,6 +44,12 @@ func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st
 			return nil, apierror.Wrap(apierror.OpRead, "Job", name, err)
 		}
 		jobs[m.Name] = observe.Job(job, sc.bp.UID)
+		if job != nil {
+			if sc.hookJobs == nil {
+				sc.hookJobs = map[string]types.UID{}
+			}
+			sc.hookJobs[name] = job.UID
+		}
 	}
 	return jobs, nil
 }
@@ -57,14 +64,26 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	for _, m := range sc.plan.Managed {
 		byName[m.Name] = m
 	}
+	for _, name := range change.StopJobs {
+		// The rotation failed while its Job ran (values.Sync observed it,
+		// as ours, active): delete it with its pods before anything else,
+		// so that it cannot carry on with the value just discarded.
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: sc.bp.Namespace, Name: render.HookJobName(sc.bp.Name, name, st.Values[name].Hook.Attempt)}}
+		uid := sc.hookJobs[job.Name]
+		if err := r.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationForeground)); client.IgnoreNotFound(err) != nil {
+			return apierror.Wrap(apierror.OpDelete, "Job", job.Name, err)
+		}
+	}
 	for _, name := range change.CreateJobs {
 		m := byName[name]
-		job, err := render.HookJob(sc.bp, sc.plan, m, st.Values[name].Hook.Attempt)
+		h := st.Values[name].Hook
+		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt)
 		if err != nil {
 			// render.Build reported it, by service: the Job waits for a fix
 			// and the rotation times out if none comes.
 			continue
 		}
+		job.Spec.ActiveDeadlineSeconds = ptr.To(values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()))
 		if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			return apierror.Wrap(apierror.OpCreate, "Job", job.Name, err)
 		}

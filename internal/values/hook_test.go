@@ -61,6 +61,7 @@ func TestSyncHook(t *testing.T) {
 		failed     []string
 		failure    string
 		createJobs []string
+		stopJobs   []string
 		rotated    map[string][]string
 		generated  []string
 		calls      int
@@ -183,6 +184,19 @@ func TestSyncHook(t *testing.T) {
 			name: "timeout: running past the deadline fails", data: inUse,
 			meta: ptr.To(withHook(meta("r1", t0), running(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
 			jobs: map[string]observe.JobState{"pw": observe.JobActive}, now: late,
+			want: wantHook{
+				data:   map[string]string{"pw": "old"},
+				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
+				failed: []string{"pw"}, failure: FailureTimeout, modified: true,
+				// The Job still runs: it is stopped, so that it cannot
+				// carry on with the value just discarded.
+				stopJobs: []string{"pw"},
+			},
+		},
+		{
+			name: "timeout before the Job was seen: failed, nothing to stop", data: inUse,
+			meta: ptr.To(withHook(meta("r1", t0), stagedAt(t1), 1)), managed: []render.ManagedSecret{hm("r2", 0)},
+			jobs: map[string]observe.JobState{"pw": observe.JobAbsent}, now: late,
 			want: wantHook{
 				data:   map[string]string{"pw": "old"},
 				meta:   withHook(meta("r1", t0), finished(hs(staxv1alpha1.RotationStateFailed, 1, TriggerField, "r2", t1), late, FailureTimeout), 1),
@@ -349,7 +363,7 @@ func TestSyncHook(t *testing.T) {
 				got, want []string
 			}{
 				{"staged", ch.Staged, w.staged}, {"committed", ch.Committed, w.committed}, {"failed", failed, w.failed},
-				{"createJobs", ch.CreateJobs, w.createJobs}, {"generated", ch.Generated, w.generated},
+				{"createJobs", ch.CreateJobs, w.createJobs}, {"stopJobs", ch.StopJobs, w.stopJobs}, {"generated", ch.Generated, w.generated},
 			} {
 				if !slices.Equal(c.got, c.want) {
 					t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
@@ -372,6 +386,26 @@ func TestSyncHook(t *testing.T) {
 				t.Errorf("rotate handled = %q, want %q", st.RotateHandled, w.handled)
 			}
 		})
+	}
+}
+
+// A Job created late ends by the operator's deadline: its
+// activeDeadlineSeconds counts what is left of timeoutSeconds since staging.
+func TestHookJobDeadline(t *testing.T) {
+	h := &HookState{StagedAt: t0}
+	for _, c := range []struct {
+		now  time.Time
+		want int64
+	}{
+		{t0, 300},
+		{t0.Add(100 * time.Millisecond), 300},
+		{t0.Add(120 * time.Second), 180},
+		{t0.Add(299*time.Second + time.Millisecond), 1},
+		{t0.Add(400 * time.Second), 1},
+	} {
+		if got := HookJobDeadline(h, 300*time.Second, c.now); got != c.want {
+			t.Errorf("%v after staging: %d s, want %d s", c.now.Sub(t0), got, c.want)
+		}
 	}
 }
 

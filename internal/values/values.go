@@ -97,6 +97,16 @@ const (
 	FailureStagedLost  = "the staged value was removed from the generated Secret"
 )
 
+// HookJobDeadline is the activeDeadlineSeconds of the Job of rotation h
+// created at now: what is left of timeout since the value was staged,
+// rounded up, at least 1. A Job created late then ends by the operator's own
+// deadline instead of timeout after its creation.
+func HookJobDeadline(h *HookState, timeout time.Duration, now time.Time) int64 {
+	left := h.StagedAt.Add(timeout).Sub(now)
+	secs := int64((left + time.Second - 1) / time.Second)
+	return max(secs, 1)
+}
+
 // HookGrace is how long after timeoutSeconds (which the Job controller
 // enforces as activeDeadlineSeconds) the operator itself fails a rotation
 // whose Job has not reported: the Job controller's verdict comes first
@@ -205,6 +215,10 @@ type Change struct {
 	// their rotation is staged and its Job was not seen. Creating it is
 	// safe at any time: its name is the rotation's.
 	CreateJobs []string
+	// StopJobs lists the managed secrets whose rotation failed while its
+	// Job ran: the Job must be stopped (deleted with its pods), so that it
+	// cannot carry on with the value this Sync discarded.
+	StopJobs []string
 	// NextHookDeadline is when the earliest hooked rotation in flight
 	// times out; zero when none is in flight.
 	NextHookDeadline time.Time
@@ -426,6 +440,9 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 		fail = FailureTimeout
 	}
 	if fail != "" {
+		if looked && job == observe.JobActive {
+			ch.StopJobs = append(ch.StopJobs, m.Name)
+		}
 		delete(st.Data, staged)
 		now := req.Now
 		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationStateFailed, &now, fail
