@@ -28,12 +28,13 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers, the plaintext guard's admission policy from internal/plaintext, and copy them where they are embedded (Helm chart, offline validator).
+manifests: controller-gen ## Generate the CRD and the ClusterRole from the API types and RBAC markers, the plaintext guard's admission policy from internal/plaintext, the editors' JSON Schema from the CRD, and copy them where they are embedded (Helm chart, offline validator).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/stax.dev_blueprints.yaml internal/validate/zz_generated.crd.yaml
 	cp config/crd/bases/stax.dev_blueprints.yaml dist/chart/files/crd/stax.dev_blueprints.yaml
 	cp config/rbac/role.yaml dist/chart/files/rbac/manager-role.yaml
 	go run ./hack/plaintext-policy config/policy
+	go run ./hack/jsonschema config/crd/bases/stax.dev_blueprints.yaml dist/schema/blueprint-v1alpha1.json
 	cp config/policy/plaintext-guard-policy.yaml config/policy/plaintext-guard-binding.yaml dist/chart/files/policy/
 
 .PHONY: generate
@@ -65,9 +66,9 @@ docs: crd-ref-docs ## Generate docs/api.md from the API types (crd-ref-docs with
 
 .PHONY: verify
 verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy, API reference, README's bench figures and plot) are stale, or examples and docs disagree with the code.
-	@if [ -n "$$(git status --porcelain -- api config dist/chart internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config dist/chart dist/schema internal/validate/zz_generated.crd.yaml docs/api.md)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate docs' and commit:"; \
-		git status --porcelain -- api config dist/chart internal/validate docs/api.md; git --no-pager diff --stat -- api config dist/chart internal/validate docs/api.md; exit 1; \
+		git status --porcelain -- api config dist/chart dist/schema internal/validate docs/api.md; git --no-pager diff --stat -- api config dist/chart dist/schema internal/validate docs/api.md; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go test ./internal/examples/
