@@ -13,11 +13,18 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
-// problemStalling reads every status.Problem the controller builds and
-// returns, per reason constant, whether it stalls (its Stalling field).
-func problemStalling(t *testing.T) map[string][]bool {
+// problemLiteral is one status.Problem composite literal the controller
+// builds: its Reason (the api/v1alpha1 constant's name, "" when it is not
+// one), and its Message and Stalling expressions (nil when unset).
+type problemLiteral struct {
+	reason            string
+	message, stalling ast.Expr
+}
+
+// controllerProblems reads every status.Problem literal of internal/controller.
+func controllerProblems(t *testing.T) []problemLiteral {
 	t.Helper()
-	out := map[string][]bool{}
+	var out []problemLiteral
 	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			lit, ok := n.(*ast.CompositeLit)
@@ -27,7 +34,7 @@ func problemStalling(t *testing.T) map[string][]bool {
 			if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Problem" {
 				return true
 			}
-			reason, stalling := "", false
+			var p problemLiteral
 			for _, elt := range lit.Elts {
 				kv, ok := elt.(*ast.KeyValueExpr)
 				if !ok {
@@ -36,24 +43,41 @@ func problemStalling(t *testing.T) map[string][]bool {
 				switch kv.Key.(*ast.Ident).Name {
 				case "Reason":
 					if s, ok := kv.Value.(*ast.SelectorExpr); ok {
-						reason = s.Sel.Name
+						p.reason = s.Sel.Name
 					}
+				case "Message":
+					p.message = kv.Value
 				case "Stalling":
-					id, ok := kv.Value.(*ast.Ident)
-					if !ok || (id.Name != "true" && id.Name != "false") {
-						t.Errorf("a status.Problem's Stalling is not a literal; this test cannot read it")
-						continue
-					}
-					stalling = id.Name == "true"
+					p.stalling = kv.Value
 				}
 			}
-			if reason == "" {
-				t.Errorf("a status.Problem whose Reason is not a constant of api/v1alpha1")
-				return true
-			}
-			out[reason] = append(out[reason], stalling)
+			out = append(out, p)
 			return true
 		})
+	}
+	return out
+}
+
+// problemStalling returns, per reason constant, whether each status.Problem
+// the controller builds with it stalls (its Stalling field).
+func problemStalling(t *testing.T) map[string][]bool {
+	t.Helper()
+	out := map[string][]bool{}
+	for _, p := range controllerProblems(t) {
+		stalling := false
+		if p.stalling != nil {
+			id, ok := p.stalling.(*ast.Ident)
+			if !ok || (id.Name != "true" && id.Name != "false") {
+				t.Errorf("a status.Problem's Stalling is not a literal; this test cannot read it")
+				continue
+			}
+			stalling = id.Name == "true"
+		}
+		if p.reason == "" {
+			t.Errorf("a status.Problem whose Reason is not a constant of api/v1alpha1")
+			continue
+		}
+		out[p.reason] = append(out[p.reason], stalling)
 	}
 	return out
 }

@@ -182,50 +182,32 @@ func TestTroubleshootingQuotesControllerMessages(t *testing.T) {
 	var messages []message
 	reasons := map[string]bool{}
 
+	for _, p := range controllerProblems(t) {
+		if pattern, ok := messageRegexp(p.message); ok {
+			messages = append(messages, message{"status.Problem " + p.reason, pattern})
+			reasons[p.reason] = true
+		}
+	}
 	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.CompositeLit:
-				sel, ok := n.Type.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "Problem" {
-					return true
-				}
-				var reason string
-				var msg ast.Expr
-				for _, elt := range n.Elts {
-					kv, ok := elt.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					switch kv.Key.(*ast.Ident).Name {
-					case "Reason":
-						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
-							reason = s.Sel.Name
-						}
-					case "Message":
-						msg = kv.Value
-					}
-				}
-				if p, ok := messageRegexp(msg); ok {
-					messages = append(messages, message{"status.Problem " + reason, p})
-					reasons[reason] = true
-				}
-			case *ast.CallExpr:
-				// Recorder.Eventf(regarding, related, type, reason, action, note, args...)
-				sel, ok := n.Fun.(*ast.SelectorExpr)
-				if !ok || sel.Sel.Name != "Eventf" || len(n.Args) < 6 {
-					return true
-				}
-				reason := ""
-				if lit, ok := n.Args[3].(*ast.BasicLit); ok {
-					reason, _ = strconv.Unquote(lit.Value)
-				}
-				// A note of just "%s" (the Ready message, quoted above) has
-				// no text of its own to check.
-				if p, ok := messageRegexp(&ast.CallExpr{Fun: &ast.SelectorExpr{Sel: ast.NewIdent("Sprintf")}, Args: n.Args[5:]}); ok &&
-					p != formatRegexp("%s") {
-					messages = append(messages, message{"event " + reason, p})
-				}
+		ast.Inspect(f, func(node ast.Node) bool {
+			// Recorder.Eventf(regarding, related, type, reason, action, note, args...)
+			n, ok := node.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := n.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Eventf" || len(n.Args) < 6 {
+				return true
+			}
+			reason := ""
+			if lit, ok := n.Args[3].(*ast.BasicLit); ok {
+				reason, _ = strconv.Unquote(lit.Value)
+			}
+			// A note of just "%s" (the Ready message, quoted above) has
+			// no text of its own to check.
+			if p, ok := messageRegexp(&ast.CallExpr{Fun: &ast.SelectorExpr{Sel: ast.NewIdent("Sprintf")}, Args: n.Args[5:]}); ok &&
+				p != formatRegexp("%s") {
+				messages = append(messages, message{"event " + reason, p})
 			}
 			return true
 		})
