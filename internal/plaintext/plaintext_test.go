@@ -59,6 +59,16 @@ func TestEnvValues(t *testing.T) {
 		{"DATABASE_URL", "postgres://postgres@db:5432/payments", ""},
 		{"DATABASE_URL", "postgres://db:5432/payments?sslmode=disable", ""},
 		{"STRIPE_KEY", "${secret:stripe/api-key}", ""},
+		// A credential's name with a value that cannot be one, as the
+		// README's table lists them.
+		{"DB_PASSWORD", "abc", ""},
+		{"DB_PASSWORD", "3600", ""},
+		{"DB_PASSWORD", "30s", ""},
+		{"DB_PASSWORD", "false", ""},
+		{"DB_PASSWORD", "/run/secrets/db-password", ""},
+		{"DB_PASSWORD", "https://vault.example.com/v1/db", ""},
+		{"DB_PASSWORD", "$(PASSWORD)", ""},
+		{"DB_PASSWORD", "abcd", RuleCredentialName},
 		{"URL", "pg://${secret:db-password}@db", ""},
 		{"URL", "pg://${secret:db/user}:${secret:db/password}@db", ""},
 	}
