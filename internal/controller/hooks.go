@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -77,13 +76,12 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	for _, name := range change.CreateJobs {
 		m := byName[name]
 		h := st.Values[name].Hook
-		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt)
+		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()))
 		if err != nil {
 			// render.Build reported it, by service: the Job waits for a fix
 			// and the rotation times out if none comes.
 			continue
 		}
-		job.Spec.ActiveDeadlineSeconds = ptr.To(values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()))
 		if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			return apierror.Wrap(apierror.OpCreate, "Job", job.Name, err)
 		}

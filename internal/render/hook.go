@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -112,10 +111,10 @@ func HookLabels(blueprintName, secretName string) map[string]string {
 // CURRENT_VALUE and NEW_VALUE as secretKeyRefs to the value in use and the
 // staged value, the hook's env rendered as a service's (references become
 // secretKeyRefs), its pod under the Pod Security restricted profile, its
-// run bounded by timeoutSeconds (activeDeadlineSeconds) and backoffLimit.
-// It returns nil when m has no hook. Like everything render makes, it holds
-// no value.
-func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt int64) (*batchv1.Job, error) {
+// run bounded by activeDeadline seconds (values.HookJobDeadline: what is
+// left of timeoutSeconds since the staging) and backoffLimit. It returns nil
+// when m has no hook. Like everything render makes, it holds no value.
+func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, activeDeadline int64) (*batchv1.Job, error) {
 	if m.Hook == nil {
 		return nil, nil
 	}
@@ -137,7 +136,6 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt in
 	}
 	env = append(env, extra...)
 	labels := HookLabels(bp.Name, m.Name)
-	timeout := int64(m.HookTimeout() / time.Second)
 	backoff := int32(DefaultHookBackoffLimit)
 	if m.Hook.BackoffLimit != nil {
 		backoff = *m.Hook.BackoffLimit
@@ -157,7 +155,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt in
 		},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To(backoff),
-			ActiveDeadlineSeconds: ptr.To(timeout),
+			ActiveDeadlineSeconds: ptr.To(activeDeadline),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{

@@ -43,7 +43,7 @@ func TestHookJob(t *testing.T) {
 	if m.Name != "db-password" || m.Hook == nil || m.Service != "db" {
 		t.Fatalf("managed = %+v", m)
 	}
-	job, err := HookJob(bp, plan, m, 3)
+	job, err := HookJob(bp, plan, m, 3, 120)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestHookJob(t *testing.T) {
 func TestHookJobRestricted(t *testing.T) {
 	bp := hookedBlueprint(staxv1alpha1.RotationHook{Image: "redis:7", Command: []string{"true"}})
 	plan, _ := Build(bp)
-	job, err := HookJob(bp, plan, plan.Managed[1], 1)
+	job, err := HookJob(bp, plan, plan.Managed[1], 1, int64(plan.Managed[1].HookTimeout().Seconds()))
 	if err != nil {
 		t.Fatal(err)
 	}
