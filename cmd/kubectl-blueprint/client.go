@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
@@ -32,6 +33,10 @@ func newClient(flags *genericclioptions.ConfigFlags, warnings io.Writer) (client
 	cfg.WarningHandler = rest.NewWarningWriter(warnings, rest.WarningWriterOptions{Deduplicate: true})
 	scheme := runtime.NewScheme()
 	if err := staxv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, "", err
+	}
+	// Secrets, for run.
+	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, "", err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme, FieldOwner: fieldOwner})

@@ -33,6 +33,10 @@ func run(ctx context.Context, args []string, streams genericiooptions.IOStreams)
 	root := newRootCommand(streams)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			return int(code)
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(streams.ErrOut, "error:", err)
 		}
@@ -66,6 +70,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newRotateCommand(flags, streams),
 		newPruneCommand(flags, streams),
 		newStatusCommand(flags, streams),
+		newRunCommand(flags, streams),
 	)
 	return root
 }

@@ -7,43 +7,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/containerenv"
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 )
-
-// kubeletExpand mirrors kubelet's dependent environment variable expansion
-// (k8s.io/kubernetes/third_party/forked/golang/expansion): $$ is a literal $,
-// $(NAME) is NAME's value when NAME is defined, anything else stays as is.
-func kubeletExpand(s string, vars map[string]string) string {
-	var out strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			out.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			out.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				out.WriteString("$(")
-				i++
-				continue
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := vars[name]; ok {
-				out.WriteString(v)
-			} else {
-				out.WriteString("$(" + name + ")")
-			}
-			i += 2 + end
-		default:
-			out.WriteByte('$')
-		}
-	}
-	return out.String()
-}
 
 // FuzzBuild renders arbitrary env values and checks that what kubelet would
 // compose from the rendered Deployment is exactly the Blueprint's value, with
@@ -88,7 +54,7 @@ func FuzzBuild(f *testing.F) {
 			case e.ValueFrom != nil:
 				vars[*e.Name] = "<" + *e.ValueFrom.SecretKeyRef.Name + "/" + *e.ValueFrom.SecretKeyRef.Key + ">"
 			case *e.Name == "VALUE":
-				visible = kubeletExpand(ptrOr(e.Value), vars)
+				visible = containerenv.Expand(ptrOr(e.Value), func(n string) (string, bool) { v, ok := vars[n]; return v, ok })
 				found = true
 			}
 		}
