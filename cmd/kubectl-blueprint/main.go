@@ -71,6 +71,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newPruneCommand(flags, streams),
 		newStatusCommand(flags, streams),
 		newRunCommand(flags, streams),
+		newImportCommand(flags, streams),
 	)
 	return root
 }
