@@ -25,6 +25,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -55,7 +56,7 @@ var out io.Writer = os.Stdout
 
 // beforeStop, when set (by the demo's test), is called with the demo's
 // client once everything is printed, before the control plane stops.
-var beforeStop func(ctx context.Context, c client.Client) error
+var beforeStop func(ctx context.Context, c client.Client, cfg *rest.Config) error
 
 const (
 	namespace  = "demo"
@@ -216,7 +217,7 @@ func run() error {
 	printStatus(ctx, c, key)
 
 	if beforeStop != nil {
-		if err := beforeStop(ctx, c); err != nil {
+		if err := beforeStop(ctx, c, cfg); err != nil {
 			return err
 		}
 	}
@@ -358,9 +359,9 @@ func keepRunning(ctx context.Context, env *envtest.Environment, cfg *rest.Config
 	if err != nil {
 		return err
 	}
-	// The embedded control plane runs no Deployment controller: keep
-	// playing it, so what a user does with kubectl reaches Ready.
-	player, err := testutil.PlayDeployments(ctx, cs, staxv1alpha1.LabelBlueprint)
+	// The embedded control plane runs no Deployment or Job controller:
+	// keep playing them, so what a user does with kubectl reaches Ready.
+	player, jobs, err := playControllers(ctx, cs)
 	if err != nil {
 		return err
 	}
@@ -379,11 +380,29 @@ func keepRunning(ctx context.Context, env *envtest.Environment, cfg *rest.Config
 	step("The control plane and the operator keep running. In another shell:")
 	fmt.Fprintf(out, "  export KUBECONFIG=%s\n  kubectl -n %s get blueprints,deployments,services,secrets,pvc,ingresses\n  kubectl -n %s describe bp payments-dev\n", path, namespace, namespace)
 	fmt.Fprintf(out, "  kubectl blueprint rotate payments-dev db-password -n %s   # comes back to Ready\n", namespace)
+	fmt.Fprintf(out, "  kubectl blueprint rotate orders db-password -n %s --wait   # after applying examples/postgres-rotation-hook.yaml\n", namespace)
 	fmt.Fprintln(out, "  The demo keeps playing the Deployment controller for every Deployment a Blueprint renders")
-	fmt.Fprintln(out, "  (it reports each new generation available), for as long as it runs: a rotation, an edit or")
+	fmt.Fprintln(out, "  (it reports each new generation available), and the Job controller for every onRotate hook's")
+	fmt.Fprintln(out, "  Job (it reports it Complete), for as long as it runs: a rotation, a hooked rotation, an edit or")
 	fmt.Fprintln(out, "  another Blueprint reaches Ready as it would on a cluster. Nothing runs pods here.")
 	fmt.Fprintln(out, strings.Repeat(" ", 2)+"Press Ctrl-C to stop and clean up.")
 	<-ctx.Done()
-	fmt.Fprintf(out, "Played %d rollout(s) of the Deployment controller while kept.\n", player.Marks())
+	fmt.Fprintf(out, "Played %d rollout(s) of the Deployment controller and %d Job(s) of the Job controller while kept.\n", player.Marks(), jobs.Completed())
 	return nil
+}
+
+// playControllers plays the Deployment controller and the Job controller
+// for what Blueprints render, saying of each Job what a cluster would do.
+func playControllers(ctx context.Context, cs kubernetes.Interface) (*testutil.DeploymentPlayer, *testutil.JobPlayer, error) {
+	deployments, err := testutil.PlayDeployments(ctx, cs, staxv1alpha1.LabelBlueprint)
+	if err != nil {
+		return nil, nil, err
+	}
+	jobs, err := testutil.PlayJobs(ctx, cs, staxv1alpha1.LabelBlueprint, func(job *batchv1.Job) {
+		fmt.Fprintf(out, "Job %s would run the hook; the demo reports it Complete\n", job.Name)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return deployments, jobs, nil
 }

@@ -5,14 +5,22 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
@@ -31,7 +39,13 @@ func TestDemoPrintsKeyNamesNeverValues(t *testing.T) {
 	var printed bytes.Buffer
 	out = &printed
 	values := map[string][]byte{}
-	beforeStop = func(ctx context.Context, c client.Client) error {
+	var jobMessage string
+	beforeStop = func(ctx context.Context, c client.Client, cfg *rest.Config) error {
+		msg, err := keptDemoCompletesJobs(ctx, c, cfg)
+		if err != nil {
+			return err
+		}
+		jobMessage = msg
 		for _, name := range []string{render.GeneratedSecretName("payments-dev"), "stripe"} {
 			s := &corev1.Secret{}
 			if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
@@ -71,6 +85,9 @@ func TestDemoPrintsKeyNamesNeverValues(t *testing.T) {
 	if keys < 2 || len(values) <= keys {
 		t.Fatalf("read %d values (%d generated): the demo's Secrets were not seen", len(values), keys)
 	}
+	if !strings.Contains(text, jobMessage) {
+		t.Errorf("the demo does not say %q", jobMessage)
+	}
 	if !strings.Contains(text, "<- secretKeyRef stripe/api-key") {
 		t.Error("the demo does not print the secretKeyRef of STRIPE_KEY")
 	}
@@ -87,4 +104,44 @@ func TestDemoPrintsKeyNamesNeverValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+// keptDemoCompletesJobs starts the controllers the kept demo plays, creates a
+// Job labelled as a Blueprint's hook Job is, and waits until the player has
+// reported it Complete. It returns what the demo says of the Job.
+func keptDemoCompletesJobs(ctx context.Context, c client.Client, cfg *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	playCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if _, _, err := playControllers(playCtx, cs); err != nil {
+		return "", err
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-hook-1", Namespace: namespace, Labels: map[string]string{staxv1alpha1.LabelBlueprint: "payments-dev"}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "hook", Image: "postgres:16", Command: []string{"true"}}},
+		}}},
+	}
+	if err := c.Create(ctx, job); err != nil {
+		return "", err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+			return false, err
+		}
+		for _, cond := range job.Status.Conditions {
+			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("the kept demo's Job controller did not complete Job %s: %w", job.Name, err)
+	}
+	return "Job demo-hook-1 would run the hook; the demo reports it Complete", nil
 }

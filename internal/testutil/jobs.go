@@ -2,12 +2,17 @@ package testutil
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -74,4 +79,69 @@ func finishJob(ctx context.Context, c client.Client, ns, name string, finish fun
 		finish(job, now)
 		return c.Status().Update(ctx, job)
 	})
+}
+
+// JobPlayer plays the Job controller for every Job matching a label
+// selector, for as long as its context lives: each Job that has not finished
+// is reported Complete, as CompleteJob does.
+type JobPlayer struct {
+	completed atomic.Int64
+}
+
+// PlayJobs starts a JobPlayer on cs (a client straight to the API server);
+// completed, if not nil, is called with each Job it reports Complete. It
+// returns once its informer has synced.
+func PlayJobs(ctx context.Context, cs kubernetes.Interface, labelSelector string, completed func(*batchv1.Job)) (*JobPlayer, error) {
+	p := &JobPlayer{}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 3*time.Second,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelSelector }))
+	inf := factory.Batch().V1().Jobs().Informer()
+	complete := func(obj any) {
+		job, ok := obj.(*batchv1.Job)
+		if !ok || jobFinished(job) || !job.DeletionTimestamp.IsZero() {
+			return
+		}
+		job = job.DeepCopy()
+		now := metav1.NewTime(time.Now().Truncate(time.Second))
+		if job.Status.StartTime == nil {
+			job.Status.StartTime = &now
+		}
+		job.Status.Active, job.Status.Succeeded, job.Status.CompletionTime = 0, 1, &now
+		job.Status.Conditions = append(job.Status.Conditions,
+			batchv1.JobCondition{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonCompletionsReached, Message: "Reached expected number of succeeded pods", LastProbeTime: now, LastTransitionTime: now},
+			batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonCompletionsReached, Message: "Reached expected number of succeeded pods", LastProbeTime: now, LastTransitionTime: now},
+		)
+		// A conflict means a newer version exists; its own event follows.
+		if _, err := cs.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err == nil {
+			p.completed.Add(1)
+			if completed != nil {
+				completed(job)
+			}
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    complete,
+		UpdateFunc: func(_, obj any) { complete(obj) },
+	}); err != nil {
+		return nil, err
+	}
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil, fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	return p, nil
+}
+
+// Completed is how many Jobs the player reported Complete.
+func (p *JobPlayer) Completed() int64 { return p.completed.Load() }
+
+func jobFinished(job *batchv1.Job) bool {
+	for _, c := range job.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
