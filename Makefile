@@ -130,6 +130,16 @@ build-plugin: manifests fmt vet ## Build the kubectl plugin into bin/kubectl-blu
 install-plugin: manifests ## Install kubectl-blueprint into GOBIN, so `kubectl blueprint` finds it on the PATH.
 	GOBIN="$(GOBIN)" go install ./cmd/kubectl-blueprint
 
+# PLUGIN_TAG is the release tag the krew manifest names.
+PLUGIN_TAG ?= v0.1.0
+
+.PHONY: plugin-archives
+plugin-archives: manifests ## Build the kubectl plugin's release archives (linux, darwin: amd64, arm64; windows: amd64) into dist/krew and render the krew manifest .krew.yaml for PLUGIN_TAG into dist/krew/blueprint.yaml with their sha256.
+	go run ./hack/krew -tag $(PLUGIN_TAG) -dir dist/krew
+
+.PHONY: krew-manifest
+krew-manifest: plugin-archives ## The krew manifest for PLUGIN_TAG, with the sha256 of freshly built archives (dist/krew/blueprint.yaml).
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster in your kubeconfig.
 	go run ./cmd/main.go

@@ -143,7 +143,7 @@ func validateDocument(ctx context.Context, doc []byte) string {
 	if printProblems(&out, "-", results) == 0 {
 		return ""
 	}
-	return strings.Join(strings.Fields(out.String()), " ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(out.String(), displayName(stdinArg)+": ", "")), " ")
 }
 
 // writeImportedSecret creates or updates the imported Secret by server-side

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,27 +29,41 @@ var importCases = map[string][]string{
 }
 
 func TestImportGolden(t *testing.T) {
+	variants := map[string][]string{"": nil, "keep-values": {"--keep-values"}}
 	for name, credentials := range importCases {
-		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "import", name)
-			code, stdout, stderr := plugin(t, "", "import", "-f", filepath.Join(dir, "docker-compose.yml"), "--dry-run")
-			if code != 0 {
-				t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
+		for variant, flags := range variants {
+			if variant != "" && name != "readme" {
+				continue
 			}
-			for _, c := range credentials {
-				if strings.Contains(stdout+stderr, c) {
-					t.Errorf("a credential of the env files was printed")
-				}
-			}
-			golden(t, filepath.Join(dir, "blueprint.golden.yaml"), stdout)
-			golden(t, filepath.Join(dir, "report.golden.txt"), stderr)
-
-			// What it prints passes validate, as a user would run it.
-			if code, out, errOut := plugin(t, stdout, "validate", "-"); code != 0 {
-				t.Errorf("validate: exit %d\n%s%s", code, out, errOut)
-			}
-		})
+			goldenImport(t, name, variant, flags, credentials)
+		}
 	}
+}
+
+func goldenImport(t *testing.T, name, variant string, flags, credentials []string) {
+	suffix := ".golden"
+	if variant != "" {
+		suffix = "." + variant + ".golden"
+	}
+	t.Run(name+suffix, func(t *testing.T) {
+		dir := filepath.Join("testdata", "import", name)
+		code, stdout, stderr := plugin(t, "", append([]string{"import", "-f", filepath.Join(dir, "docker-compose.yml"), "--dry-run"}, flags...)...)
+		if code != 0 {
+			t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
+		}
+		for _, c := range credentials {
+			if strings.Contains(stdout+stderr, c) {
+				t.Errorf("a credential of the env files was printed")
+			}
+		}
+		golden(t, filepath.Join(dir, "blueprint"+suffix+".yaml"), stdout)
+		golden(t, filepath.Join(dir, "report"+suffix+".txt"), stderr)
+
+		// What it prints passes validate, as a user would run it.
+		if code, out, errOut := plugin(t, stdout, "validate", "-"); code != 0 {
+			t.Errorf("validate: exit %d\n%s%s", code, out, errOut)
+		}
+	})
 }
 
 func golden(t *testing.T, path, got string) {
@@ -70,7 +85,13 @@ func golden(t *testing.T, path, got string) {
 
 func TestImportRefusals(t *testing.T) {
 	dir := t.TempDir()
+	var tooMany strings.Builder
+	tooMany.WriteString("services:\n")
+	for i := range 33 {
+		fmt.Fprintf(&tooMany, "  svc%d:\n    image: example/app:1\n", i)
+	}
 	writeFiles(t, dir, map[string]string{
+		"toomany/docker-compose.yml": tooMany.String(),
 		"broken/docker-compose.yml": "services:\n  api:\n    image: x\n   ports: [80]\n",
 		"build/docker-compose.yml":  "services:\n  api:\n    build: .\n  db:\n    image: postgres:16\n",
 	})
@@ -85,6 +106,10 @@ func TestImportRefusals(t *testing.T) {
 		"build without image": {
 			[]string{"-f", filepath.Join(dir, "build", "docker-compose.yml")},
 			"error: service api: has build and no image: a cluster runs images from a registry; build and push it, and set image\n",
+		},
+		"a Blueprint that does not validate": {
+			[]string{"-f", filepath.Join(dir, "toomany", "docker-compose.yml")},
+			"error: the Blueprint the import made does not validate, nothing was created: blueprint/toomany: spec.services: Too many: 33: must have at most 32 items",
 		},
 		"a missing --env-file": {
 			[]string{"-f", filepath.Join("testdata", "import", "readme", "docker-compose.yml"), "--env-file", filepath.Join(dir, "nope.env")},

@@ -1,6 +1,8 @@
 // Command kubectl-blueprint is the kubectl plugin for Blueprints: it
-// validates and renders Blueprint manifests offline, requests rotations of
-// generated values and shows a Blueprint's status per service.
+// validates and renders Blueprint manifests offline, imports a Compose
+// project into a Blueprint, runs a local process with a service's
+// environment, requests rotations of generated values and shows a
+// Blueprint's status per service.
 //
 // Installed on the PATH it runs as `kubectl blueprint`.
 package main
@@ -49,7 +51,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "kubectl-blueprint",
-		Short: "Validate, render, rotate, prune and inspect stax.dev Blueprints",
+		Short: "Validate, render, import, run, rotate, prune and inspect stax.dev Blueprints",
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl blueprint",
 		},

@@ -37,6 +37,7 @@ func runBlueprint(ns string) *staxv1alpha1.Blueprint {
 					"DATABASE_URL": "postgres://app:${secret:db-password}@db:5432/shop",
 					"LOG_LEVEL":    "debug",
 					"PRICE":        "cost $5 and $(HOME)",
+					"PIN":          "${secret:stripe/pin}",
 				},
 				Secrets: []staxv1alpha1.ServiceSecret{
 					{Name: "stripe-file", MountPath: "/run/secrets/stripe", Value: "${secret:stripe/api-key}"},
@@ -59,7 +60,7 @@ func setUpRun(t *testing.T) (kubeconfig, ns string) {
 	ctx := context.Background()
 	for _, obj := range []client.Object{
 		runBlueprint(ns),
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "stripe", Namespace: ns}, Data: map[string][]byte{"api-key": []byte(stripeValue)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "stripe", Namespace: ns}, Data: map[string][]byte{"api-key": []byte(stripeValue), "pin": []byte("123")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: render.GeneratedSecretName("shop"), Namespace: ns}, Data: map[string][]byte{"db-password": []byte(generatedValue)}},
 	} {
 		if err := c.Create(ctx, obj); err != nil {
@@ -94,8 +95,8 @@ func TestRunGivesTheContainersEnvironment(t *testing.T) {
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
-	if stderr != "to-stderr <redacted:stripe/api-key>\n" {
-		t.Errorf("stderr %q, want the masked line only", stderr)
+	if stderr != "note: the value of stripe/pin is shorter than 4 characters and is not masked\nto-stderr <redacted:stripe/api-key>\n" {
+		t.Errorf("stderr %q, want the note on the short value and the masked line", stderr)
 	}
 	if strings.Contains(stdout+stderr, stripeValue) || strings.Contains(stdout+stderr, generatedValue) {
 		t.Error("a secret value was printed unmasked")
