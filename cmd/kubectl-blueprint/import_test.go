@@ -92,8 +92,8 @@ func TestImportRefusals(t *testing.T) {
 	}
 	writeFiles(t, dir, map[string]string{
 		"toomany/docker-compose.yml": tooMany.String(),
-		"broken/docker-compose.yml": "services:\n  api:\n    image: x\n   ports: [80]\n",
-		"build/docker-compose.yml":  "services:\n  api:\n    build: .\n  db:\n    image: postgres:16\n",
+		"broken/docker-compose.yml":  "services:\n  api:\n    image: x\n   ports: [80]\n",
+		"build/docker-compose.yml":   "services:\n  api:\n    build: .\n  db:\n    image: postgres:16\n",
 	})
 	tests := map[string]struct {
 		args []string
