@@ -110,6 +110,12 @@ var otherCommandsFlags = map[string]string{
 	"password":    "an argument of an example container",
 	"build-arg":   "docker build",
 	"db-password": "an argument of an example container (the plaintext guard)",
+	"keep-values": "kubectl blueprint import",
+	"dry-run":     "kubectl blueprint import",
+	"name":        "kubectl blueprint import",
+	"no-masking":  "kubectl blueprint run",
+	"files":       "kubectl blueprint run",
+	"requirepass": "an argument of redis-server (kubectl blueprint import)",
 }
 
 // Every flag the pages name exists, and every flag of the manager is named
