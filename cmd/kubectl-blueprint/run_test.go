@@ -124,7 +124,7 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 	ctx := context.Background()
 	broken := runBlueprint(ns)
 	broken.Name = "broken"
-	broken.Spec.Services[1].Env["EXTRA"] = "${secret:missing/key}"
+	broken.Spec.Services[1].Env["EXTRA"] = "${secret:missing/token}"
 	if err := c.Create(ctx, broken); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 	}{
 		"a missing Blueprint": {kubeconfig, []string{"nope", "api"}, `error: blueprint "nope" not found in namespace "` + ns + `"`},
 		"a missing service":   {kubeconfig, []string{"shop", "web"}, `error: blueprint shop has no service "web"`},
-		"a missing Secret":    {kubeconfig, []string{"broken", "api"}, "error: secret missing not found in namespace " + ns + ": the service reads its key key"},
+		"a missing Secret":    {kubeconfig, []string{"broken", "api"}, "error: secret missing not found in namespace " + ns + ": the service reads its key token"},
 		"a missing key":       {kubeconfig, []string{"nokey", "api"}, "error: secret stripe in namespace " + ns + " has no key other"},
 		"no generated Secret yet": {kubeconfig, []string{"fresh", "api"},
 			"error: secret fresh-generated (the generated values of blueprint fresh) not found in namespace " + ns + ": the operator has not reconciled the Blueprint yet"},
