@@ -42,16 +42,19 @@ generate: controller-gen ## Generate DeepCopy methods.
 	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
 .PHONY: fmt
-fmt: ## Run go fmt against code.
+fmt: ## Run go fmt against code (the product and the bench's own module).
 	go fmt ./...
+	cd bench && go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet against code.
+vet: ## Run go vet against code (the product and the bench's own module).
 	go vet ./...
+	go vet -C bench ./...
 
 .PHONY: lint
 lint: golangci-lint-kal ## Run golangci-lint with kube-api-linter (.golangci.yml; kube-api-linter on api/ only).
 	"$(GOLANGCI_LINT_KAL)" run ./...
+	cd bench && "$(GOLANGCI_LINT_KAL)" run --config ../.golangci.yml ./...
 
 .PHONY: lint-fix
 lint-fix: golangci-lint-kal ## Run the linters and apply the fixes they offer.
@@ -72,11 +75,12 @@ verify: manifests generate docs ## Fail if generated files (CRD, RBAC, deepcopy,
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go test ./internal/examples/
-	go test ./bench/ -run 'TestReportUpToDate' -count=1
+	go test -C bench . -run 'TestReportUpToDate' -count=1
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run all tests: unit tables, fuzz seed corpora and the envtest suite.
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go test ./... -coverprofile cover.out
+	go test -C bench ./...
 	@go test ./internal/plaintext/ -run '^TestGuardCorpus$$' -count=1 -v | grep 'plaintext guard'
 
 .PHONY: test-reliability
@@ -97,24 +101,28 @@ demo: manifests envtest ## Run the operator against an embedded control plane wi
 
 .PHONY: bench
 bench: manifests envtest ## Measure the operator against its floors at 100 and 1,000 Blueprints on envtest control planes (about 15 minutes on 2 idle cores), then rewrite README's Performance figures and bench/results.svg from bench/results.json.
-	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -out bench/results.json
+	go build -C bench -o ../bin/bench .
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" bin/bench -out bench/results.json
 	$(MAKE) bench-report
 
 .PHONY: bench-10k
 bench-10k: manifests envtest ## Add the 10,000-Blueprint point to bench/results.json (about an hour on 2 cores; not for CI), then rewrite the report.
-	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -sizes 10000 -scenarios curve -merge -out bench/results.json
+	go build -C bench -o ../bin/bench .
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" bin/bench -sizes 10000 -scenarios curve -merge -out bench/results.json
 	$(MAKE) bench-report
 
 .PHONY: bench-report
 bench-report: ## Rewrite README's generated Performance figures and bench/results.svg from bench/results.json (measures nothing).
-	go run ./bench -report -out bench/results.json -readme README.md -svg bench/results.svg
+	go build -C bench -o ../bin/bench .
+	bin/bench -report -out bench/results.json -readme README.md -svg bench/results.svg
 
 .PHONY: bench-smoke
 bench-smoke: manifests envtest ## The benchmark at 10 and 20 Blueprints with short windows (about a minute), so CI knows it still runs; figures, README and plot go to a temporary directory.
+	go build -C bench -o ../bin/bench .
 	@out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
-	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" go run ./bench -smoke -out "$$out/bench-smoke.json" && \
+	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" bin/bench -smoke -out "$$out/bench-smoke.json" && \
 	cp README.md "$$out/README.md" && \
-	go run ./bench -report -out "$$out/bench-smoke.json" -readme "$$out/README.md" -svg "$$out/results.svg"
+	bin/bench -report -out "$$out/bench-smoke.json" -readme "$$out/README.md" -svg "$$out/results.svg"
 
 ##@ Build
 
@@ -199,7 +207,7 @@ SETUP_ENVTEST_VERSION ?= v0.25.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
 # Stakater Reloader, the peer the bench measures the manager beside
-# (go run ./bench -scenarios peer); built from its source.
+# (bin/bench -scenarios peer); built from its source.
 RELOADER_VERSION ?= v1.4.14
 
 .PHONY: controller-gen

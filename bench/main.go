@@ -15,10 +15,11 @@
 // -merge adds to an existing file, and -report renders README's Performance
 // figures and bench/results.svg from it.
 //
-//	KUBEBUILDER_ASSETS=... go run ./bench -out bench/results.json
-//	KUBEBUILDER_ASSETS=... go run ./bench -sizes 10000 -scenarios curve -merge -out bench/results.json
-//	go run ./bench -report
-//	KUBEBUILDER_ASSETS=... go run ./bench -smoke -out /tmp/bench-smoke.json
+//	go build -C bench -o ../bin/bench .  (from the repository root, where it runs)
+//	KUBEBUILDER_ASSETS=... bin/bench -out bench/results.json
+//	KUBEBUILDER_ASSETS=... bin/bench -sizes 10000 -scenarios curve -merge -out bench/results.json
+//	bin/bench -report
+//	KUBEBUILDER_ASSETS=... bin/bench -smoke -out /tmp/bench-smoke.json
 package main
 
 import (

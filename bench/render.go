@@ -17,7 +17,7 @@ import (
 )
 
 // The README's Performance figures live between these markers, rendered
-// from bench/results.json by 'go run ./bench -report' (make bench-report);
+// from bench/results.json by 'bin/bench -report' (make bench-report);
 // TestReportUpToDate fails when they disagree.
 const (
 	readmeBegin = "<!-- bench:begin -->"

@@ -93,7 +93,7 @@ func newResults(cfg config) *results {
 	r.Run.Started = r.Run.ID
 	r.Run.CPUs = runtime.NumCPU()
 	r.Run.GoVersion = runtime.Version()
-	r.Run.Command = strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " "))
+	r.Run.Command = strings.TrimSpace("bin/bench " + strings.Join(os.Args[1:], " "))
 	r.Run.Sizes = cfg.sizes
 	r.Run.Scenarios = strings.Split(cfg.scenarios, ",")
 	r.Sizes.Blueprints = cfg.blueprints

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Stakater Reloader from its source into bin/reloader-VERSION and links
-# bin/reloader to it, for the bench's peer scenario (go run ./bench
+# bin/reloader to it, for the bench's peer scenario (bin/bench
 # -scenarios peer). Usage: hack/reloader.sh VERSION [LOCALBIN]
 #
 # First through the Go module proxy (go install github.com/stakater/Reloader@VERSION).
