@@ -812,7 +812,10 @@ type RotationHook struct {
 	Image string `json:"image,omitempty"`
 
 	// command is the hook's entrypoint. It must exit 0 only once the new
-	// value is accepted where it is checked.
+	// value is accepted where it is checked. command and args run exactly
+	// as written: the operator escapes $, so kubelet expands no
+	// $(NEW_VALUE) into the argv, where every process of the node could
+	// read it; a shell reads $NEW_VALUE from the environment.
 	// +required
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1

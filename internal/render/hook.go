@@ -165,10 +165,14 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, a
 					AutomountServiceAccountToken: ptr.To(false),
 					SecurityContext:              HookPodSecurityContext(),
 					Containers: []corev1.Container{{
-						Name:            "hook",
-						Image:           m.Hook.Image,
-						Command:         m.Hook.Command,
-						Args:            m.Hook.Args,
+						Name:  "hook",
+						Image: m.Hook.Image,
+						// As written: kubelet would otherwise expand
+						// $(NEW_VALUE) into the argv, which every process
+						// of the node can read; a shell reads $NEW_VALUE
+						// from the environment instead.
+						Command:         asWritten(m.Hook.Command),
+						Args:            asWritten(m.Hook.Args),
 						Env:             env,
 						SecurityContext: HookContainerSecurityContext(),
 					}},

@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/containerenv"
 )
 
 func hookedBlueprint(hook staxv1alpha1.RotationHook) *staxv1alpha1.Blueprint {
@@ -164,5 +165,40 @@ func TestHookEnvInvalidReference(t *testing.T) {
 	_, errs := Build(bp)
 	if len(errs) != 1 || errs[0].Service != "db" || !strings.Contains(errs[0].Error(), "onRotate of secret db-password") {
 		t.Fatalf("errs = %v", errs)
+	}
+}
+
+// TestHookJobArgvAsWritten: kubelet expands $(VAR) in a container's command
+// and args, so an unescaped $(NEW_VALUE) would put the new value into the
+// hook's argv, which every process of the node can read (ps). The hook's
+// command and args reach the container exactly as written.
+func TestHookJobArgvAsWritten(t *testing.T) {
+	hook := staxv1alpha1.RotationHook{
+		Image:   "postgres:16-alpine",
+		Command: []string{"sh", "-c", `psql -c "ALTER USER app PASSWORD '$(NEW_VALUE)'" && echo "$NEW_VALUE" >/dev/null`},
+		Args:    []string{"--cost=$5", "$(CURRENT_VALUE)", "$$"},
+	}
+	bp := hookedBlueprint(hook)
+	plan, errs := Build(bp)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	job, err := HookJob(bp, plan, plan.Managed[1], 1, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	// What kubelet starts, with the values it knows of the container's env.
+	defined := map[string]string{"NEW_VALUE": "the-new-secret", "CURRENT_VALUE": "the-old-secret"}
+	lookup := func(n string) (string, bool) { v, ok := defined[n]; return v, ok }
+	for i, item := range c.Command {
+		if got := containerenv.Expand(item, lookup); got != hook.Command[i] {
+			t.Errorf("command[%d] reaches the container as %q, want %q as written", i, got, hook.Command[i])
+		}
+	}
+	for i, item := range c.Args {
+		if got := containerenv.Expand(item, lookup); got != hook.Args[i] {
+			t.Errorf("args[%d] reaches the container as %q, want %q as written", i, got, hook.Args[i])
+		}
 	}
 }

@@ -314,6 +314,20 @@ func secretKeyRef(ref reference.Ref) *corev1ac.EnvVarSourceApplyConfiguration {
 		corev1ac.SecretKeySelector().WithName(ref.SecretName).WithKey(ref.Key))
 }
 
+// asWritten escapes every $ of items as $$, so that kubelet, which expands
+// $(VAR) in a container's command, args and exec probes, passes them on
+// exactly as written.
+func asWritten(items []string) []string {
+	if items == nil {
+		return nil
+	}
+	out := make([]string, len(items))
+	for i, item := range items {
+		out[i] = strings.ReplaceAll(item, "$", "$$")
+	}
+	return out
+}
+
 // HiddenVarName names the variable that carries ref into composed strings.
 // It is derived from the Secret and key names only, never from a value.
 func HiddenVarName(ref reference.Ref) string {
@@ -743,11 +757,7 @@ func probe(p *staxv1alpha1.ServiceProbe) *corev1ac.ProbeApplyConfiguration {
 	case len(p.Exec.Command) > 0:
 		// kubelet expands $(VAR) of the container's literal env in exec
 		// probe commands too: escape $ so the command runs as written.
-		command := make([]string, len(p.Exec.Command))
-		for i, c := range p.Exec.Command {
-			command[i] = strings.ReplaceAll(c, "$", "$$")
-		}
-		out.WithExec(corev1ac.ExecAction().WithCommand(command...))
+		out.WithExec(corev1ac.ExecAction().WithCommand(asWritten(p.Exec.Command)...))
 	}
 	if p.InitialDelaySeconds != nil {
 		out.WithInitialDelaySeconds(*p.InitialDelaySeconds)
