@@ -129,3 +129,8 @@ const LabelRotationHook = "stax.dev/rotation-hook"
 // RotationSecretAnnotation on a hook's Job names the managed secret whose
 // rotation it carries out.
 const RotationSecretAnnotation = "stax.dev/rotation-secret"
+
+// HookTokenAnnotation on a hook's Job is the mark (digest.HookToken) by
+// which the operator knows the Job as the one it created for that attempt:
+// a Job without it, whatever its name, owner and labels, is foreign.
+const HookTokenAnnotation = "stax.dev/hook-token"

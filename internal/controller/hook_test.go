@@ -16,11 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/containerenv"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/testutil"
 	"github.com/stax-dev/blueprint-operator/internal/values"
@@ -354,7 +356,13 @@ var _ = Describe("onRotate hooks", func() {
 		Eventually(func(g Gomega) *batchv1.Job { return getJob(ns, name)(g) }, timeout, interval).Should(Not(BeNil()))
 		job := getJob(ns, name)(Default)
 		hook := example.Spec.Services[0].Secrets[0].OnRotate
-		Expect(job.Spec.Template.Spec.Containers[0].Command).To(Equal(hook.Command))
+		// What the container runs, after kubelet's expansion: the command as
+		// the example writes it.
+		var started []string
+		for _, item := range job.Spec.Template.Spec.Containers[0].Command {
+			started = append(started, containerenv.Expand(item, func(string) (string, bool) { return "a-value", true }))
+		}
+		Expect(started).To(Equal(hook.Command))
 		Expect(job.Spec.Template.Spec.Containers[0].Image).To(Equal(hook.Image))
 		Expect(*job.Spec.ActiveDeadlineSeconds).To(BeEquivalentTo(hook.TimeoutSeconds))
 		Expect(read(Default)["db-password"]).To(Equal(v1))
@@ -402,6 +410,45 @@ var _ = Describe("onRotate hooks", func() {
 		Eventually(func(g Gomega) string { return value(g)["db-password"] }, timeout, interval).Should(Equal(staged))
 		Expect(value(Default)).To(HaveKeyWithValue("db-password.previous", v1))
 		Consistently(hookJobs(ns), quietly, interval).ShouldNot(ContainElement(jobName(2)))
+	})
+
+	It("never commits with a Job it did not create: a forged Job of the next attempt's name, controlled by the Blueprint and Complete, fails the rotation", func() {
+		v1 := value(Default)["db-password"]
+		apiTemplate := getDeployment(ns, "api")(Default).Spec.Template
+		current := getBlueprint(ns, bp.Name)
+		By("creating, as someone who may create Jobs, the Job the next rotation will look for by name, controlled by the Blueprint, and reporting it Complete")
+		forged := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: jobName(1), Namespace: ns,
+				Annotations: map[string]string{staxv1alpha1.RotationSecretAnnotation: "db-password"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: staxv1alpha1.GroupVersion.String(), Kind: "Blueprint",
+					Name: bp.Name, UID: current.UID, Controller: ptr.To(true)}},
+			},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "hook", Image: "busybox", Command: []string{"true"}}},
+			}}},
+		}
+		Expect(k8sClient.Create(ctx, forged)).To(Succeed())
+		Expect(testutil.CompleteJob(ctx, k8sClient, ns, jobName(1))).To(Succeed())
+
+		requestRotation(ns, "2026-12-01T10:00:00Z")
+		Eventually(readyCondition(ns, bp.Name), timeout, interval).Should(And(
+			haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonRotationFailed),
+			HaveField("Message", ContainSubstring(values.FailureForeignJob))))
+		data := value(Default)
+		Expect(data).To(HaveKeyWithValue("db-password", v1), "the forged Job committed nothing")
+		Expect(data).NotTo(HaveKey("db-password.previous"))
+		Expect(data).NotTo(HaveKey(stagedKey))
+		Expect(getDeployment(ns, "api")(Default).Spec.Template).To(Equal(apiTemplate))
+		By("leaving the forged Job as it is")
+		Expect(getJob(ns, jobName(1))(Default).UID).To(Equal(forged.UID))
+
+		By("committing the next rotation with the Job the operator creates, which carries the attempt's mark")
+		requestRotation(ns, "2026-12-01T11:00:00Z")
+		Eventually(hookStatus(ns, bp.Name), timeout, interval).Should(havePhase(staxv1alpha1.RotationStateHookRunning, jobName(2)))
+		Expect(getJob(ns, jobName(2))(Default).Annotations).To(HaveKeyWithValue(staxv1alpha1.HookTokenAnnotation, Not(BeEmpty())))
+		Expect(testutil.CompleteJob(ctx, k8sClient, ns, jobName(2))).To(Succeed())
+		Eventually(func(g Gomega) string { return value(g)["db-password.previous"] }, timeout, interval).Should(Equal(v1))
 	})
 
 	It("fails a rotation whose Job is deleted while it runs, and never creates it again", func() {

@@ -14,6 +14,7 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
+	"github.com/stax-dev/blueprint-operator/internal/digest"
 	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -42,7 +43,7 @@ func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st
 		case err != nil:
 			return nil, apierror.Wrap(apierror.OpRead, "Job", name, err)
 		}
-		jobs[m.Name] = observe.Job(job, sc.bp.UID)
+		jobs[m.Name] = observe.Job(job, hookJobMark(sc.bp, st, m.Name, h))
 		if job != nil {
 			if sc.hookJobs == nil {
 				sc.hookJobs = map[string]types.UID{}
@@ -51,6 +52,16 @@ func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st
 		}
 	}
 	return jobs, nil
+}
+
+// hookJobMark is what marks the Job of rotation h of secret as the one the
+// operator created.
+func hookJobMark(bp *staxv1alpha1.Blueprint, st *values.State, secret string, h *values.HookState) observe.HookJob {
+	want := observe.HookJob{Owner: bp.UID, Label: render.HookLabelValue(bp.Name, secret)}
+	if h.Marked {
+		want.Token = digest.HookToken(st.Data[staxv1alpha1.DigestKey], string(bp.UID), secret, h.Attempt)
+	}
+	return want
 }
 
 // runHooks runs after the generated Secret is written with the staged
@@ -76,7 +87,8 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	for _, name := range change.CreateJobs {
 		m := byName[name]
 		h := st.Values[name].Hook
-		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()))
+		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()),
+			digest.HookToken(st.Data[staxv1alpha1.DigestKey], string(sc.bp.UID), name, h.Attempt))
 		if err != nil {
 			// render.Build reported it, by service: the Job waits for a fix
 			// and the rotation times out if none comes.

@@ -59,3 +59,22 @@ func Compute(key []byte, refs []reference.Ref, lookup Lookup) string {
 	}
 	return hex.EncodeToString(mac.Sum(nil))
 }
+
+// HookToken is the mark of the Job the operator creates for attempt of the
+// onRotate hook of secret, of the Blueprint with UID blueprintUID: an
+// HMAC-SHA256 under the generated Secret's digest key, so that nobody who
+// cannot read that Secret can make a Job the operator takes for its own.
+// Job names are predictable (render.HookJobName); this is not.
+func HookToken(key []byte, blueprintUID, secret string, attempt int64) string {
+	mac := hmac.New(sha256.New, key)
+	for _, field := range [][]byte{[]byte("onRotate hook Job"), []byte(blueprintUID), []byte(secret)} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(field)))
+		mac.Write(n[:])
+		mac.Write(field)
+	}
+	var a [8]byte
+	binary.BigEndian.PutUint64(a[:], uint64(attempt))
+	mac.Write(a[:])
+	return hex.EncodeToString(mac.Sum(nil))
+}

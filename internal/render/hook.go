@@ -112,9 +112,10 @@ func HookLabels(blueprintName, secretName string) map[string]string {
 // staged value, the hook's env rendered as a service's (references become
 // secretKeyRefs), its pod under the Pod Security restricted profile, its
 // run bounded by activeDeadline seconds (values.HookJobDeadline: what is
-// left of timeoutSeconds since the staging) and backoffLimit. It returns nil
+// left of timeoutSeconds since the staging) and backoffLimit, marked with
+// token (digest.HookToken), by which the operator knows it. It returns nil
 // when m has no hook. Like everything render makes, it holds no value.
-func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, activeDeadline int64) (*batchv1.Job, error) {
+func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, activeDeadline int64, token string) (*batchv1.Job, error) {
 	if m.Hook == nil {
 		return nil, nil
 	}
@@ -147,6 +148,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, a
 			Labels:    labels,
 			Annotations: map[string]string{
 				staxv1alpha1.RotationSecretAnnotation: m.Name,
+				staxv1alpha1.HookTokenAnnotation:      token,
 			},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: staxv1alpha1.GroupVersion.String(), Kind: "Blueprint", Name: bp.Name, UID: bp.UID,

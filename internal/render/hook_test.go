@@ -44,7 +44,7 @@ func TestHookJob(t *testing.T) {
 	if m.Name != "db-password" || m.Hook == nil || m.Service != "db" {
 		t.Fatalf("managed = %+v", m)
 	}
-	job, err := HookJob(bp, plan, m, 3, 120)
+	job, err := HookJob(bp, plan, m, 3, 120, "mark-3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestHookJob(t *testing.T) {
 func TestHookJobRestricted(t *testing.T) {
 	bp := hookedBlueprint(staxv1alpha1.RotationHook{Image: "redis:7", Command: []string{"true"}})
 	plan, _ := Build(bp)
-	job, err := HookJob(bp, plan, plan.Managed[1], 1, int64(plan.Managed[1].HookTimeout().Seconds()))
+	job, err := HookJob(bp, plan, plan.Managed[1], 1, int64(plan.Managed[1].HookTimeout().Seconds()), "mark")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestHookJobArgvAsWritten(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	job, err := HookJob(bp, plan, plan.Managed[1], 1, 300)
+	job, err := HookJob(bp, plan, plan.Managed[1], 1, 300, "mark")
 	if err != nil {
 		t.Fatal(err)
 	}

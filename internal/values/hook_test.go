@@ -27,7 +27,7 @@ func hm(rotation string, every time.Duration) render.ManagedSecret {
 }
 
 func hs(phase staxv1alpha1.RotationState, attempt int64, trigger, rotation string, at time.Time) *HookState {
-	return &HookState{Phase: phase, Attempt: attempt, Trigger: trigger, Rotation: rotation, StagedAt: at, Deadline: at.Add(hookTimeot + HookGrace)}
+	return &HookState{Phase: phase, Attempt: attempt, Trigger: trigger, Rotation: rotation, StagedAt: at, Deadline: at.Add(hookTimeot + HookGrace), Marked: true}
 }
 
 func finished(h *HookState, at time.Time, failure string) *HookState {

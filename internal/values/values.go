@@ -78,6 +78,10 @@ type HookState struct {
 	// ran; it starts once this one ends. One at most: requests made while
 	// one is queued are the same request.
 	Queued string `json:"queued,omitempty"`
+	// Marked says the Job of this attempt carries its mark
+	// (digest.HookToken), as every Job does that was created for a rotation
+	// staged since the mark exists; a Job without it is then foreign.
+	Marked bool `json:"marked,omitempty"`
 }
 
 // InFlight reports whether a hooked rotation is staged and not yet
@@ -91,7 +95,7 @@ const (
 	FailureJobFailed   = "the Job failed"
 	FailureTimeout     = "the Job did not complete within timeoutSeconds"
 	FailureJobDeleted  = "the Job was deleted before it completed"
-	FailureForeignJob  = "a Job of the same name exists and is not controlled by this Blueprint"
+	FailureForeignJob  = "a Job of the same name exists that the operator did not create for this rotation"
 	FailureHookRemoved = "onRotate was removed while the hook ran"
 	FailureRemoved     = "the secret was removed while the hook ran"
 	FailureStagedLost  = "the staged value was removed from the generated Secret"
@@ -368,7 +372,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 				meta.HookAttempts++
 				meta.Hook = &HookState{
 					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
-					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace),
+					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace), Marked: true,
 				}
 				ch.Staged = append(ch.Staged, m.Name)
 				ch.CreateJobs = append(ch.CreateJobs, m.Name)
