@@ -594,3 +594,65 @@ func TestEntropyFloorMatchesCEL(t *testing.T) {
 		}
 	}
 }
+
+// TestExcludeFloorMatchesCEL: admission's floor with exclude (a CEL list of
+// minimum lengths by alphabet size, and the characters of each charset as
+// CEL literals) is secretgen's, for every size an exclude can leave of
+// symbols (0 to 90 characters) and for each charset, at the floor and one
+// under it; the offline check says the same.
+func TestExcludeFloorMatchesCEL(t *testing.T) {
+	adm, err := loadAdmission()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(charset staxv1alpha1.Charset, exclude string, length int) []Problem {
+		t.Helper()
+		yaml := fmt.Sprintf("  - name: db\n    image: postgres\n    secrets:\n    - name: pw\n      envKey: PW\n      value: auto-generated\n      charset: %s\n      length: %d\n      exclude: %q\n", charset, length, exclude)
+		obj, err := decode([]byte(blueprintWith("floor", yaml)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return adm.check(context.Background(), obj)
+	}
+	symbols, _ := secretgen.Alphabet(secretgen.Symbols)
+	for left := 0; left <= len(symbols); left++ {
+		exclude := symbols[:len(symbols)-left]
+		if exclude == "" {
+			continue // exclude must not be empty
+		}
+		if left < secretgen.MinAlphabet {
+			want := []Problem{{Field: "spec.services[0].secrets[0].exclude", Message: fmt.Sprintf(
+				"Invalid value: exclude leaves %d characters of charset symbols; at least 2 must remain", left)}}
+			if got := check(staxv1alpha1.CharsetSymbols, exclude, 4096); !slices.Equal(got, want) {
+				t.Errorf("%d left: admission says %q, want %q", left, got, want)
+			}
+			continue
+		}
+		floor := secretgen.MinLengthOf(left)
+		for _, length := range []int{floor, floor - 1} {
+			var want []Problem
+			if length < floor {
+				want = []Problem{{Field: "spec.services[0].secrets[0].length", Message: fmt.Sprintf(
+					"Invalid value: is under the %d-bit entropy floor: the minimum length for charset symbols less exclude (%d characters) is %d", staxv1alpha1.MinEntropyBits, left, floor)}}
+			}
+			if got := check(staxv1alpha1.CharsetSymbols, exclude, length); !slices.Equal(got, want) {
+				t.Errorf("%d left, length %d: admission says %q, want %q", left, length, got, want)
+			}
+		}
+	}
+	// Each charset's characters, as admission spells them.
+	for _, charset := range []staxv1alpha1.Charset{staxv1alpha1.CharsetAlphanumeric, staxv1alpha1.CharsetHex, staxv1alpha1.CharsetBase64URL} {
+		alphabet, _ := secretgen.Alphabet(string(charset))
+		exclude := alphabet[:3]
+		left := len(alphabet) - 3
+		floor := secretgen.MinLengthOf(left)
+		want := []Problem{{Field: "spec.services[0].secrets[0].length", Message: fmt.Sprintf(
+			"Invalid value: is under the %d-bit entropy floor: the minimum length for charset %s less exclude (%d characters) is %d", staxv1alpha1.MinEntropyBits, charset, left, floor)}}
+		if got := check(charset, exclude, floor-1); !slices.Equal(got, want) {
+			t.Errorf("charset %s less %q: admission says %q, want %q", charset, exclude, got, want)
+		}
+		if got := check(charset, exclude, floor); len(got) != 0 {
+			t.Errorf("charset %s less %q at the floor: admission says %q", charset, exclude, got)
+		}
+	}
+}
