@@ -217,3 +217,57 @@ func parseCA(keyPEM, certPEM []byte) (crypto.Signer, *x509.Certificate, error) {
 	}
 	return signer, cert, nil
 }
+
+// Spec is one value to make with Value.
+type Spec struct {
+	// Type of the value; empty is a password.
+	Type staxv1alpha1.SecretType
+	// Charset, Length and Exclude of a password.
+	Charset string
+	Length  int
+	Exclude string
+	// DNSNames, NotBefore and NotAfter of a tls leaf (NotBefore also of a
+	// CA), signed by the CA of CAKey and CACert.
+	DNSNames            []string
+	NotBefore, NotAfter time.Time
+	CAKey, CACert       []byte
+	// CA asks for a CA named CAName instead.
+	CA     bool
+	CAName string
+}
+
+// Value makes the value spec describes, from rand, as the keys of a
+// generated Secret hold it, by key suffix: "" for the value (a password or
+// a private key), staxv1alpha1.PartPublic for a keypair's public key,
+// staxv1alpha1.PartCert for a certificate and staxv1alpha1.PartCA for the
+// certificate of the CA that signed a leaf.
+func Value(rand io.Reader, spec Spec) (map[string][]byte, error) {
+	if spec.CA {
+		key, cert, err := NewCA(rand, spec.CAName, spec.NotBefore)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{"": key, staxv1alpha1.PartCert: cert}, nil
+	}
+	switch spec.Type {
+	case "", staxv1alpha1.SecretTypePassword:
+		v, err := GenerateExcluding(rand, spec.Charset, spec.Length, spec.Exclude)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{"": v}, nil
+	case staxv1alpha1.SecretTypeRSA, staxv1alpha1.SecretTypeECDSA, staxv1alpha1.SecretTypeEd25519:
+		priv, pub, err := Keypair(rand, spec.Type)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{"": priv, staxv1alpha1.PartPublic: pub}, nil
+	case staxv1alpha1.SecretTypeTLS:
+		key, cert, err := Leaf(rand, spec.CAKey, spec.CACert, spec.DNSNames, spec.NotBefore, spec.NotAfter)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{"": key, staxv1alpha1.PartCert: cert, staxv1alpha1.PartCA: spec.CACert}, nil
+	}
+	return nil, fmt.Errorf("unknown type %q", spec.Type)
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"math"
 	mathrand "math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -484,5 +485,43 @@ func TestGenerateExcludingFromReader(t *testing.T) {
 	}
 	if _, err := GenerateExcluding(iotest.ErrReader(errBoomReader), Symbols, 32, "/@"); err == nil {
 		t.Error("a failing reader did not fail")
+	}
+}
+
+// TestValue: each type's value comes in the keys a generated Secret holds.
+func TestValue(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ca, err := Value(rand.Reader, Spec{CA: true, CAName: "ca", NotBefore: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[staxv1alpha1.SecretType][]string{
+		"":                              {""},
+		staxv1alpha1.SecretTypePassword: {""},
+		staxv1alpha1.SecretTypeRSA:      {"", ".pub"},
+		staxv1alpha1.SecretTypeECDSA:    {"", ".pub"},
+		staxv1alpha1.SecretTypeEd25519:  {"", ".pub"},
+		staxv1alpha1.SecretTypeTLS:      {"", ".ca", ".crt"},
+	}
+	for typ, want := range tests {
+		v, err := Value(rand.Reader, Spec{Type: typ, Charset: Symbols, Length: 24, Exclude: "/", DNSNames: []string{"a"},
+			NotBefore: now, NotAfter: now.Add(24 * time.Hour), CAKey: ca[""], CACert: ca[".crt"]})
+		if err != nil {
+			t.Fatalf("%q: %v", typ, err)
+		}
+		var got []string
+		for k := range v {
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: keys %q, want %q", typ, got, want)
+		}
+		if typ == staxv1alpha1.SecretTypeTLS && !bytes.Equal(v[".ca"], ca[".crt"]) {
+			t.Error("NAME.ca is not the CA's certificate")
+		}
+	}
+	if _, err := Value(rand.Reader, Spec{Type: "dsa"}); err == nil {
+		t.Error("an unknown type did not fail")
 	}
 }
