@@ -165,11 +165,11 @@ var _ = Describe("Key material", func() {
 				},
 				{
 					Name: "client", Image: "ghcr.io/example/client:1.0",
-					Env:  map[string]staxv1alpha1.EnvValue{"AUTH_CA": "${secret:auth-tls.ca}"},
+					Env: map[string]staxv1alpha1.EnvValue{"AUTH_CA": "${secret:auth-tls.ca}"},
 				},
 				{
 					Name: "peer", Image: "ghcr.io/example/peer:1.0",
-					Env:  map[string]staxv1alpha1.EnvValue{"AUTH_CERT": "${secret:auth-tls.crt}"},
+					Env: map[string]staxv1alpha1.EnvValue{"AUTH_CERT": "${secret:auth-tls.crt}"},
 				},
 			}},
 		}

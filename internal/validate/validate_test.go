@@ -662,7 +662,7 @@ func TestExcludeFloorMatchesCEL(t *testing.T) {
 func TestExcludeNamedOffline(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"      charset: hex\n      length: 128\n      exclude: \"0123456789abcde\"\n": "spec.services[0].secrets[0].exclude: Invalid value: \"0123456789abcde\": exclude leaves 1 characters of charset hex; at least 2 must remain",
-		"      charset: symbols\n      length: 19\n      exclude: \"/@\"\n":            "spec.services[0].secrets[0].length: Invalid value: 19: is under the 128-bit entropy floor: the minimum length for charset symbols less exclude (88 characters) is 20",
+		"      charset: symbols\n      length: 19\n      exclude: \"/@\"\n":           "spec.services[0].secrets[0].length: Invalid value: 19: is under the 128-bit entropy floor: the minimum length for charset symbols less exclude (88 characters) is 20",
 	} {
 		doc := blueprintWith("floor", "  - name: db\n    image: postgres\n    secrets:\n    - name: pw\n      envKey: PW\n      value: auto-generated\n"+yaml)
 		results, err := Documents(context.Background(), strings.NewReader(doc))
