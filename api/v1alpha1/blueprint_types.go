@@ -755,7 +755,9 @@ type ServicePort struct {
 type ServiceSecret struct {
 	// name identifies the secret, unique across the whole Blueprint. A
 	// generated value is stored under this key of the Blueprint's generated
-	// Secret, and other services use it with ${secret:NAME}.
+	// Secret, and other services use it with ${secret:NAME}. It must not
+	// start with '.' or end with .previous, .pub, .crt or .ca: those are
+	// the generated Secret's other keys.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -800,13 +802,14 @@ type ServiceSecret struct {
 	Value string `json:"value,omitempty"`
 
 	// length of a generated value. Defaults to 32. Together with charset it
-	// must give at least 128 bits of entropy.
+	// must give at least 128 bits of entropy. Only with type: password.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4096
 	Length *int32 `json:"length,omitempty"`
 
 	// charset a generated value is drawn from. Defaults to alphanumeric.
+	// Only with type: password.
 	// +optional
 	Charset Charset `json:"charset,omitempty"`
 

@@ -92,8 +92,9 @@ const (
 	// ValuesAnnotation records, per value, the rotation token it was made for,
 	// when it was made and, once its secret is no longer declared, when it
 	// was removed: JSON, names and times only, never a value. The keys it
-	// lists (with their NAME.previous) and DigestKey are the only keys of
-	// the generated Secret the operator ever deletes.
+	// lists (with their NAME.previous, the parts of their type and those
+	// parts' previous values, and their staged values) and DigestKey are
+	// the only keys of the generated Secret the operator ever deletes.
 	ValuesAnnotation = "stax.dev/values"
 	// RotateHandledAnnotation records the last imperative rotation request
 	// carried out, so a re-sync of the same request does not rotate again.
