@@ -3,6 +3,7 @@ package values
 import (
 	"crypto/rand"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,29 @@ func TestSyncGeneratorMissingPart(t *testing.T) {
 	_, err := Sync(&State{}, Request{Managed: []render.ManagedSecret{typed("jwt", staxv1alpha1.SecretTypeEd25519)}, Now: t0}, gen)
 	if err == nil || !strings.Contains(err.Error(), "jwt.pub") {
 		t.Errorf("error %v, want one naming jwt.pub", err)
+	}
+}
+
+// TestSyncCAOnlyWithTLS: no CA is made for a Blueprint without a tls
+// secret; the first tls secret makes it, and it stays when that secret is
+// pruned.
+func TestSyncCAOnlyWithTLS(t *testing.T) {
+	st := State{}
+	g := &fakeGen{}
+	syncOK(t, &st, Request{Managed: []render.ManagedSecret{typed("jwt", staxv1alpha1.SecretTypeEd25519), ms("pw", "", 0)}, Now: t0}, g)
+	if _, ok := st.Data[staxv1alpha1.CAKeyKey]; ok || slices.Contains(g.names(), "CA") {
+		t.Fatalf("a CA was made without a tls secret: draws %v", g.names())
+	}
+	syncOK(t, &st, Request{Managed: []render.ManagedSecret{typed("x", staxv1alpha1.SecretTypeTLS)}, Now: t0, Retention: time.Hour}, g)
+	ca := string(st.Data[staxv1alpha1.CACertKey])
+	if ca == "" || string(st.Data["x.ca"]) != ca {
+		t.Fatalf("no CA with the first tls secret: %v", stringMap(st.Data))
+	}
+	syncOK(t, &st, Request{Now: t0.Add(2 * time.Hour), Retention: time.Hour}, g)
+	if _, ok := st.Data["x"]; ok {
+		t.Fatal("x was not pruned")
+	}
+	if string(st.Data[staxv1alpha1.CACertKey]) != ca || st.Data[staxv1alpha1.CAKeyKey] == nil {
+		t.Error("the CA went with the last tls secret")
 	}
 }
