@@ -306,7 +306,9 @@ func TestSyncCAOnlyWithTLS(t *testing.T) {
 	if ca == "" || string(st.Data["x.ca"]) != ca {
 		t.Fatalf("no CA with the first tls secret: %v", stringMap(st.Data))
 	}
+	// Found removed, then pruned once the retention has passed.
 	syncOK(t, &st, Request{Now: t0.Add(2 * time.Hour), Retention: time.Hour}, g)
+	syncOK(t, &st, Request{Now: t0.Add(4 * time.Hour), Retention: time.Hour}, g)
 	if _, ok := st.Data["x"]; ok {
 		t.Fatal("x was not pruned")
 	}
