@@ -525,3 +525,31 @@ func TestValue(t *testing.T) {
 		t.Error("an unknown type did not fail")
 	}
 }
+
+// FuzzGenerateExcluding: whatever the reader, charset, length and exclude,
+// a value has the asked length and no excluded character, and a refusal
+// returns nothing.
+func FuzzGenerateExcluding(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(3), 20, "/@")
+	f.Add(bytes.Repeat([]byte{0xff}, 300), uint8(1), 40, "abcdef")
+	f.Add([]byte{0}, uint8(1), 128, "0123456789abcde")
+	f.Fuzz(func(t *testing.T, data []byte, idx uint8, length int, exclude string) {
+		charset := allCharsets[int(idx)%len(allCharsets)]
+		got, err := GenerateExcluding(bytes.NewReader(data), charset, length, exclude)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("returned %q alongside error %v", got, err)
+			}
+			return
+		}
+		if len(got) != length {
+			t.Fatalf("len = %d, want %d", len(got), length)
+		}
+		for _, c := range got {
+			if strings.ContainsRune(exclude, rune(c)) {
+				t.Fatalf("excluded character %q drawn", c)
+			}
+		}
+		assertInAlphabet(t, charset, got)
+	})
+}
