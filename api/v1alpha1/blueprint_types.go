@@ -742,6 +742,7 @@ type ServicePort struct {
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || (!has(self.length) && !has(self.charset) && !has(self.rotation) && !has(self.rotateEvery))",message="length, charset, rotation and rotateEvery apply only to value: auto-generated",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || !has(self.onRotate)",message="onRotate applies only to value: auto-generated",fieldPath=".onRotate",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.rotateEvery) || duration(self.rotateEvery) >= duration('1h')",message="rotateEvery must be at least 1h",fieldPath=".rotateEvery",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="self.value != 'auto-generated' || (!self.name.endsWith('.pub') && !self.name.endsWith('.crt') && !self.name.endsWith('.ca'))",message="name must not end with '.pub', '.crt' or '.ca': those keys of the generated Secret are reserved for the parts of keypairs and certificates",fieldPath=".name",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.value == 'auto-generated'",message="type applies only to value: auto-generated",fieldPath=".type",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'password' || !has(self.length)",message="length applies only to type: password",fieldPath=".length",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'password' || !has(self.charset)",message="charset applies only to type: password",fieldPath=".charset",reason=FieldValueForbidden
@@ -756,14 +757,14 @@ type ServiceSecret struct {
 	// name identifies the secret, unique across the whole Blueprint. A
 	// generated value is stored under this key of the Blueprint's generated
 	// Secret, and other services use it with ${secret:NAME}. It must not
-	// start with '.' or end with .previous, .pub, .crt or .ca: those are
-	// the generated Secret's other keys.
+	// start with '.' or end with .previous, nor, with value:
+	// auto-generated, with .pub, .crt or .ca: those are the generated
+	// Secret's other keys.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('.') && !self.endsWith('.previous')",message="name must not start with '.' or end with '.previous': those keys of the generated Secret are reserved"
-	// +kubebuilder:validation:XValidation:rule="!self.endsWith('.pub') && !self.endsWith('.crt') && !self.endsWith('.ca')",message="name must not end with '.pub', '.crt' or '.ca': those keys of the generated Secret are reserved for the parts of keypairs and certificates"
 	Name string `json:"name,omitempty"`
 
 	// envKey is the environment variable that receives the value. Optional

@@ -678,3 +678,25 @@ func TestExcludeNamedOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestPartNamesReservedForGeneratedValues: an auto-generated secret cannot
+// be named like a part (x.pub, x.crt, x.ca); a secret taking its value from
+// a reference can, as it is no key of the generated Secret.
+func TestPartNamesReservedForGeneratedValues(t *testing.T) {
+	for value, refused := range map[string]bool{"auto-generated": true, "${secret:tls/crt}": false} {
+		for _, name := range []string{"x.pub", "x.crt", "x.ca"} {
+			doc := blueprintWith("parts", fmt.Sprintf("  - name: db\n    image: postgres\n    secrets:\n    - name: %s\n      envKey: X\n      value: %q\n", name, value))
+			results, err := Documents(context.Background(), strings.NewReader(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := len(results[0].Problems) > 0
+			if got != refused {
+				t.Errorf("name %s, value %s: problems %q, want refused %v", name, value, results[0].Problems, refused)
+			}
+			if refused && (len(results[0].Problems) != 1 || results[0].Problems[0].Field != "spec.services[0].secrets[0].name") {
+				t.Errorf("name %s: problems %q, want one on the name", name, results[0].Problems)
+			}
+		}
+	}
+}
