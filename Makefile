@@ -90,7 +90,8 @@ test-reliability: manifests envtest ## The manager binary under API faults, SIGK
 .PHONY: fuzz
 fuzz: ## Run each fuzz target (parser, generator, renderer) for FUZZTIME (default 30s).
 	go test ./internal/reference/ -run='^$$' -fuzz=FuzzParse -fuzztime=$(or $(FUZZTIME),30s)
-	go test ./internal/secretgen/ -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(or $(FUZZTIME),30s)
+	go test ./internal/secretgen/ -run='^$$' -fuzz='^FuzzGenerate$$' -fuzztime=$(or $(FUZZTIME),30s)
+	go test ./internal/secretgen/ -run='^$$' -fuzz='^FuzzGenerateExcluding$$' -fuzztime=$(or $(FUZZTIME),30s)
 	go test ./internal/render/ -run='^$$' -fuzz=FuzzBuild -fuzztime=$(or $(FUZZTIME),30s)
 
 .PHONY: demo

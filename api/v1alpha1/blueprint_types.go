@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +28,37 @@ const (
 	// CharsetSymbols is printable ASCII without space, quotes (" ' `) and
 	// backslash: 90 symbols, 6.49 bits each.
 	CharsetSymbols Charset = "symbols"
+)
+
+// SecretType is what a generated value is: a password drawn from a charset,
+// a keypair, or a TLS certificate signed by the Blueprint's CA.
+// +kubebuilder:validation:Enum=password;rsa;ecdsa;ed25519;tls
+type SecretType string
+
+const (
+	// SecretTypePassword is a value drawn from charset (the default).
+	SecretTypePassword SecretType = "password"
+	// SecretTypeRSA is a 3072-bit RSA keypair: NAME holds the private key
+	// (PKCS#8 PEM), NAME.pub the public key (PKIX PEM).
+	SecretTypeRSA SecretType = "rsa"
+	// SecretTypeECDSA is an ECDSA P-256 keypair, in the keys of rsa.
+	SecretTypeECDSA SecretType = "ecdsa"
+	// SecretTypeEd25519 is an Ed25519 keypair, in the keys of rsa.
+	SecretTypeEd25519 SecretType = "ed25519"
+	// SecretTypeTLS is a leaf certificate signed by the Blueprint's CA:
+	// NAME holds its private key (ECDSA P-256, PKCS#8 PEM), NAME.crt the
+	// certificate (PEM, server and client auth) and NAME.ca the CA's
+	// certificate.
+	SecretTypeTLS SecretType = "tls"
+)
+
+// Bounds and default of validFor, the validity of a tls leaf.
+const (
+	DefaultValidFor = 2160 * time.Hour
+	MinValidFor     = 24 * time.Hour
+	MaxValidFor     = 8760 * time.Hour
+	// CAValidFor is the validity of a Blueprint's CA: 10 years.
+	CAValidFor = 87600 * time.Hour
 )
 
 // MinEntropyBits is the entropy floor of a generated value: together, a
@@ -709,11 +742,24 @@ type ServicePort struct {
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || (!has(self.length) && !has(self.charset) && !has(self.rotation) && !has(self.rotateEvery))",message="length, charset, rotation and rotateEvery apply only to value: auto-generated",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || !has(self.onRotate)",message="onRotate applies only to value: auto-generated",fieldPath=".onRotate",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.rotateEvery) || duration(self.rotateEvery) >= duration('1h')",message="rotateEvery must be at least 1h",fieldPath=".rotateEvery",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="self.value != 'auto-generated' || (has(self.length) ? self.length : 32) >= ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? 32 : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? 20 : 22))",messageExpression="'is under the 128-bit entropy floor: the minimum length for charset ' + (has(self.charset) ? self.charset : 'alphanumeric') + ' is ' + ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? '32' : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? '20' : '22'))",fieldPath=".length",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="self.value != 'auto-generated' || (!self.name.endsWith('.pub') && !self.name.endsWith('.crt') && !self.name.endsWith('.ca'))",message="name must not end with '.pub', '.crt' or '.ca': those keys of the generated Secret are reserved for the parts of keypairs and certificates",fieldPath=".name",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.value == 'auto-generated'",message="type applies only to value: auto-generated",fieldPath=".type",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'password' || !has(self.length)",message="length applies only to type: password",fieldPath=".length",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'password' || !has(self.charset)",message="charset applies only to type: password",fieldPath=".charset",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'password' || !has(self.exclude)",message="exclude applies only to type: password",fieldPath=".exclude",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="self.value == 'auto-generated' || !has(self.exclude)",message="exclude applies only to value: auto-generated",fieldPath=".exclude",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'tls') || !has(self.dnsNames)",message="dnsNames applies only to type: tls",fieldPath=".dnsNames",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'tls') || !has(self.validFor)",message="validFor applies only to type: tls",fieldPath=".validFor",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.exclude) || size((!has(self.charset) || self.charset == 'alphanumeric' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9'] : (self.charset == 'hex' ? ['0','1','2','3','4','5','6','7','8','9','a','b','c','d','e','f'] : (self.charset == 'base64url' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9','-','_'] : ['!','#','$','%','&','(',')','*','+',',','-','.','/','0','1','2','3','4','5','6','7','8','9',':',';','<','=','>','?','@','A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','[',']','^','_','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','{','|','}','~']))).filter(c, !self.exclude.contains(c))) >= 2",message="exclude must leave at least 2 characters of charset",fieldPath=".exclude",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.exclude) || size((!has(self.charset) || self.charset == 'alphanumeric' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9'] : (self.charset == 'hex' ? ['0','1','2','3','4','5','6','7','8','9','a','b','c','d','e','f'] : (self.charset == 'base64url' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9','-','_'] : ['!','#','$','%','&','(',')','*','+',',','-','.','/','0','1','2','3','4','5','6','7','8','9',':',';','<','=','>','?','@','A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','[',']','^','_','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','{','|','}','~']))).filter(c, !self.exclude.contains(c))) < 2 || (has(self.length) ? self.length : 32) >= [0,0,128,81,64,56,50,46,43,41,39,38,36,35,34,33,32,32,31,31,30,30,29,29,28,28,28,27,27,27,27,26,26,26,26,25,25,25,25,25,25,24,24,24,24,24,24,24,23,23,23,23,23,23,23,23,23,22,22,22,22,22,22,22,22,22,22,22,22,21,21,21,21,21,21,21,21,21,21,21,21,21,21,21,21,20,20,20,20,20,20][size((!has(self.charset) || self.charset == 'alphanumeric' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9'] : (self.charset == 'hex' ? ['0','1','2','3','4','5','6','7','8','9','a','b','c','d','e','f'] : (self.charset == 'base64url' ? ['A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','0','1','2','3','4','5','6','7','8','9','-','_'] : ['!','#','$','%','&','(',')','*','+',',','-','.','/','0','1','2','3','4','5','6','7','8','9',':',';','<','=','>','?','@','A','B','C','D','E','F','G','H','I','J','K','L','M','N','O','P','Q','R','S','T','U','V','W','X','Y','Z','[',']','^','_','a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q','r','s','t','u','v','w','x','y','z','{','|','}','~']))).filter(c, !self.exclude.contains(c)))]",message="is under the 128-bit entropy floor for the characters exclude leaves of charset: length x log2(characters left) must be at least 128",fieldPath=".length",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="has(self.exclude) || self.value != 'auto-generated' || (has(self.length) ? self.length : 32) >= ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? 32 : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? 20 : 22))",messageExpression="'is under the 128-bit entropy floor: the minimum length for charset ' + (has(self.charset) ? self.charset : 'alphanumeric') + ' is ' + ((has(self.charset) ? self.charset : 'alphanumeric') == 'hex' ? '32' : ((has(self.charset) ? self.charset : 'alphanumeric') == 'symbols' ? '20' : '22'))",fieldPath=".length",reason=FieldValueInvalid
 type ServiceSecret struct {
 	// name identifies the secret, unique across the whole Blueprint. A
 	// generated value is stored under this key of the Blueprint's generated
-	// Secret, and other services use it with ${secret:NAME}.
+	// Secret, and other services use it with ${secret:NAME}. It must not
+	// start with '.' or end with .previous, nor, with value:
+	// auto-generated, with .pub, .crt or .ca: those are the generated
+	// Secret's other keys.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -757,15 +803,61 @@ type ServiceSecret struct {
 	Value string `json:"value,omitempty"`
 
 	// length of a generated value. Defaults to 32. Together with charset it
-	// must give at least 128 bits of entropy.
+	// must give at least 128 bits of entropy. Only with type: password.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4096
 	Length *int32 `json:"length,omitempty"`
 
 	// charset a generated value is drawn from. Defaults to alphanumeric.
+	// Only with type: password.
 	// +optional
 	Charset Charset `json:"charset,omitempty"`
+
+	// type of a generated value: password (the default), drawn from
+	// charset; rsa (3072 bits), ecdsa (P-256) or ed25519, a keypair whose
+	// private key (PKCS#8 PEM) is key NAME of the generated Secret and whose
+	// public key (PKIX PEM) is NAME.pub; or tls, a certificate signed by the
+	// Blueprint's own CA (ECDSA P-256, valid 10 years, generated once), with
+	// its private key (ECDSA P-256, PKCS#8 PEM) under NAME, the certificate
+	// (PEM, server and client auth) under NAME.crt and the CA's
+	// certificate under NAME.ca. Other services read the parts with
+	// ${secret:NAME.pub}, ${secret:NAME.crt} and ${secret:NAME.ca}. Only
+	// with value: auto-generated. Changing it generates a new value, as a
+	// rotation.
+	// +optional
+	Type SecretType `json:"type,omitempty"`
+
+	// exclude lists characters a generated password never contains, for
+	// example "/@\" " for a database that refuses them. The value is drawn
+	// uniformly from what is left of charset, which must keep at least 2
+	// characters and, at the given length, 128 bits of entropy. Only with
+	// type: password.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=95
+	Exclude string `json:"exclude,omitempty"`
+
+	// dnsNames of a tls certificate. Defaults to the declaring service's
+	// names: SERVICE, SERVICE.NAMESPACE, SERVICE.NAMESPACE.svc and
+	// SERVICE.NAMESPACE.svc.cluster.local. Changing them issues a new
+	// certificate, as a rotation. Only with type: tls.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	DNSNames []string `json:"dnsNames,omitempty"`
+
+	// validFor is how long a tls certificate is valid, for example 720h:
+	// between 24h and 8760h, 2160h by default. When two thirds of it have
+	// passed the certificate is renewed as a rotation (consumers roll out);
+	// the CA stays. Changing it issues a new certificate. Only with
+	// type: tls.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h') && duration(self) <= duration('8760h')",message="validFor must be between 24h and 8760h",reason=FieldValueInvalid
+	ValidFor *metav1.Duration `json:"validFor,omitempty"`
 
 	// rotation is any string; changing it regenerates the value once (the
 	// previous value stays readable under key NAME.previous of the generated
@@ -976,6 +1068,15 @@ type ManagedSecretStatus struct {
 	// lastRotated is when the current value was generated.
 	// +optional
 	LastRotated *metav1.Time `json:"lastRotated,omitempty"`
+
+	// type of the value: password, rsa, ecdsa, ed25519 or tls.
+	// +optional
+	Type SecretType `json:"type,omitempty"`
+
+	// notAfter is when the current certificate of a tls secret expires; it
+	// is renewed when two thirds of its validity have passed.
+	// +optional
+	NotAfter *metav1.Time `json:"notAfter,omitempty"`
 
 	// hook reports the latest rotation of a secret with onRotate; unset
 	// before its first hooked rotation.

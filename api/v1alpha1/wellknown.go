@@ -92,8 +92,9 @@ const (
 	// ValuesAnnotation records, per value, the rotation token it was made for,
 	// when it was made and, once its secret is no longer declared, when it
 	// was removed: JSON, names and times only, never a value. The keys it
-	// lists (with their NAME.previous) and DigestKey are the only keys of
-	// the generated Secret the operator ever deletes.
+	// lists (with their NAME.previous, the parts of their type and those
+	// parts' previous values, and their staged values) and DigestKey are
+	// the only keys of the generated Secret the operator ever deletes.
 	ValuesAnnotation = "stax.dev/values"
 	// RotateHandledAnnotation records the last imperative rotation request
 	// carried out, so a re-sync of the same request does not rotate again.
@@ -113,6 +114,25 @@ const (
 	// secret NAME stays readable under key NAME.previous of the generated
 	// Secret until the next rotation.
 	PreviousValueSuffix = ".previous"
+	// CAKeyKey is the key of the generated Secret that holds the private key
+	// of the Blueprint's CA (PKCS#8 PEM), which signs the leaf of every
+	// secret of type tls. Managed secret names cannot start with '.', and no
+	// reference may read it.
+	CAKeyKey = ".ca-key"
+	// CACertKey is the key of the generated Secret that holds the
+	// certificate of the Blueprint's CA (PEM); consumers read it as NAME.ca.
+	CACertKey = ".ca-crt"
+)
+
+// The parts of a generated keypair or certificate: key NAME of the generated
+// Secret holds the private key, NAME+PartPublic the public key (types rsa,
+// ecdsa, ed25519), NAME+PartCert the leaf certificate and NAME+PartCA the
+// CA certificate (type tls). ${secret:NAME.pub}, ${secret:NAME.crt} and
+// ${secret:NAME.ca} reference them.
+const (
+	PartPublic = ".pub"
+	PartCert   = ".crt"
+	PartCA     = ".ca"
 )
 
 // LabelReferenceable on a Secret, set to "true", lets Blueprints of its

@@ -348,6 +348,10 @@ func (in *ManagedSecretStatus) DeepCopyInto(out *ManagedSecretStatus) {
 		in, out := &in.LastRotated, &out.LastRotated
 		*out = (*in).DeepCopy()
 	}
+	if in.NotAfter != nil {
+		in, out := &in.NotAfter, &out.NotAfter
+		*out = (*in).DeepCopy()
+	}
 	if in.Hook != nil {
 		in, out := &in.Hook, &out.Hook
 		*out = new(RotationHookStatus)
@@ -618,6 +622,16 @@ func (in *ServiceSecret) DeepCopyInto(out *ServiceSecret) {
 	if in.Length != nil {
 		in, out := &in.Length, &out.Length
 		*out = new(int32)
+		**out = **in
+	}
+	if in.DNSNames != nil {
+		in, out := &in.DNSNames, &out.DNSNames
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.ValidFor != nil {
+		in, out := &in.ValidFor, &out.ValidFor
+		*out = new(v1.Duration)
 		**out = **in
 	}
 	if in.RotateEvery != nil {

@@ -30,7 +30,9 @@ spec.routing.gateway, an HTTPRoute) per exposed service.
 spec.plan selects: its replicas and resources replace the services' own.
 Without it, spec.plan applies, as in the cluster.
 
-The Secret lists the keys of the auto-generated values with empty values: the
+The Secret lists the keys of the auto-generated values with empty values (for
+a keypair NAME and NAME.pub, for a tls certificate NAME, NAME.crt, NAME.ca and
+the CA's .ca-key and .ca-crt): the
 values themselves are generated once inside the cluster and never leave it,
 so this command cannot and does not print them. Secret values reach the
 containers through the secretKeyRefs shown in the Deployments.
@@ -108,6 +110,15 @@ func renderObjects(bp *staxv1alpha1.Blueprint) []any {
 	data := map[string][]byte{staxv1alpha1.DigestKey: {}}
 	for _, m := range plan.Managed {
 		data[m.Name] = []byte{}
+		// A keypair's and a certificate's other parts, and the CA they
+		// are signed by.
+		for _, part := range render.Parts(m.Type) {
+			data[m.Name+part] = []byte{}
+		}
+		if m.Type == staxv1alpha1.SecretTypeTLS {
+			data[staxv1alpha1.CAKeyKey] = []byte{}
+			data[staxv1alpha1.CACertKey] = []byte{}
+		}
 	}
 	secret := corev1ac.Secret(plan.GeneratedSecretName, bp.Namespace).
 		WithLabels(render.GeneratedSecretLabels(bp.Name)).

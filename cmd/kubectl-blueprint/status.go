@@ -128,6 +128,18 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 			fmt.Fprintf(w, "  %s: %s, Job %s\n", s.Name, s.Hook.State, s.Hook.JobName)
 		}
 	}
+	var certs []staxv1alpha1.ManagedSecretStatus
+	for _, s := range bp.Status.Secrets {
+		if s.NotAfter != nil {
+			certs = append(certs, s)
+		}
+	}
+	if len(certs) > 0 {
+		fmt.Fprint(w, "\nCertificates (renewed when two thirds of their validity have passed):\n")
+		for _, s := range certs {
+			fmt.Fprintf(w, "  %s: expires %s\n", s.Name, formatTime(s.NotAfter))
+		}
+	}
 	if len(bp.Status.PendingRemovals) > 0 {
 		fmt.Fprint(w, "\nRemoved from the spec, kept until pruned (kubectl blueprint prune deletes them now):\n")
 		for _, p := range bp.Status.PendingRemovals {
@@ -163,8 +175,15 @@ func consumed(uses []render.Usage, lastRotated map[string]time.Time) (values, ro
 		if u.Managed {
 			// A managed value lives in the generated Secret, which the user
 			// never names: the managed secret's own name is what they wrote.
+			// A part (NAME.pub, NAME.crt, NAME.ca) rotates with NAME.
 			name = u.Ref.Key
-			if t := lastRotated[u.Ref.Key]; t.After(latest) {
+			owner := u.Ref.Key
+			if o, _, ok := render.SplitPart(owner); ok {
+				if _, isManaged := lastRotated[owner]; !isManaged {
+					owner = o
+				}
+			}
+			if t := lastRotated[owner]; t.After(latest) {
 				latest = t
 			}
 		}

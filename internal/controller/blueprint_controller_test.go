@@ -46,6 +46,21 @@ func rememberValue(v string) {
 	seenValues.Lock()
 	defer seenValues.Unlock()
 	seenValues.values = append(seenValues.values, v)
+	// A PEM value (a private key, a public key, a certificate) would leak
+	// into JSON with its newlines escaped, where the whole value is never
+	// found: look for its body, joined and line by line, too.
+	if strings.Contains(v, "-----BEGIN ") {
+		var body []string
+		for _, line := range strings.Split(v, "\n") {
+			if line != "" && !strings.HasPrefix(line, "-----") {
+				body = append(body, line)
+				if len(line) >= 16 {
+					seenValues.values = append(seenValues.values, line)
+				}
+			}
+		}
+		seenValues.values = append(seenValues.values, strings.Join(body, ""))
+	}
 }
 
 // paymentsBlueprint is the Blueprint of the README and the issue.

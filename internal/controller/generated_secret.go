@@ -54,7 +54,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				return err
 			}
 			st := values.State{}
-			change, err := values.Sync(&st, req, r.generate)
+			change, err := values.Sync(&st, req, r.generator(sc.bp))
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		if req.Jobs, err = r.observeHookJobs(ctx, sc, &st); err != nil {
 			return err
 		}
-		change, err := values.Sync(&st, req, r.generate)
+		change, err := values.Sync(&st, req, r.generator(sc.bp))
 		if err != nil {
 			return err
 		}
@@ -137,8 +137,16 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 	return fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
 }
 
-func (r *BlueprintReconciler) generate(m render.ManagedSecret) ([]byte, error) {
-	return secretgen.Generate(r.Rand, string(m.Charset), m.Length)
+// generator makes what values.Sync asks for, with secretgen, from r.Rand;
+// the CA is named after bp.
+func (r *BlueprintReconciler) generator(bp *staxv1alpha1.Blueprint) values.Generator {
+	return func(d values.Draw) (map[string][]byte, error) {
+		return secretgen.Value(r.Rand, secretgen.Spec{
+			Type: d.Secret.Type, Charset: string(d.Secret.Charset), Length: d.Secret.Length, Exclude: d.Secret.Exclude,
+			DNSNames: d.Secret.DNSNames, NotBefore: d.NotBefore, NotAfter: d.NotAfter, CAKey: d.CAKey, CACert: d.CACert,
+			CA: d.CA, CAName: "stax.dev Blueprint " + bp.Namespace + "/" + bp.Name + " CA",
+		})
+	}
 }
 
 // recordGeneratedSecret keeps what later phases and status need, and tells
@@ -148,7 +156,11 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 	sc.valuesChanged = sc.valuesChanged || len(change.Generated) > 0 || len(change.Rotated) > 0
 	for _, m := range sc.plan.Managed {
 		meta := st.Values[m.Name]
-		sc.secrets = append(sc.secrets, staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}})
+		ms := staxv1alpha1.ManagedSecretStatus{Name: m.Name, LastRotated: &metav1.Time{Time: meta.GeneratedAt.UTC().Truncate(time.Second)}, Type: render.TypeOrDefault(m.Type)}
+		if meta.NotAfter != nil {
+			ms.NotAfter = &metav1.Time{Time: meta.NotAfter.UTC().Truncate(time.Second)}
+		}
+		sc.secrets = append(sc.secrets, ms)
 	}
 	r.recordHooks(sc, secret, st, change)
 	for _, p := range change.Pending {

@@ -271,8 +271,9 @@ func TestDocsDenyNoExistingField(t *testing.T) {
 	}
 }
 
-// Every field of a Blueprint's spec and of a service has a row in the
-// README's field table, so a new field is documented where users look.
+// Every field of a Blueprint's spec, of a service and of a service's secret
+// has a row in the README's field table, so a new field is documented where
+// users look.
 func TestREADMEFieldTableCoversSpec(t *testing.T) {
 	readme := readFile(t, "README.md")
 	var firstCells []string
@@ -297,6 +298,7 @@ func TestREADMEFieldTableCoversSpec(t *testing.T) {
 	}
 	check("spec.", &spec)
 	check("services[].", service)
+	check("secrets[].", service.Properties["secrets"].Items.Schema)
 }
 
 // tableRows returns the cells of each row of the first Markdown table of

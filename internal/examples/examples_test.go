@@ -17,6 +17,7 @@ var repo = filepath.Join("..", "..")
 // wrong glob, or a removed file, from passing as "nothing to check".
 var wantExamples = []string{
 	"external-secret.yaml",
+	"jwt-and-tls.yaml",
 	"postgres-api.yaml",
 	"postgres-rotation-hook.yaml",
 	"redis-worker.yaml",

@@ -203,18 +203,20 @@ func parseRef(s string, start int) (Ref, int, error) {
 		return fail(fmt.Sprintf("invalid key %q: %v", key, err))
 	}
 	if Reserved(key) {
-		return fail(fmt.Sprintf("key %q is reserved: %s and %sNAME are the operator's own keys of a generated Secret (its digest key, and a value staged while its rotation hook runs) and cannot be referenced",
-			key, DigestKey, StagedValuePrefix))
+		return fail(fmt.Sprintf("key %q is reserved: %s, %s and %sNAME are the operator's own keys of a generated Secret (its digest key, its CA's private key, and a value staged while its rotation hook runs) and cannot be referenced",
+			key, DigestKey, CAKey, StagedValuePrefix))
 	}
 	return Ref{SecretName: name, Key: key}, end, nil
 }
 
 // The operator's own keys of a generated Secret, as api/v1alpha1 names them
-// (DigestKey, StagedValuePrefix; this package imports nothing of
-// Kubernetes): the HMAC key of the rollout digest, and a value staged
-// before its onRotate hook has run. Neither is a value a workload may read.
+// (DigestKey, CAKeyKey, StagedValuePrefix; this package imports nothing of
+// Kubernetes): the HMAC key of the rollout digest, the private key of the
+// Blueprint's CA, and a value staged before its onRotate hook has run. None
+// is a value a workload may read.
 const (
 	DigestKey         = ".digest-key"
+	CAKey             = ".ca-key"
 	StagedValuePrefix = ".staged."
 )
 
@@ -223,7 +225,7 @@ const (
 // Secret is a generated one is not known where a reference is parsed (and
 // a Blueprint has no business reading another Blueprint's either).
 func Reserved(key string) bool {
-	return key == DigestKey || strings.HasPrefix(key, StagedValuePrefix)
+	return key == DigestKey || key == CAKey || strings.HasPrefix(key, StagedValuePrefix)
 }
 
 // Format returns the canonical spelling of v: literal text with "${" and "$<"

@@ -7,8 +7,8 @@ import (
 )
 
 func TestReservedKeysAreTheAPIs(t *testing.T) {
-	if DigestKey != staxv1alpha1.DigestKey || StagedValuePrefix != staxv1alpha1.StagedValuePrefix {
-		t.Fatalf("reserved keys %q, %q; the API's are %q, %q", DigestKey, StagedValuePrefix, staxv1alpha1.DigestKey, staxv1alpha1.StagedValuePrefix)
+	if DigestKey != staxv1alpha1.DigestKey || StagedValuePrefix != staxv1alpha1.StagedValuePrefix || CAKey != staxv1alpha1.CAKeyKey {
+		t.Fatalf("reserved keys %q, %q, %q; the API's are %q, %q, %q", DigestKey, StagedValuePrefix, CAKey, staxv1alpha1.DigestKey, staxv1alpha1.StagedValuePrefix, staxv1alpha1.CAKeyKey)
 	}
 }
 
@@ -16,7 +16,8 @@ func TestReservedKeysAreTheAPIs(t *testing.T) {
 // value, and keys that merely look alike, are referenced as before.
 func TestReservedKeysOnly(t *testing.T) {
 	for key, reserved := range map[string]bool{
-		".digest-key": true, ".staged.db-password": true, ".staged.": true,
+		".digest-key": true, ".staged.db-password": true, ".staged.": true, ".ca-key": true,
+		".ca-crt": false, "auth-tls.ca": false, "auth-tls.crt": false, "jwt.pub": false, ".ca-key2": false,
 		"db-password.previous": false, ".digest-key2": false, ".stagedx": false, "staged.x": false, "x.digest-key": false, ".previous": false,
 	} {
 		if Reserved(key) != reserved {

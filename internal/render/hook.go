@@ -119,10 +119,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, a
 	if m.Hook == nil {
 		return nil, nil
 	}
-	managed := map[string]bool{}
-	for _, ms := range plan.Managed {
-		managed[ms.Name] = true
-	}
+	managed := ManagedTypes(plan.Managed)
 	extra, errs := hookEnv(m.Service, plan.GeneratedSecretName, managed, m.Name, m.Hook)
 	if len(errs) > 0 {
 		return nil, &ServiceError{Service: m.Service, Errs: errs}
@@ -209,7 +206,7 @@ func HookContainerSecurityContext() *corev1.SecurityContext {
 // hookEnv renders a hook's env like a service's: references become
 // secretKeyRefs (hidden variables first for composed strings), literal text
 // reaches the container as written.
-func hookEnv(service, generated string, managed map[string]bool, secretName string, hook *staxv1alpha1.RotationHook) ([]corev1.EnvVar, []*InvalidReferenceError) {
+func hookEnv(service, generated string, managed map[string]staxv1alpha1.SecretType, secretName string, hook *staxv1alpha1.RotationHook) ([]corev1.EnvVar, []*InvalidReferenceError) {
 	b := &envBuilder{
 		service:   service,
 		generated: generated,

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"strings"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
@@ -83,7 +84,62 @@ func MinLength(charset string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int(math.Ceil(staxv1alpha1.MinEntropyBits / math.Log2(float64(len(a))))), nil
+	return MinLengthOf(len(a)), nil
+}
+
+// AlphabetExcluding returns the symbols of the named charset less every
+// character of exclude, in the charset's order.
+func AlphabetExcluding(charset, exclude string) (string, error) {
+	a, err := Alphabet(charset)
+	if err != nil {
+		return "", err
+	}
+	if exclude == "" {
+		return a, nil
+	}
+	b := make([]byte, 0, len(a))
+	for i := 0; i < len(a); i++ {
+		if !strings.ContainsRune(exclude, rune(a[i])) {
+			b = append(b, a[i])
+		}
+	}
+	return string(b), nil
+}
+
+// MinLengthOf returns the shortest length for which a value drawn from an
+// alphabet of n symbols carries at least staxv1alpha1.MinEntropyBits of
+// entropy; 0 when n < 2 (no length is enough).
+func MinLengthOf(n int) int {
+	if n < 2 {
+		return 0
+	}
+	return int(math.Ceil(staxv1alpha1.MinEntropyBits / math.Log2(float64(n))))
+}
+
+// MinAlphabet is the fewest symbols exclude may leave of a charset.
+const MinAlphabet = 2
+
+// GenerateExcluding is Generate over what exclude leaves of the named
+// charset: no character of exclude ever appears, and every remaining
+// symbol is equally likely (the same rejection sampling as Generate, over
+// the smaller alphabet). It refuses an exclude that leaves fewer than
+// MinAlphabet symbols, or a length under the entropy floor of what is
+// left.
+func GenerateExcluding(rand io.Reader, charset string, length int, exclude string) ([]byte, error) {
+	alphabet, err := AlphabetExcluding(charset, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if len(alphabet) < MinAlphabet {
+		return nil, fmt.Errorf("exclude leaves %d characters of charset %s; at least %d must remain", len(alphabet), charset, MinAlphabet)
+	}
+	if exclude != "" {
+		if floor := MinLengthOf(len(alphabet)); length < floor {
+			return nil, fmt.Errorf("length %d is under the %d-bit entropy floor: the minimum length for charset %s less exclude (%d characters) is %d",
+				length, staxv1alpha1.MinEntropyBits, charset, len(alphabet), floor)
+		}
+	}
+	return generateFrom(rand, alphabet, length)
 }
 
 // Generate returns length symbols drawn uniformly from the named charset,
@@ -100,6 +156,12 @@ func Generate(rand io.Reader, charset string, length int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return generateFrom(rand, alphabet, length)
+}
+
+// generateFrom draws length symbols of alphabet (at least 2 of them)
+// uniformly from rand.
+func generateFrom(rand io.Reader, alphabet string, length int) ([]byte, error) {
 	if length < 1 || length > MaxLength {
 		return nil, fmt.Errorf("length %d out of range [1, %d]", length, MaxLength)
 	}

@@ -594,3 +594,109 @@ func TestEntropyFloorMatchesCEL(t *testing.T) {
 		}
 	}
 }
+
+const excludeFloorMessage = "is under the 128-bit entropy floor for the characters exclude leaves of charset: length x log2(characters left) must be at least 128"
+
+// TestExcludeFloorMatchesCEL: admission's floor with exclude (a CEL list of
+// minimum lengths by alphabet size, and the characters of each charset as
+// CEL literals) is secretgen's, for every size an exclude can leave of
+// symbols (0 to 90 characters) and for each charset, at the floor and one
+// under it. (Admission's message is static, the CEL cost budget allows no
+// more; the offline validator names the minimum: TestExcludeNamedOffline.)
+func TestExcludeFloorMatchesCEL(t *testing.T) {
+	adm, err := loadAdmission()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(charset staxv1alpha1.Charset, exclude string, length int) []Problem {
+		t.Helper()
+		yaml := fmt.Sprintf("  - name: db\n    image: postgres\n    secrets:\n    - name: pw\n      envKey: PW\n      value: auto-generated\n      charset: %s\n      length: %d\n      exclude: %q\n", charset, length, exclude)
+		obj, err := decode([]byte(blueprintWith("floor", yaml)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return adm.check(context.Background(), obj)
+	}
+	symbols, _ := secretgen.Alphabet(secretgen.Symbols)
+	for left := 0; left <= len(symbols); left++ {
+		exclude := symbols[:len(symbols)-left]
+		if exclude == "" {
+			continue // exclude must not be empty
+		}
+		if left < secretgen.MinAlphabet {
+			want := []Problem{{Field: "spec.services[0].secrets[0].exclude", Message: "Invalid value: exclude must leave at least 2 characters of charset"}}
+			if got := check(staxv1alpha1.CharsetSymbols, exclude, 4096); !slices.Equal(got, want) {
+				t.Errorf("%d left: admission says %q, want %q", left, got, want)
+			}
+			continue
+		}
+		floor := secretgen.MinLengthOf(left)
+		for _, length := range []int{floor, floor - 1} {
+			var want []Problem
+			if length < floor {
+				want = []Problem{{Field: "spec.services[0].secrets[0].length", Message: "Invalid value: " + excludeFloorMessage}}
+			}
+			if got := check(staxv1alpha1.CharsetSymbols, exclude, length); !slices.Equal(got, want) {
+				t.Errorf("%d left, length %d: admission says %q, want %q", left, length, got, want)
+			}
+		}
+	}
+	// Each charset's characters, as admission spells them.
+	for _, charset := range []staxv1alpha1.Charset{staxv1alpha1.CharsetAlphanumeric, staxv1alpha1.CharsetHex, staxv1alpha1.CharsetBase64URL} {
+		alphabet, _ := secretgen.Alphabet(string(charset))
+		exclude := alphabet[:3]
+		left := len(alphabet) - 3
+		floor := secretgen.MinLengthOf(left)
+		want := []Problem{{Field: "spec.services[0].secrets[0].length", Message: "Invalid value: " + excludeFloorMessage}}
+		if got := check(charset, exclude, floor-1); !slices.Equal(got, want) {
+			t.Errorf("charset %s less %q: admission says %q, want %q", charset, exclude, got, want)
+		}
+		if got := check(charset, exclude, floor); len(got) != 0 {
+			t.Errorf("charset %s less %q at the floor: admission says %q", charset, exclude, got)
+		}
+	}
+}
+
+// TestExcludeNamedOffline: where admission refuses an exclude, the offline
+// validator names how many characters are left and the minimum length.
+func TestExcludeNamedOffline(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"      charset: hex\n      length: 128\n      exclude: \"0123456789abcde\"\n": "spec.services[0].secrets[0].exclude: Invalid value: \"0123456789abcde\": exclude leaves 1 characters of charset hex; at least 2 must remain",
+		"      charset: symbols\n      length: 19\n      exclude: \"/@\"\n":           "spec.services[0].secrets[0].length: Invalid value: 19: is under the 128-bit entropy floor: the minimum length for charset symbols less exclude (88 characters) is 20",
+	} {
+		doc := blueprintWith("floor", "  - name: db\n    image: postgres\n    secrets:\n    - name: pw\n      envKey: PW\n      value: auto-generated\n"+yaml)
+		results, err := Documents(context.Background(), strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range results[0].Problems {
+			got = append(got, p.Field+": "+p.Message)
+		}
+		if !slices.Contains(got, want) {
+			t.Errorf("problems %q, want one %q", got, want)
+		}
+	}
+}
+
+// TestPartNamesReservedForGeneratedValues: an auto-generated secret cannot
+// be named like a part (x.pub, x.crt, x.ca); a secret taking its value from
+// a reference can, as it is no key of the generated Secret.
+func TestPartNamesReservedForGeneratedValues(t *testing.T) {
+	for value, refused := range map[string]bool{"auto-generated": true, "${secret:tls/crt}": false} {
+		for _, name := range []string{"x.pub", "x.crt", "x.ca"} {
+			doc := blueprintWith("parts", fmt.Sprintf("  - name: db\n    image: postgres\n    secrets:\n    - name: %s\n      envKey: X\n      value: %q\n", name, value))
+			results, err := Documents(context.Background(), strings.NewReader(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := len(results[0].Problems) > 0
+			if got != refused {
+				t.Errorf("name %s, value %s: problems %q, want refused %v", name, value, results[0].Problems, refused)
+			}
+			if refused && (len(results[0].Problems) != 1 || results[0].Problems[0].Field != "spec.services[0].secrets[0].name") {
+				t.Errorf("name %s: problems %q, want one on the name", name, results[0].Problems)
+			}
+		}
+	}
+}

@@ -11,8 +11,11 @@
 package values
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,6 +52,15 @@ type ValueMeta struct {
 	// HookAttempts counts the value's hooked rotations; it never goes
 	// back, so no two rotations share a Job name.
 	HookAttempts int64 `json:"hookAttempts,omitempty"`
+	// Type is the value's type; empty for a password. It says which parts
+	// (NAME.pub, NAME.crt, NAME.ca) the value has, so that only those are
+	// ever deleted.
+	Type staxv1alpha1.SecretType `json:"type,omitempty"`
+	// Identity is what the value was made as (render.ManagedSecret's
+	// Identity): a change makes a new value, as a rotation.
+	Identity string `json:"identity,omitempty"`
+	// NotAfter is when the certificate of a tls value expires.
+	NotAfter *time.Time `json:"notAfter,omitempty"`
 }
 
 // HookState is what the Secret remembers of a hooked rotation: enough to
@@ -82,6 +94,10 @@ type HookState struct {
 	// (digest.HookToken), as every Job does that was created for a rotation
 	// staged since the mark exists; a Job without it is then foreign.
 	Marked bool `json:"marked,omitempty"`
+	// Identity and NotAfter are those of the staged value; they become
+	// ValueMeta's on commit.
+	Identity string     `json:"identity,omitempty"`
+	NotAfter *time.Time `json:"notAfter,omitempty"`
 }
 
 // InFlight reports whether a hooked rotation is staged and not yet
@@ -249,8 +265,161 @@ func earliest(a, b time.Time) time.Time {
 	}
 }
 
-// Generator makes a new value for a managed secret.
-type Generator func(render.ManagedSecret) ([]byte, error)
+// Draw is what Sync asks its Generator for: a new value for a managed
+// secret (or, under the name staxv1alpha1.DigestKey, the digest key), or
+// the Blueprint's CA.
+type Draw struct {
+	Secret render.ManagedSecret
+	// CA asks for the Blueprint's CA: parts "" (its private key) and
+	// staxv1alpha1.PartCert (its certificate), valid from NotBefore.
+	CA bool
+	// NotBefore and NotAfter bound the validity of a certificate (a tls
+	// leaf, or the CA).
+	NotBefore, NotAfter time.Time
+	// CAKey and CACert are the Blueprint's CA, for a tls leaf.
+	CAKey, CACert []byte
+}
+
+// Generator makes what d asks for: each part of the value by its key
+// suffix, "" for key NAME and render.Parts of its type for the others
+// (for tls, staxv1alpha1.PartCA is the CA's certificate).
+type Generator func(d Draw) (map[string][]byte, error)
+
+// keys are the suffixes of the keys a value of type t is written to: ""
+// (NAME) and its parts.
+func keys(t staxv1alpha1.SecretType) []string {
+	return append([]string{""}, render.Parts(t)...)
+}
+
+// previousKeys are the suffixes whose previous value a rotation keeps:
+// every key but the CA's certificate, which a rotation keeps as it is.
+func previousKeys(t staxv1alpha1.SecretType) []string {
+	var out []string
+	for _, k := range keys(t) {
+		if k != staxv1alpha1.PartCA {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// hasAll reports whether st holds every key of name's value of type t.
+func hasAll(st *State, name string, t staxv1alpha1.SecretType) bool {
+	for _, k := range keys(t) {
+		if _, ok := st.Data[name+k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// put writes parts as the value of name (type t), first dropping the
+// keys of its former type t0 that type t does not have.
+func put(st *State, name string, t0, t staxv1alpha1.SecretType, prefix string, parts map[string][]byte) {
+	if prefix == "" {
+		for _, k := range keys(t0) {
+			if !slices.Contains(keys(t), k) {
+				delete(st.Data, name+k)
+				delete(st.Data, name+k+staxv1alpha1.PreviousValueSuffix)
+			}
+		}
+	}
+	for _, k := range keys(t) {
+		st.Data[prefix+name+k] = parts[k]
+	}
+}
+
+// keepPrevious copies name's value (type t) to its previous keys.
+func keepPrevious(st *State, name string, t staxv1alpha1.SecretType) {
+	for _, k := range previousKeys(t) {
+		if v, ok := st.Data[name+k]; ok {
+			st.Data[name+k+staxv1alpha1.PreviousValueSuffix] = v
+		}
+	}
+}
+
+// deleteStaged deletes every staged key of name, of any type.
+func deleteStaged(st *State, name string) {
+	for _, k := range []string{"", staxv1alpha1.PartPublic, staxv1alpha1.PartCert, staxv1alpha1.PartCA} {
+		delete(st.Data, render.StagedKey(name)+k)
+	}
+}
+
+// certNotAfter reads the notAfter of the PEM certificate b; nil when b is
+// not one.
+func certNotAfter(b []byte) *time.Time {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	t := c.NotAfter
+	return &t
+}
+
+// draw asks gen for a new value of m at now, checking that every key of
+// its type is there.
+func draw(st *State, m render.ManagedSecret, now time.Time, gen Generator) (map[string][]byte, *time.Time, error) {
+	d := Draw{Secret: m}
+	var notAfter *time.Time
+	if render.TypeOrDefault(m.Type) == staxv1alpha1.SecretTypeTLS {
+		na := now.Add(m.ValidFor)
+		notAfter = &na
+		d.NotBefore, d.NotAfter = now, na
+		d.CAKey, d.CACert = st.Data[staxv1alpha1.CAKeyKey], st.Data[staxv1alpha1.CACertKey]
+	}
+	parts, err := gen(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, k := range keys(render.TypeOrDefault(m.Type)) {
+		if len(parts[k]) == 0 {
+			return nil, nil, fmt.Errorf("the generator made no key %s", m.Name+k)
+		}
+	}
+	return parts, notAfter, nil
+}
+
+// typeOf is the type meta records, password when empty.
+func typeOf(meta ValueMeta) staxv1alpha1.SecretType {
+	return render.TypeOrDefault(meta.Type)
+}
+
+// storedType is how ValueMeta records type t: empty for a password, so a
+// password's record reads as it did before types existed.
+func storedType(t staxv1alpha1.SecretType) staxv1alpha1.SecretType {
+	if render.TypeOrDefault(t) == staxv1alpha1.SecretTypePassword {
+		return ""
+	}
+	return t
+}
+
+// ensureCA generates the Blueprint's CA once, when a managed secret of type
+// tls needs it and the generated Secret holds none.
+func ensureCA(st *State, req Request, gen Generator, ch *Change) error {
+	need := slices.ContainsFunc(req.Managed, func(m render.ManagedSecret) bool {
+		return render.TypeOrDefault(m.Type) == staxv1alpha1.SecretTypeTLS
+	})
+	_, hasKey := st.Data[staxv1alpha1.CAKeyKey]
+	_, hasCert := st.Data[staxv1alpha1.CACertKey]
+	if !need || (hasKey && hasCert) {
+		return nil
+	}
+	parts, err := gen(Draw{CA: true, NotBefore: req.Now, NotAfter: req.Now.Add(staxv1alpha1.CAValidFor)})
+	if err != nil {
+		return fmt.Errorf("generating the CA: %w", err)
+	}
+	if len(parts[""]) == 0 || len(parts[staxv1alpha1.PartCert]) == 0 {
+		return fmt.Errorf("the generator made no CA")
+	}
+	st.Data[staxv1alpha1.CAKeyKey] = parts[""]
+	st.Data[staxv1alpha1.CACertKey] = parts[staxv1alpha1.PartCert]
+	ch.Modified = true
+	return nil
+}
 
 // Sync brings st to what req asks for: it generates missing values, rotates
 // values whose rotation token changed, whose rotation was requested, or
@@ -268,12 +437,18 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		st.Values = map[string]ValueMeta{}
 	}
 	if _, ok := st.Data[staxv1alpha1.DigestKey]; !ok {
-		key, err := gen(render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: digestKeyLength})
+		key, err := gen(Draw{Secret: render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: digestKeyLength}})
 		if err != nil {
 			return ch, fmt.Errorf("generating the digest key: %w", err)
 		}
-		st.Data[staxv1alpha1.DigestKey] = key
+		if len(key[""]) == 0 {
+			return ch, fmt.Errorf("the generator made no digest key")
+		}
+		st.Data[staxv1alpha1.DigestKey] = key[""]
 		ch.Modified = true
+	}
+	if err := ensureCA(st, req, gen, &ch); err != nil {
+		return ch, err
 	}
 
 	requested := map[string]bool{}
@@ -296,7 +471,13 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 			ch.Restored = append(ch.Restored, m.Name)
 			ch.Modified = true
 		}
-		_, exists := st.Data[m.Name]
+		mType := render.TypeOrDefault(m.Type)
+		// A value is there when every key of the type it was made as is:
+		// a change of type is a rotation by field (its identity changed).
+		exists := hasAll(st, m.Name, mType)
+		if known {
+			exists = hasAll(st, m.Name, typeOf(meta))
+		}
 		rotateRequested := newRequest && contains(req.RotateNames, m.Name)
 		pending := ""
 		if meta.Hook.InFlight() {
@@ -318,7 +499,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 				if meta.Hook.Queued != "" {
 					pending = meta.Hook.Queued
 				}
-				delete(st.Data, render.StagedKey(m.Name))
+				deleteStaged(st, m.Name)
 				meta.Hook = nil
 				ch.Modified = true
 			} else if stepHook(st, &meta, m, req, &ch) {
@@ -334,7 +515,11 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		case !known:
 			// A value written before metadata was kept: adopt it as is,
 			// unless its rotation is requested; either way it is scheduled.
-			meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now}
+			meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, Type: storedType(mType), Identity: m.Identity()}
+			if mType == staxv1alpha1.SecretTypeTLS {
+				// Renewed on the certificate's own schedule.
+				meta.NotAfter = certNotAfter(st.Data[m.Name+staxv1alpha1.PartCert])
+			}
 			st.Values[m.Name] = meta
 			ch.Modified = true
 			if rotateRequested {
@@ -343,17 +528,17 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		case meta.Hook.InFlight():
 			// One hook at a time: requests made meanwhile are queued above,
 			// and a changed rotation token is seen again after the commit.
-		case meta.Rotation != m.Rotation && !failedFor(meta.Hook, m.Rotation):
+		case (meta.Rotation != m.Rotation || meta.Identity != m.Identity()) && !failedFor(meta.Hook, m.Rotation, m.Identity()):
 			trigger = TriggerField
 		case rotateRequested:
 			trigger = TriggerAnnotation
 		case pending != "":
 			trigger = pending
-		case m.RotateEvery > 0 && !req.Now.Before(scheduleBase(meta).Add(m.RotateEvery)):
+		case dueAt(m, meta) != (time.Time{}) && !req.Now.Before(dueAt(m, meta)):
 			trigger = TriggerSchedule
 		}
 		if trigger != "" {
-			value, err := gen(m)
+			value, notAfter, err := draw(st, m, req.Now, gen)
 			if err != nil {
 				return ch, fmt.Errorf("generating value %s: %w", m.Name, err)
 			}
@@ -362,25 +547,28 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 				// The first value (or one deleted by hand): nothing checks
 				// a value yet, so no hook runs.
 				ch.Generated = append(ch.Generated, m.Name)
-				delete(st.Data, render.StagedKey(m.Name))
-				st.Data[m.Name] = value
-				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts}
-			case m.Hook != nil:
-				// Stage: the new value waits under a key no consumer reads,
+				deleteStaged(st, m.Name)
+				put(st, m.Name, typeOf(meta), mType, "", value)
+				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
+			case m.Hook != nil && typeOf(meta) == mType:
+				// Stage: the new value waits under keys no consumer reads,
 				// and this state is written with it, before any Job exists.
-				st.Data[render.StagedKey(m.Name)] = value
+				put(st, m.Name, mType, mType, render.StagedKey(""), value)
 				meta.HookAttempts++
 				meta.Hook = &HookState{
 					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
 					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace), Marked: true,
+					Identity: m.Identity(), NotAfter: notAfter,
 				}
 				ch.Staged = append(ch.Staged, m.Name)
 				ch.CreateJobs = append(ch.CreateJobs, m.Name)
 			default:
-				st.Data[m.Name+staxv1alpha1.PreviousValueSuffix] = st.Data[m.Name]
+				// A change of type is not hooked either: the hook could
+				// not use a value of another kind.
+				keepPrevious(st, m.Name, typeOf(meta))
 				ch.Rotated[trigger] = append(ch.Rotated[trigger], m.Name)
-				st.Data[m.Name] = value
-				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts}
+				put(st, m.Name, typeOf(meta), mType, "", value)
+				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
 			}
 			st.Values[m.Name] = meta
 			ch.Modified = true
@@ -388,9 +576,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 		if meta.Hook.InFlight() {
 			ch.NextHookDeadline = earliest(ch.NextHookDeadline, meta.Hook.Deadline)
 		}
-		if m.RotateEvery > 0 {
-			ch.NextRotation = earliest(ch.NextRotation, scheduleBase(meta).Add(m.RotateEvery))
-		}
+		ch.NextRotation = earliest(ch.NextRotation, dueAt(m, meta))
 	}
 	for n := range requested {
 		ch.UnknownRotateNames = append(ch.UnknownRotateNames, n)
@@ -422,11 +608,17 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 	case !hasStaged:
 		fail = FailureStagedLost
 	case looked && job == observe.JobComplete:
-		st.Data[m.Name+staxv1alpha1.PreviousValueSuffix] = st.Data[m.Name]
-		st.Data[m.Name] = st.Data[staged]
-		delete(st.Data, staged)
+		t := typeOf(*meta)
+		keepPrevious(st, m.Name, t)
+		for _, k := range keys(t) {
+			if v, ok := st.Data[staged+k]; ok {
+				st.Data[m.Name+k] = v
+			}
+		}
+		deleteStaged(st, m.Name)
 		now := req.Now
 		meta.Rotation, meta.GeneratedAt = h.Rotation, now
+		meta.Identity, meta.NotAfter = h.Identity, h.NotAfter
 		h.Phase, h.FinishedAt = staxv1alpha1.RotationStateCommitted, &now
 		ch.Rotated[h.Trigger] = append(ch.Rotated[h.Trigger], m.Name)
 		ch.Committed = append(ch.Committed, m.Name)
@@ -447,7 +639,7 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 		if looked && job == observe.JobActive {
 			ch.StopJobs = append(ch.StopJobs, m.Name)
 		}
-		delete(st.Data, staged)
+		deleteStaged(st, m.Name)
 		now := req.Now
 		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationStateFailed, &now, fail
 		ch.HookFailed = append(ch.HookFailed, HookFailure{Name: m.Name, Job: render.HookJobName(req.Blueprint, m.Name, h.Attempt), Failure: fail})
@@ -467,9 +659,35 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 }
 
 // failedFor reports whether the latest hooked rotation failed for rotation
-// token: a token whose hook failed is not retried until another request.
-func failedFor(h *HookState, token string) bool {
-	return h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.Rotation == token
+// token and identity: a token (or identity) whose hook failed is not
+// retried until another request.
+func failedFor(h *HookState, token, identity string) bool {
+	return h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.Rotation == token && h.Identity == identity
+}
+
+// RenewalRetry is how long after a failed hooked renewal of a tls
+// certificate the renewal is tried again (a renewal cannot wait for the
+// next two thirds of the validity: the certificate would expire first).
+const RenewalRetry = time.Hour
+
+// dueAt is when m's value next rotates on schedule: rotateEvery after
+// scheduleBase; for tls, also when two thirds of the certificate's
+// validity have passed (notAfter less a third of validFor), or
+// RenewalRetry after a hooked renewal failed past that point. Zero when
+// neither applies.
+func dueAt(m render.ManagedSecret, meta ValueMeta) time.Time {
+	var due time.Time
+	if m.RotateEvery > 0 {
+		due = scheduleBase(meta).Add(m.RotateEvery)
+	}
+	if render.TypeOrDefault(m.Type) == staxv1alpha1.SecretTypeTLS && meta.NotAfter != nil && m.ValidFor > 0 {
+		renew := meta.NotAfter.Add(-m.ValidFor / 3)
+		if h := meta.Hook; h != nil && h.Phase == staxv1alpha1.RotationStateFailed && h.FinishedAt != nil && !h.FinishedAt.Before(renew) {
+			renew = h.FinishedAt.Add(RenewalRetry)
+		}
+		due = earliest(due, renew)
+	}
+	return due
 }
 
 // scheduleBase is when meta's rotation schedule runs from: the value's
@@ -520,7 +738,7 @@ func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) 
 			if meta.Hook.InFlight() {
 				// Nothing consumes a removed secret: its staged value is
 				// never committed.
-				delete(st.Data, render.StagedKey(n))
+				deleteStaged(st, n)
 				now := req.Now
 				meta.Hook.Phase, meta.Hook.FinishedAt, meta.Hook.Failure = staxv1alpha1.RotationStateFailed, &now, FailureRemoved
 				meta.Hook.Queued = ""
@@ -539,9 +757,11 @@ func syncRemovals(st *State, req Request, declared map[string]bool, ch *Change) 
 			}
 			continue
 		}
-		delete(st.Data, n)
-		delete(st.Data, n+staxv1alpha1.PreviousValueSuffix)
-		delete(st.Data, render.StagedKey(n))
+		for _, k := range keys(typeOf(meta)) {
+			delete(st.Data, n+k)
+			delete(st.Data, n+k+staxv1alpha1.PreviousValueSuffix)
+		}
+		deleteStaged(st, n)
 		delete(st.Values, n)
 		ch.Modified = true
 	}

@@ -24,18 +24,35 @@ const prev = staxv1alpha1.PreviousValueSuffix
 type fakeGen struct {
 	n      int
 	calls  []render.ManagedSecret
+	draws  []Draw
 	failOn string
 }
 
 var errBoom = errors.New("entropy source exhausted")
 
-func (f *fakeGen) gen(m render.ManagedSecret) ([]byte, error) {
+func (f *fakeGen) gen(d Draw) (map[string][]byte, error) {
+	m := d.Secret
+	if d.CA {
+		m = render.ManagedSecret{Name: "CA"}
+	}
 	f.calls = append(f.calls, m)
+	f.draws = append(f.draws, d)
 	if f.failOn != "" && m.Name == f.failOn {
 		return nil, errBoom
 	}
 	f.n++
-	return []byte(fmt.Sprintf("v%d", f.n)), nil
+	v := fmt.Sprintf("v%d", f.n)
+	if d.CA {
+		return map[string][]byte{"": []byte("ca-key-" + v), staxv1alpha1.PartCert: []byte("ca-crt-" + v)}, nil
+	}
+	out := map[string][]byte{"": []byte(v)}
+	for _, p := range render.Parts(render.TypeOrDefault(m.Type)) {
+		out[p] = []byte(v + p)
+	}
+	if render.TypeOrDefault(m.Type) == staxv1alpha1.SecretTypeTLS {
+		out[staxv1alpha1.PartCA] = d.CACert
+	}
+	return out, nil
 }
 
 func (f *fakeGen) names() []string {

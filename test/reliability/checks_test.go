@@ -164,6 +164,12 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 
 	keys = copyChecks(keys)
 	keys[staxv1alpha1.DigestKey] = valueCheck{}
+	if _, ok := secret.Data[staxv1alpha1.CAKeyKey]; ok {
+		// The Blueprint's CA, made with its first tls secret: never
+		// changed, whatever was rotated or removed since.
+		keys[staxv1alpha1.CAKeyKey] = valueCheck{}
+		keys[staxv1alpha1.CACertKey] = valueCheck{}
+	}
 	for name, chk := range keys {
 		current, present := secret.Data[name]
 		if !present {
@@ -201,6 +207,11 @@ func valueProblems(g Gomega, ctx context.Context, bp *staxv1alpha1.Blueprint, ke
 		base := strings.TrimSuffix(k, staxv1alpha1.PreviousValueSuffix)
 		if _, declared := keys[base]; declared {
 			continue
+		}
+		// A part (NAME.pub, NAME.crt, NAME.ca) of a removed value is
+		// recorded under NAME.
+		if name, _, ok := render.SplitPart(base); ok && meta[name].Type != "" {
+			base = name
 		}
 		switch {
 		case meta[base].RemovedAt == nil:
