@@ -179,6 +179,17 @@ var _ = Describe("onRotate hooks", func() {
 		Eventually(eventNotesOf(ns, "RotationStaged"), timeout, interval).Should(ConsistOf(
 			"staged a new value of db-password in Secret hooked-generated; Job " + jobName(1) + " runs its onRotate hook before consumers switch"))
 
+		By("staying Ready, with no Reconciling condition, while the hook runs: consumers are served the value in use (the README's choice)")
+		Eventually(func(g Gomega) {
+			current := getBlueprint(ns, bp.Name)
+			ready := meta.FindStatusCondition(current.Status.Conditions, staxv1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.ObservedGeneration).To(Equal(current.Generation))
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(meta.FindStatusCondition(current.Status.Conditions, staxv1alpha1.ConditionReconciling)).To(BeNil())
+		}, timeout, interval).Should(Succeed())
+		Expect(hookStatus(ns, bp.Name)(Default)).To(havePhase(staxv1alpha1.RotationStateHookRunning, jobName(1)))
+
 		By("giving the Job both values as secretKeyRefs, under the Blueprint, in a restricted pod")
 		job := getJob(ns, jobName(1))(Default)
 		Expect(testutil.ControllerUID(job)).To(Equal(getBlueprint(ns, bp.Name).UID))
