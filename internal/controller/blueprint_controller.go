@@ -33,6 +33,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/settle"
+	"github.com/stax-dev/blueprint-operator/internal/sleep"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -142,6 +143,12 @@ type scope struct {
 	// abandoned is set when the Blueprint turned out to be deleted: the
 	// reconcile stops and writes nothing more.
 	abandoned bool
+	// sleep is whether the environment runs (sleep.go); nil without
+	// spec.suspend or spec.sleep.
+	sleep *sleepState
+	// suspended holds, per service scaled to 0 by a suspension or sleep,
+	// the count it returns to.
+	suspended map[string]int32
 }
 
 // errBlueprintGone stops a reconcile of a Blueprint deleted since the cache
@@ -242,6 +249,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		digests:          map[string]string{},
 		waitingFor:       map[string][]string{},
 		urls:             map[string]string{},
+		suspended:        map[string]int32{},
 	}
 	defer func() {
 		// controller-runtime logs the returned error: its text must not
@@ -255,6 +263,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	r.buildPlan(sc)
 	for _, phase := range []func(context.Context, *scope) error{
 		r.reconcileGeneratedSecret,
+		r.decideSleep,
 		r.checkReferences,
 		r.checkPodReferences,
 		r.reconcileClaims,
@@ -380,13 +389,20 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 	available := map[string]bool{}
 	started := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
+	// The count each Deployment still scaled down by a suspension or sleep
+	// returns to: until it resumes, it is neither started nor available.
+	recorded := map[string]int32{}
 	for _, svc := range sc.bp.Spec.Services {
 		dep := &appsv1.Deployment{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: svc.Name}, dep); err == nil &&
 			ownership.Rendered(dep, sc.bp) == ownership.Owned {
 			current[svc.Name] = dep
-			available[svc.Name] = observe.DeploymentAvailable(dep)
-			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0
+			n, asleep := sleep.Recorded(dep.Annotations)
+			if asleep {
+				recorded[svc.Name] = n
+			}
+			available[svc.Name] = observe.DeploymentAvailable(dep) && !asleep
+			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0 && !asleep
 		}
 	}
 	held := depgraph.StartOrder(sc.bp.Spec.Services, available, started)
@@ -400,9 +416,29 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		svc.SetSecretsDigest(sc.digests[svc.Name])
-		if waiting := held[svc.Name]; len(waiting) > 0 {
+		declared := svc.Deployment.Spec.Replicas
+		n, resuming := recorded[svc.Name]
+		switch waiting := held[svc.Name]; {
+		case sc.asleep():
+			var live *int32
+			var annotations map[string]string
+			ownHold := false
+			if dep, ok := current[svc.Name]; ok {
+				live, annotations, ownHold = dep.Spec.Replicas, dep.Annotations, ownsReplicas(dep)
+			}
+			sc.suspended[svc.Name] = sleep.ResumeTo(annotations, live, declared, ownHold)
+			svc.Suspend(sc.suspended[svc.Name])
+		case len(waiting) > 0 && resuming:
+			// Resuming in start order: still scaled down, still recorded.
+			sc.waitingFor[svc.Name] = waiting
+			svc.Suspend(n)
+		case len(waiting) > 0:
 			sc.waitingFor[svc.Name] = waiting
 			svc.SetReplicas(0)
+		case resuming && declared == nil:
+			if err := r.resumeReplicas(ctx, current[svc.Name], n); err != nil {
+				return err
+			}
 		}
 
 		dep := &appsv1.Deployment{}

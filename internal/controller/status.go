@@ -45,11 +45,16 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		}
 		o.WaitingFor = sc.waitingFor[svc.Name]
 		o.URL = sc.urls[svc.Name]
+		_, o.Suspended = sc.suspended[svc.Name]
 		obs.Services = append(obs.Services, o)
 	}
 	obs.Secrets = sc.secrets
 	obs.PendingRemovals = sc.pendingRemovals
 	obs.UndeclaredClaims = sc.undeclaredClaims
+	if sc.sleep != nil {
+		obs.Sleep = sc.sleep.status
+		obs.SleepMessage = sc.sleep.message
+	}
 	return obs
 }
 
@@ -61,6 +66,11 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 		// reconcile saw says nothing final about it.
 		return nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
 	}
+	var saved int64
+	for _, n := range sc.suspended {
+		saved += int64(n)
+	}
+	metrics.SetAsleep(client.ObjectKeyFromObject(sc.bp), sc.asleep(), saved)
 	before := sc.bp.DeepCopy()
 	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
 	// status.Apply always sets Ready.

@@ -12,6 +12,7 @@ package sleep
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -385,5 +386,40 @@ func EventsOf(bp *staxv1alpha1.Blueprint) Events {
 		WakeRequest:   bp.Annotations[staxv1alpha1.WakeRequestedAtAnnotation],
 		WakeFor:       bp.Annotations[staxv1alpha1.WakeForAnnotation],
 		SleepRequest:  bp.Annotations[staxv1alpha1.SleepRequestedAtAnnotation],
+	}
+}
+
+// Recorded reads a Deployment's SuspendedReplicasAnnotation: the count it
+// returns to on resume. ok is false when the Deployment was not scaled down
+// by a suspension or sleep (or the annotation is not a count).
+func Recorded(annotations map[string]string) (replicas int32, ok bool) {
+	v, found := annotations[staxv1alpha1.SuspendedReplicasAnnotation]
+	if !found {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+// ResumeTo is the count a service's Deployment returns to when its
+// Blueprint resumes, recorded when it is scaled down: the count an earlier
+// reconcile of the same sleep recorded; else the declared replicas; else
+// the Deployment's own (an autoscaler's or kubectl scale's choice). A
+// Deployment the operator itself holds at 0 for start order (ownHold), or
+// none yet, returns to Kubernetes' default of 1, as on creation.
+func ResumeTo(annotations map[string]string, live, declared *int32, ownHold bool) int32 {
+	if n, ok := Recorded(annotations); ok {
+		return n
+	}
+	switch {
+	case declared != nil:
+		return *declared
+	case live != nil && !ownHold:
+		return *live
+	default:
+		return 1
 	}
 }

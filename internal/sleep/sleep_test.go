@@ -340,3 +340,25 @@ func TestStatusRoundTrip(t *testing.T) {
 		t.Errorf("suspended status = %+v", st)
 	}
 }
+
+func TestResumeTo(t *testing.T) {
+	recorded := map[string]string{staxv1alpha1.SuspendedReplicasAnnotation: "5"}
+	for name, c := range map[string]struct {
+		annotations    map[string]string
+		live, declared *int32
+		ownHold        bool
+		want           int32
+	}{
+		"recorded already: kept while asleep":         {annotations: recorded, live: ptr.To[int32](0), want: 5},
+		"declared replicas":                            {live: ptr.To[int32](2), declared: ptr.To[int32](2), want: 2},
+		"an autoscaler's count":                        {live: ptr.To[int32](7), want: 7},
+		"scaled to 0 by hand stays 0":                  {live: ptr.To[int32](0), want: 0},
+		"held at 0 for start order returns to 1":       {live: ptr.To[int32](0), ownHold: true, want: 1},
+		"no Deployment yet: Kubernetes' default":       {want: 1},
+		"an annotation that is not a count is ignored": {annotations: map[string]string{staxv1alpha1.SuspendedReplicasAnnotation: "x"}, live: ptr.To[int32](3), want: 3},
+	} {
+		if got := ResumeTo(c.annotations, c.live, c.declared, c.ownHold); got != c.want {
+			t.Errorf("%s: %d, want %d", name, got, c.want)
+		}
+	}
+}
