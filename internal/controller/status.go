@@ -96,7 +96,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	}
 	metrics.SetReady(key, newReady.Status)
 	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing &&
+	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing && newReady.Reason != staxv1alpha1.ReasonSuspended &&
 		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
 	}
