@@ -45,7 +45,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "kubectl-blueprint",
-		Short: "Validate, render, rotate, prune and inspect stax.dev Blueprints",
+		Short: "Validate, render, rotate, prune, inspect, wake and put to sleep stax.dev Blueprints",
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl blueprint",
 		},
@@ -66,6 +66,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newRotateCommand(flags, streams),
 		newPruneCommand(flags, streams),
 		newStatusCommand(flags, streams),
+		newWakeCommand(flags, streams),
+		newSleepCommand(flags, streams),
 	)
 	return root
 }

@@ -38,11 +38,12 @@ func (r *BlueprintReconciler) decideSleep(ctx context.Context, sc *scope) error 
 	if err != nil {
 		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidSchedule, Message: err.Error(), Stalling: true})
 	}
-	if !spec.Configured() {
+	events := sleep.EventsOf(sc.bp)
+	if !spec.Configured() && events.SleepRequest == "" {
 		return nil
 	}
 	now := r.Clock.Now()
-	rec, err := sleep.Update(sleep.FromStatus(sc.bp.Status.Sleep), sleep.EventsOf(sc.bp), now)
+	rec, err := sleep.Update(sleep.FromStatus(sc.bp.Status.Sleep), events, now)
 	if err != nil {
 		log.FromContext(ctx).Info("wake request", "problem", err.Error())
 	}
