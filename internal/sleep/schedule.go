@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The IANA time zone database, built in: the manager's image and the
+	// machines kubectl blueprint validate runs on may have none.
+	_ "time/tzdata"
 )
 
 // Schedule is a parsed spec.sleep.uptime: the weekly ranges during which an
