@@ -1212,7 +1212,7 @@ type ServiceStatus struct {
 // +kubebuilder:printcolumn:name="Services",type=string,JSONPath=`.status.readyServices`,description="Services available, as READY/TOTAL"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Sleep",type=string,JSONPath=`.status.sleep.state`,description="Awake, Asleep or Suspended, with spec.suspend or spec.sleep"
+// +kubebuilder:printcolumn:name="Sleep",type=string,JSONPath=`.status.sleep.state`,priority=1,description="Awake, Asleep or Suspended, with spec.suspend or spec.sleep"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is used as a label value and in the generated Secret's name"
 type Blueprint struct {
