@@ -68,7 +68,7 @@ func TestScheduleUpAndChanges(t *testing.T) {
 		"the first minute is up":                   {berlin, "2026-12-07T07:00:00Z", true, "2026-12-07T19:00:00Z", "2026-12-07T07:00:00Z"},
 		"the end minute is down":                   {berlin, "2026-12-07T19:00:00Z", false, "2026-12-08T07:00:00Z", "2026-12-07T19:00:00Z"},
 		"a second before the end is up":            {berlin, "2026-12-07T18:59:59Z", true, "2026-12-07T19:00:00Z", "2026-12-07T07:00:00Z"},
-		"Saturday: down since Friday 20:00":         {berlin, "2026-12-05T22:05:00Z", false, "2026-12-07T07:00:00Z", "2026-12-04T19:00:00Z"},
+		"Saturday: down since Friday 20:00":        {berlin, "2026-12-05T22:05:00Z", false, "2026-12-07T07:00:00Z", "2026-12-04T19:00:00Z"},
 		// Summer time begins in the EU on Sunday 29 March 2026: Friday
 		// ends at 19:00 UTC (CET), Monday starts at 06:00 UTC (CEST).
 		"over the spring change": {berlin, "2026-03-28T12:00:00Z", false, "2026-03-30T06:00:00Z", "2026-03-27T19:00:00Z"},
@@ -349,7 +349,7 @@ func TestResumeTo(t *testing.T) {
 		ownHold        bool
 		want           int32
 	}{
-		"recorded already: kept while asleep":         {annotations: recorded, live: ptr.To[int32](0), want: 5},
+		"recorded already: kept while asleep":          {annotations: recorded, live: ptr.To[int32](0), want: 5},
 		"declared replicas":                            {live: ptr.To[int32](2), declared: ptr.To[int32](2), want: 2},
 		"an autoscaler's count":                        {live: ptr.To[int32](7), want: 7},
 		"scaled to 0 by hand stays 0":                  {live: ptr.To[int32](0), want: 0},
