@@ -45,7 +45,11 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		}
 		o.WaitingFor = sc.waitingFor[svc.Name]
 		o.URL = sc.urls[svc.Name]
-		_, o.Suspended = sc.suspended[svc.Name]
+		if _, o.Suspended = sc.suspended[svc.Name]; o.Suspended {
+			// What it is asked to run now; the count it returns to is on
+			// its Deployment (SuspendedReplicasAnnotation).
+			o.Desired = 0
+		}
 		obs.Services = append(obs.Services, o)
 	}
 	obs.Secrets = sc.secrets
