@@ -63,8 +63,9 @@ const (
 	ReasonGatewayAPINotInstalled = "GatewayAPINotInstalled"
 	// ReasonSuspended: spec.suspend is true, or spec.sleep (or kubectl
 	// blueprint sleep) put the environment to sleep: every Deployment runs
-	// 0 replicas. Ready is False while Reconciling and Stalled stay False, so
-	// kstatus reads the Blueprint as Current.
+	// 0 replicas. Ready is False; Reconciling and Stalled stay False (Argo
+	// CD's health check shows Suspended; kstatus reads any Ready=False as
+	// InProgress).
 	ReasonSuspended = "Suspended"
 	// ReasonInvalidSchedule: spec.sleep.uptime passed admission but does not
 	// parse: an unknown time zone, or a time range that does not end after

@@ -15,7 +15,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/gitops"
 )
 
 // sleepyBlueprint: db declares its replicas and mounts a claim; api leaves
@@ -162,6 +165,9 @@ var _ = Describe("Environments that sleep", func() {
 			Expect(s.UID).To(Equal(uid), name)
 		}
 
+		By("reading as Suspended to Argo CD; kstatus (Flux) reads any Ready=False as InProgress")
+		expectHealth(ns, "shop", staxv1alpha1.ReasonSuspended, kstatus.InProgressStatus, gitops.ArgoSuspended)
+
 		By("writing nothing at steady state while suspended")
 		expectQuietReconcile(ns, "shop")
 
@@ -241,6 +247,14 @@ var _ = Describe("Environments that sleep", func() {
 		By("writing nothing at steady state while asleep")
 		expectQuietReconcile(ns, "shop")
 
+		By("restarting the manager while asleep: the clock is in status.sleep")
+		writes := reconcilerWrites.In(ns)
+		restarted := time.Now()
+		restartManager()
+		expectReconciled(ns, "shop", restarted, getBlueprint(ns, "shop").ResourceVersion)
+		Expect(reconcilerWrites.In(ns)).To(Equal(writes), "a restarted manager wrote to an asleep Blueprint's objects")
+		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h0m0s; kubectl blueprint wake shop", "db", "api")
+
 		By("waking on request for 2h")
 		testClock.Step(5 * time.Hour)
 		wokenAt := testClock.Now().UTC().Truncate(time.Second)
@@ -252,7 +266,7 @@ var _ = Describe("Environments that sleep", func() {
 		st = sleepStatus(ns, "shop")(Default)
 		Expect(st.State).To(Equal(staxv1alpha1.SleepStateAwake))
 		Expect(st.LastActivityTime.Time).To(BeTemporally("==", wokenAt))
-		Expect(st.AwakeUntil.Time).To(BeTemporally("==", wokenAt.Add(2 * time.Hour)))
+		Expect(st.AwakeUntil.Time).To(BeTemporally("==", wokenAt.Add(2*time.Hour)))
 		Expect(st.NextSleepTime.Time).To(BeTemporally("==", wokenAt.Add(2*time.Hour)), "the wake period outlasts afterIdle")
 		Expect(st.HandledWakeRequest).To(Equal("w1"))
 
@@ -307,7 +321,7 @@ var _ = Describe("Environments that sleep", func() {
 		testClock.SetTime(evening)
 		nudgeBlueprint(ns, "shop")
 		expectSuspended(ns, "shop", "asleep since "+evening.UTC().Format(time.RFC3339)+": outside uptime Mon-Fri 08:00-20:00 Europe/Berlin; kubectl blueprint wake shop", "db", "api")
-		Expect(sleepStatus(ns, "shop")(Default).NextWakeTime.Time).To(BeTemporally("==", monday.Add(24*time.Hour + time.Minute).UTC()))
+		Expect(sleepStatus(ns, "shop")(Default).NextWakeTime.Time).To(BeTemporally("==", monday.Add(24*time.Hour+time.Minute).UTC()))
 	})
 
 	It("reports an uptime it cannot read as Stalled InvalidSchedule, naming the text, and keeps running", func() {
