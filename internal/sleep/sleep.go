@@ -405,18 +405,19 @@ func Recorded(annotations map[string]string) (replicas int32, ok bool) {
 }
 
 // ResumeTo is the count a service's Deployment returns to when its
-// Blueprint resumes, recorded when it is scaled down: the count an earlier
-// reconcile of the same sleep recorded; else the declared replicas; else
-// the Deployment's own (an autoscaler's or kubectl scale's choice). A
+// Blueprint resumes, recorded when it is scaled down: the declared
+// replicas; else the count an earlier reconcile of the same sleep recorded;
+// else the Deployment's own (an autoscaler's or kubectl scale's choice). A
 // Deployment the operator itself holds at 0 for start order (ownHold), or
 // none yet, returns to Kubernetes' default of 1, as on creation.
 func ResumeTo(annotations map[string]string, live, declared *int32, ownHold bool) int32 {
+	if declared != nil {
+		return *declared
+	}
 	if n, ok := Recorded(annotations); ok {
 		return n
 	}
 	switch {
-	case declared != nil:
-		return *declared
 	case live != nil && !ownHold:
 		return *live
 	default:

@@ -351,6 +351,7 @@ func TestResumeTo(t *testing.T) {
 	}{
 		"recorded already: kept while asleep":          {annotations: recorded, live: ptr.To[int32](0), want: 5},
 		"declared replicas":                            {live: ptr.To[int32](2), declared: ptr.To[int32](2), want: 2},
+		"declared replicas changed while asleep":       {annotations: recorded, live: ptr.To[int32](0), declared: ptr.To[int32](2), want: 2},
 		"an autoscaler's count":                        {live: ptr.To[int32](7), want: 7},
 		"scaled to 0 by hand stays 0":                  {live: ptr.To[int32](0), want: 0},
 		"held at 0 for start order returns to 1":       {live: ptr.To[int32](0), ownHold: true, want: 1},
