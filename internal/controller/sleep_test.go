@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"net/http/httptest"
 	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
@@ -147,8 +150,18 @@ var _ = Describe("Environments that sleep", func() {
 			serviceUIDs[name] = s.UID
 		}
 
+		server := httptest.NewServer(promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+		DeferCleanup(server.Close)
+		gauges := func() (asleep, saved float64) {
+			families := scrapeMetrics(server.URL)
+			return sample(families, "stax_blueprints_asleep", "", ""), sample(families, "stax_blueprint_replicas_saved", "", "")
+		}
+		asleepBefore, savedBefore := gauges()
+
 		updateBlueprint(ns, "shop", func(b *staxv1alpha1.Blueprint) { b.Spec.Suspend = ptr.To(true) })
 		expectSuspended(ns, "shop", "suspended by spec; set spec.suspend to false to resume", "db", "api")
+		Eventually(func() []float64 { a, s := gauges(); return []float64{a, s} }, timeout, interval).
+			Should(Equal([]float64{asleepBefore + 1, savedBefore + 4}), "one more Blueprint asleep, saving db's 1 and api's 3 replicas")
 		Expect(recordedOf(ns, "db")(Default)).To(Equal("1"))
 		Expect(recordedOf(ns, "api")(Default)).To(Equal("3"), "the autoscaler's count is recorded on its Deployment")
 		st := sleepStatus(ns, "shop")(Default)
@@ -192,6 +205,8 @@ var _ = Describe("Environments that sleep", func() {
 
 		markAvailable(ns, "db")
 		Eventually(replicasOf(ns, "api"), timeout, interval).Should(BeEquivalentTo(3), "the autoscaler's count comes back")
+		Eventually(func() []float64 { a, s := gauges(); return []float64{a, s} }, timeout, interval).
+			Should(Equal([]float64{asleepBefore, savedBefore}))
 		Eventually(recordedOf(ns, "api"), timeout, interval).Should(BeEmpty())
 		Expect(recordedOf(ns, "db")(Default)).To(BeEmpty())
 		rollOut(ns, "shop")
