@@ -125,9 +125,9 @@ type BlueprintSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	Plan string `json:"plan,omitempty"`
 
-	// suspend: true scales every Deployment of the Blueprint to 0 replicas
-	// and keeps everything else as it is: generated values (rotation still
-	// runs), claims, Services, Ingresses and HTTPRoutes. false or unset
+	// suspend scales every Deployment of the Blueprint to 0 replicas when
+	// true, and keeps everything else as it is: generated values (rotation
+	// still runs), claims, Services, Ingresses and HTTPRoutes. false or unset
 	// resumes: each service returns to its declared replicas or, without
 	// them, to the count its Deployment had when it was suspended, in
 	// dependsOn order. A wake request does not override it.
@@ -988,7 +988,7 @@ type BlueprintStatus struct {
 	// when it next sleeps or wakes on its own, and the last activity of its
 	// idle clock. Unset unless spec.suspend or spec.sleep is set.
 	// +optional
-	Sleep *SleepStatus `json:"sleep,omitempty"`
+	Sleep SleepStatus `json:"sleep,omitzero"`
 }
 
 // SleepState is whether an environment runs.
@@ -1048,12 +1048,14 @@ type SleepStatus struct {
 	// handledWakeRequest is the value of the last wake request
 	// (stax.dev/wake-requested-at) carried out, so it is carried out once.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	HandledWakeRequest string `json:"handledWakeRequest,omitempty"`
 
 	// handledSleepRequest is the value of the last sleep request
 	// (stax.dev/sleep-requested-at) carried out, so it is carried out once.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	HandledSleepRequest string `json:"handledSleepRequest,omitempty"`
 }

@@ -27,7 +27,7 @@ const ResumeFieldOwner = "stax-blueprint-operator-resume"
 type sleepState struct {
 	asleep  bool
 	message string
-	status  *staxv1alpha1.SleepStatus
+	status  staxv1alpha1.SleepStatus
 }
 
 // decideSleep asks internal/sleep whether the environment runs, from the
@@ -80,7 +80,7 @@ func ownsReplicas(dep *appsv1.Deployment) bool {
 		var fields struct {
 			Spec map[string]json.RawMessage `json:"f:spec"`
 		}
-		if json.Unmarshal(e.FieldsV1.Raw, &fields) == nil {
+		if json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) == nil {
 			if _, ok := fields.Spec["f:replicas"]; ok {
 				return true
 			}

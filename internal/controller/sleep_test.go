@@ -72,8 +72,8 @@ func recordedOf(ns, name string) func(Gomega) string {
 }
 
 // sleepStatus polls status.sleep for the current spec.
-func sleepStatus(ns, name string) func(Gomega) *staxv1alpha1.SleepStatus {
-	return func(g Gomega) *staxv1alpha1.SleepStatus {
+func sleepStatus(ns, name string) func(Gomega) staxv1alpha1.SleepStatus {
+	return func(g Gomega) staxv1alpha1.SleepStatus {
 		bp := fetchBlueprint(g, ns, name)
 		g.Expect(ptr.Deref(bp.Status.ObservedGeneration, -1)).To(Equal(bp.Generation))
 		return bp.Status.Sleep
@@ -136,7 +136,7 @@ var _ = Describe("Environments that sleep", func() {
 		bp.Spec.Services[0].Volumes[0].StorageClassName = expandableClass()
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		rollOut(ns, "shop")
-		Expect(getBlueprint(ns, "shop").Status.Sleep).To(BeNil(), "no status.sleep without spec.suspend or spec.sleep")
+		Expect(getBlueprint(ns, "shop").Status.Sleep).To(BeZero(), "no status.sleep without spec.suspend or spec.sleep")
 		scaleAsAutoscaler(ns, "api", 3)
 		Eventually(replicasOf(ns, "api"), timeout, interval).Should(BeEquivalentTo(3))
 		rollOut(ns, "shop")
@@ -201,7 +201,7 @@ var _ = Describe("Environments that sleep", func() {
 			HaveField("Name", "api"), HaveField("State", staxv1alpha1.ServiceStateWaitingForDependencies), HaveField("WaitingFor", []string{"db"}))))
 		Expect(replicasOf(ns, "api")(Default)).To(BeZero(), "api waits for db")
 		Expect(recordedOf(ns, "api")(Default)).To(Equal("3"), "the count is kept while api waits")
-		Expect(getBlueprint(ns, "shop").Status.Sleep).To(BeNil())
+		Expect(getBlueprint(ns, "shop").Status.Sleep).To(BeZero())
 
 		markAvailable(ns, "db")
 		Eventually(replicasOf(ns, "api"), timeout, interval).Should(BeEquivalentTo(3), "the autoscaler's count comes back")

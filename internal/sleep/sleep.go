@@ -299,11 +299,8 @@ func Message(spec Spec, d Decision, blueprint string) string {
 	return ""
 }
 
-// FromStatus reads the Record from a stored status.sleep (nil: none yet).
-func FromStatus(st *staxv1alpha1.SleepStatus) Record {
-	if st == nil {
-		return Record{}
-	}
+// FromStatus reads the Record from a stored status.sleep (zero: none yet).
+func FromStatus(st staxv1alpha1.SleepStatus) Record {
 	return Record{
 		LastActivity: timeOf(st.LastActivityTime),
 		AwakeUntil:   timeOf(st.AwakeUntil),
@@ -316,8 +313,8 @@ func FromStatus(st *staxv1alpha1.SleepStatus) Record {
 // Status is status.sleep for a decision with its outlook. Times are stored
 // to the second, as the API serialises them, so that writing the same
 // status twice compares equal.
-func Status(rec Record, d Decision, nextSleep, nextWake time.Time) *staxv1alpha1.SleepStatus {
-	st := &staxv1alpha1.SleepStatus{
+func Status(rec Record, d Decision, nextSleep, nextWake time.Time) staxv1alpha1.SleepStatus {
+	st := staxv1alpha1.SleepStatus{
 		State:               staxv1alpha1.SleepStateAwake,
 		NextSleepTime:       metaTime(nextSleep),
 		NextWakeTime:        metaTime(nextWake),
@@ -382,7 +379,7 @@ func SpecOf(bp *staxv1alpha1.Blueprint) (Spec, error) {
 func EventsOf(bp *staxv1alpha1.Blueprint) Events {
 	observed := bp.Status.ObservedGeneration
 	return Events{
-		NewGeneration: bp.Status.Sleep == nil || observed == nil || *observed != bp.Generation,
+		NewGeneration: bp.Status.Sleep.State == "" || observed == nil || *observed != bp.Generation,
 		WakeRequest:   bp.Annotations[staxv1alpha1.WakeRequestedAtAnnotation],
 		WakeFor:       bp.Annotations[staxv1alpha1.WakeForAnnotation],
 		SleepRequest:  bp.Annotations[staxv1alpha1.SleepRequestedAtAnnotation],

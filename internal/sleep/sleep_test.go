@@ -311,7 +311,7 @@ func TestSpecOfAndEventsOf(t *testing.T) {
 		t.Errorf("a Blueprint without status.sleep starts its clock: %+v", ev)
 	}
 	bp.Status.ObservedGeneration = ptr.To[int64](2)
-	bp.Status.Sleep = &staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateAwake}
+	bp.Status.Sleep = staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateAwake}
 	bp.Annotations = map[string]string{staxv1alpha1.WakeRequestedAtAnnotation: "w", staxv1alpha1.WakeForAnnotation: "2h", staxv1alpha1.SleepRequestedAtAnnotation: "s"}
 	if ev := EventsOf(bp); ev != (Events{WakeRequest: "w", WakeFor: "2h", SleepRequest: "s"}) {
 		t.Errorf("events = %+v", ev)

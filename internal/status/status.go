@@ -79,10 +79,10 @@ type Observation struct {
 	UndeclaredClaims []string
 	// Err is a transient error of this reconcile, retried with backoff.
 	Err error
-	// Sleep is status.sleep (nil without spec.suspend or spec.sleep), and
+	// Sleep is status.sleep (zero without spec.suspend or spec.sleep), and
 	// SleepMessage, when set, says why the environment does not run
 	// (internal/sleep words it): Ready is then False with reason Suspended.
-	Sleep        *staxv1alpha1.SleepStatus
+	Sleep        staxv1alpha1.SleepStatus
 	SleepMessage string
 }
 
