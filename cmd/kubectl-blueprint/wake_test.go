@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -81,6 +82,52 @@ func TestWakeAndSleep(t *testing.T) {
 		code, _, stderr := plugin(t, "", append(tc.args, "--kubeconfig", kubeconfig, "-n", ns)...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit code %d, stderr %q; want a failure saying %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestStatusSaysHowItSleeps(t *testing.T) {
+	at := func(s string) *metav1.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &metav1.Time{Time: tm}
+	}
+	for name, tc := range map[string]struct {
+		sleep staxv1alpha1.SleepStatus
+		want  string
+	}{
+		"suspended": {staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateSuspended}, "\nSleep: Suspended by spec.suspend\n"},
+		"asleep until uptime": {
+			staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateAsleep, AsleepSince: at("2026-12-04T19:00:00Z"), NextWakeTime: at("2026-12-07T07:00:00Z")},
+			"\nSleep: Asleep since 2026-12-04T19:00:00Z; wakes at 2026-12-07T07:00:00Z, or when woken: kubectl blueprint wake shop\n",
+		},
+		"asleep when idle": {
+			staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateAsleep, AsleepSince: at("2026-12-04T19:00:00Z")},
+			"\nSleep: Asleep since 2026-12-04T19:00:00Z; wakes when woken: kubectl blueprint wake shop\n",
+		},
+		"awake": {
+			staxv1alpha1.SleepStatus{State: staxv1alpha1.SleepStateAwake, NextSleepTime: at("2026-12-07T19:00:00Z")},
+			"\nSleep: Awake; sleeps at 2026-12-07T19:00:00Z unless there is activity first\n",
+		},
+		"not configured": {staxv1alpha1.SleepStatus{}, ""},
+	} {
+		bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "dev"}}
+		bp.Spec.Services = []staxv1alpha1.BlueprintService{{Name: "api", Image: "api"}}
+		bp.Status.Sleep = tc.sleep
+		var out strings.Builder
+		if err := printStatus(&out, bp); err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if strings.Contains(out.String(), "Sleep:") {
+				t.Errorf("%s: %q says something of sleep", name, out.String())
+			}
+			continue
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: %q, want it to contain %q", name, out.String(), tc.want)
 		}
 	}
 }
