@@ -389,18 +389,14 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 	available := map[string]bool{}
 	started := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
-	// The count each Deployment still scaled down by a suspension or sleep
-	// returns to: until it resumes, it is neither started nor available.
-	recorded := map[string]int32{}
 	for _, svc := range sc.bp.Spec.Services {
 		dep := &appsv1.Deployment{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: svc.Name}, dep); err == nil &&
 			ownership.Rendered(dep, sc.bp) == ownership.Owned {
 			current[svc.Name] = dep
-			n, asleep := sleep.Recorded(dep.Annotations)
-			if asleep {
-				recorded[svc.Name] = n
-			}
+			// A Deployment still scaled down by a suspension or sleep is
+			// neither started nor available until it resumes.
+			_, asleep := sleep.Recorded(dep.Annotations)
 			available[svc.Name] = observe.DeploymentAvailable(dep) && !asleep
 			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0 && !asleep
 		}
@@ -416,27 +412,24 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		svc.SetSecretsDigest(sc.digests[svc.Name])
-		declared := svc.Deployment.Spec.Replicas
-		n, resuming := recorded[svc.Name]
-		switch waiting := held[svc.Name]; {
-		case sc.asleep():
-			var live *int32
-			var annotations map[string]string
-			ownHold := false
-			if dep, ok := current[svc.Name]; ok {
-				live, annotations, ownHold = dep.Spec.Replicas, dep.Annotations, ownsReplicas(dep)
+		waiting := held[svc.Name]
+		replicas := sleep.Service{Asleep: sc.asleep(), Waiting: len(waiting) > 0, Declared: svc.Deployment.Spec.Replicas}
+		if dep, ok := current[svc.Name]; ok {
+			replicas.Annotations, replicas.Live, replicas.OwnHold = dep.Annotations, dep.Spec.Replicas, ownsReplicas(dep)
+		}
+		if !sc.asleep() && len(waiting) > 0 {
+			sc.waitingFor[svc.Name] = waiting
+		}
+		switch step := sleep.Plan(replicas); {
+		case step.ScaleDown:
+			if sc.asleep() {
+				sc.suspended[svc.Name] = step.ResumeTo
 			}
-			sc.suspended[svc.Name] = sleep.ResumeTo(annotations, live, declared, ownHold)
-			svc.Suspend(sc.suspended[svc.Name])
-		case len(waiting) > 0 && resuming:
-			// Resuming in start order: still scaled down, still recorded.
-			sc.waitingFor[svc.Name] = waiting
-			svc.Suspend(n)
-		case len(waiting) > 0:
-			sc.waitingFor[svc.Name] = waiting
+			svc.Suspend(step.ResumeTo)
+		case step.Hold:
 			svc.SetReplicas(0)
-		case resuming && declared == nil:
-			if err := r.resumeReplicas(ctx, current[svc.Name], n); err != nil {
+		case step.Restore:
+			if err := r.resumeReplicas(ctx, current[svc.Name], step.RestoreTo); err != nil {
 				return err
 			}
 		}

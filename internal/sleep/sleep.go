@@ -421,3 +421,55 @@ func ResumeTo(annotations map[string]string, live, declared *int32, ownHold bool
 		return 1
 	}
 }
+
+// Service is what a reconcile knows of one service's replicas.
+type Service struct {
+	// Asleep: the Blueprint does not run (Decide).
+	Asleep bool
+	// Waiting: start order holds the service back (depgraph.StartOrder).
+	Waiting bool
+	// Declared is the replicas the Blueprint (its plan) declares; nil
+	// when an autoscaler or kubectl scale owns them.
+	Declared *int32
+	// Annotations and Live are the live Deployment's (nil without one);
+	// OwnHold: the operator's own applies own its spec.replicas.
+	Annotations map[string]string
+	Live        *int32
+	OwnHold     bool
+}
+
+// Step is what a reconcile does with one service's replicas.
+type Step struct {
+	// ScaleDown: render the Deployment with 0 replicas, recording ResumeTo
+	// (render.Service.Suspend).
+	ScaleDown bool
+	ResumeTo  int32
+	// Hold: 0 replicas for start order, nothing recorded.
+	Hold bool
+	// Restore: before the apply that drops the scale-down, write
+	// RestoreTo as the Deployment's replicas under a field manager of its
+	// own, so whoever scales the Deployment (no replicas declared) takes
+	// over from the count it had.
+	Restore   bool
+	RestoreTo int32
+}
+
+// Plan decides one service's replicas: asleep, every service is scaled
+// down, recording the count it returns to; on resume, a service still
+// waiting for its dependencies stays scaled down with its record (it starts
+// in dependsOn order, as on creation); one that may start returns to its
+// declared replicas through the apply, or else to the recorded count.
+func Plan(s Service) Step {
+	recorded, scaledDown := Recorded(s.Annotations)
+	switch {
+	case s.Asleep:
+		return Step{ScaleDown: true, ResumeTo: ResumeTo(s.Annotations, s.Live, s.Declared, s.OwnHold)}
+	case s.Waiting && scaledDown:
+		return Step{ScaleDown: true, ResumeTo: recorded}
+	case s.Waiting:
+		return Step{Hold: true}
+	case scaledDown && s.Declared == nil:
+		return Step{Restore: true, RestoreTo: recorded}
+	}
+	return Step{}
+}

@@ -363,3 +363,23 @@ func TestResumeTo(t *testing.T) {
 		}
 	}
 }
+
+func TestPlan(t *testing.T) {
+	recorded := map[string]string{staxv1alpha1.SuspendedReplicasAnnotation: "3"}
+	for name, c := range map[string]struct {
+		s    Service
+		want Step
+	}{
+		"awake, nothing to do":                          {s: Service{Live: ptr.To[int32](2)}, want: Step{}},
+		"start order holds a new service":               {s: Service{Waiting: true}, want: Step{Hold: true}},
+		"asleep: scaled down, recording the live count": {s: Service{Asleep: true, Live: ptr.To[int32](4)}, want: Step{ScaleDown: true, ResumeTo: 4}},
+		"asleep and waiting: asleep wins":               {s: Service{Asleep: true, Waiting: true, Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{ScaleDown: true, ResumeTo: 3}},
+		"resuming, still waiting: keeps the record":     {s: Service{Waiting: true, Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{ScaleDown: true, ResumeTo: 3}},
+		"resuming, autoscaled: restores the count":      {s: Service{Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{Restore: true, RestoreTo: 3}},
+		"resuming, declared: the apply sets them":       {s: Service{Annotations: recorded, Live: ptr.To[int32](0), Declared: ptr.To[int32](2)}, want: Step{}},
+	} {
+		if got := Plan(c.s); got != c.want {
+			t.Errorf("%s: %+v, want %+v", name, got, c.want)
+		}
+	}
+}
