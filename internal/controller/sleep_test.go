@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -134,6 +135,8 @@ var _ = Describe("Environments that sleep", func() {
 	It("suspends and resumes: keeps values, claims and Services, writes nothing while asleep, survives a restart, returns the autoscaler's count, in start order", func() {
 		bp := sleepyBlueprint(ns)
 		bp.Spec.Services[0].Volumes[0].StorageClassName = expandableClass()
+		bp.Spec.Services[1].Expose = ptr.To(true)
+		bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "shop.example.test"}
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		rollOut(ns, "shop")
 		Expect(getBlueprint(ns, "shop").Status.Sleep).To(BeZero(), "no status.sleep without spec.suspend or spec.sleep")
@@ -149,6 +152,11 @@ var _ = Describe("Environments that sleep", func() {
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s)).To(Succeed())
 			serviceUIDs[name] = s.UID
 		}
+		ingress := &networkingv1.Ingress{}
+		Eventually(func() error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, ingress)
+		}, timeout, interval).Should(Succeed())
+		ingressUID, ingressVersion := ingress.UID, ingress.ResourceVersion
 
 		server := httptest.NewServer(promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
 		DeferCleanup(server.Close)
@@ -177,6 +185,9 @@ var _ = Describe("Environments that sleep", func() {
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s)).To(Succeed())
 			Expect(s.UID).To(Equal(uid), name)
 		}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, ingress)).To(Succeed())
+		Expect(ingress.UID).To(Equal(ingressUID))
+		Expect(ingress.ResourceVersion).To(Equal(ingressVersion), "the Ingress is left as it is")
 
 		By("reading as Suspended to Argo CD; kstatus (Flux) reads any Ready=False as InProgress")
 		expectHealth(ns, "shop", staxv1alpha1.ReasonSuspended, kstatus.InProgressStatus, gitops.ArgoSuspended)
