@@ -255,7 +255,7 @@ var _ = Describe("Environments that sleep", func() {
 		testClock.Step(time.Minute)
 		nudgeBlueprint(ns, "shop")
 		since := activity.Add(time.Hour).UTC().Format(time.RFC3339)
-		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h0m0s; kubectl blueprint wake shop", "db", "api")
+		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h; kubectl blueprint wake shop", "db", "api")
 		st = sleepStatus(ns, "shop")(Default)
 		Expect(st.State).To(Equal(staxv1alpha1.SleepStateAsleep))
 		Expect(st.AsleepSince.UTC().Format(time.RFC3339)).To(Equal(since))
@@ -268,7 +268,7 @@ var _ = Describe("Environments that sleep", func() {
 		})
 		Eventually(func(g Gomega) []byte { return generatedSecret(ns, "shop")(g).Data["db-password"] }, timeout, interval).ShouldNot(Equal(before))
 		Consistently(replicasOf(ns, "db"), time.Second, interval).Should(BeZero(), "a rotation does not wake")
-		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h0m0s; kubectl blueprint wake shop", "db", "api")
+		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h; kubectl blueprint wake shop", "db", "api")
 
 		By("writing nothing at steady state while asleep")
 		expectQuietReconcile(ns, "shop")
@@ -279,7 +279,7 @@ var _ = Describe("Environments that sleep", func() {
 		restartManager()
 		expectReconciled(ns, "shop", restarted, getBlueprint(ns, "shop").ResourceVersion)
 		Expect(reconcilerWrites.In(ns)).To(Equal(writes), "a restarted manager wrote to an asleep Blueprint's objects")
-		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h0m0s; kubectl blueprint wake shop", "db", "api")
+		expectSuspended(ns, "shop", "asleep since "+since+": idle for 1h; kubectl blueprint wake shop", "db", "api")
 
 		By("waking on request for 2h")
 		testClock.Step(5 * time.Hour)

@@ -104,8 +104,8 @@ func TestBlueprintHealthScript(t *testing.T) {
 		{
 			name: "suspended or asleep",
 			obj: `{metadata: {generation: 2}, status: {observedGeneration: 2, conditions: [
-				{type: Ready, status: "False", observedGeneration: 2, reason: Suspended, message: "asleep since 2026-12-07T11:00:00Z: idle for 3h0m0s; kubectl blueprint wake payments-dev"}]}}`,
-			status: ArgoSuspended, msg: "asleep since 2026-12-07T11:00:00Z: idle for 3h0m0s; kubectl blueprint wake payments-dev",
+				{type: Ready, status: "False", observedGeneration: 2, reason: Suspended, message: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev"}]}}`,
+			status: ArgoSuspended, msg: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev",
 		},
 		{
 			name:   "Stalled present but False does not degrade",

@@ -31,8 +31,9 @@ const MaxWakeFor = 8760 * time.Hour
 // Spec is what the Blueprint's spec asks for.
 type Spec struct {
 	Suspend bool
-	// AfterIdle is 0 when unset.
-	AfterIdle time.Duration
+	// AfterIdle is 0 when unset; AfterIdleText is how the spec spells it.
+	AfterIdle     time.Duration
+	AfterIdleText string
 	// Uptime is nil when unset.
 	Uptime *Schedule
 }
@@ -290,7 +291,11 @@ func Message(spec Spec, d Decision, blueprint string) string {
 	case CauseSuspended:
 		return "suspended by spec; set spec.suspend to false to resume"
 	case CauseIdle:
-		return fmt.Sprintf("asleep since %s: idle for %s; %s", since, spec.AfterIdle, wake)
+		idle := spec.AfterIdleText
+		if idle == "" {
+			idle = spec.AfterIdle.String()
+		}
+		return fmt.Sprintf("asleep since %s: idle for %s; %s", since, idle, wake)
 	case CauseUptime:
 		return fmt.Sprintf("asleep since %s: outside uptime %s; %s", since, spec.Uptime, wake)
 	case CauseRequested:
@@ -359,7 +364,7 @@ func SpecOf(bp *staxv1alpha1.Blueprint) (Spec, error) {
 		if err != nil || d < time.Minute || d > MaxWakeFor {
 			errs = append(errs, fmt.Errorf("sleep.afterIdle %q must be a duration between 1m and 8760h, for example 3h", s))
 		} else {
-			spec.AfterIdle = d
+			spec.AfterIdle, spec.AfterIdleText = d, s
 		}
 	}
 	if s := bp.Spec.Sleep.Uptime; s != "" {

@@ -281,17 +281,22 @@ func TestOutlook(t *testing.T) {
 }
 
 func TestMessage(t *testing.T) {
-	spec := Spec{AfterIdle: 3 * time.Hour, Uptime: mustUptime(t, "Mon-Fri 08:00-20:00 Europe/Berlin")}
+	spec := Spec{AfterIdle: 3 * time.Hour, AfterIdleText: "3h", Uptime: mustUptime(t, "Mon-Fri 08:00-20:00 Europe/Berlin")}
 	since := at("2026-12-07T11:00:00Z")
 	for cause, want := range map[Cause]string{
 		CauseSuspended: "suspended by spec; set spec.suspend to false to resume",
-		CauseIdle:      "asleep since 2026-12-07T11:00:00Z: idle for 3h0m0s; kubectl blueprint wake shop",
+		CauseIdle:      "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake shop",
 		CauseUptime:    "asleep since 2026-12-07T11:00:00Z: outside uptime Mon-Fri 08:00-20:00 Europe/Berlin; kubectl blueprint wake shop",
 		CauseRequested: "asleep since 2026-12-07T11:00:00Z: put to sleep by request; kubectl blueprint wake shop",
 	} {
 		if got := Message(spec, Decision{Asleep: true, Cause: cause, Since: since}, "shop"); got != want {
 			t.Errorf("%s: %q, want %q", cause, got, want)
 		}
+	}
+	// A Spec not read from a Blueprint spells its duration as Go does.
+	if got, want := Message(Spec{AfterIdle: 90 * time.Minute}, Decision{Asleep: true, Cause: CauseIdle, Since: since}, "shop"),
+		"asleep since 2026-12-07T11:00:00Z: idle for 1h30m0s; kubectl blueprint wake shop"; got != want {
+		t.Errorf("%q, want %q", got, want)
 	}
 }
 
@@ -304,7 +309,7 @@ func TestSpecOfAndEventsOf(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `sleep.uptime "Mon-Fri 08:00-20:00 Nowhere/Land": unknown time zone "Nowhere/Land"`) {
 		t.Errorf("err = %v", err)
 	}
-	if !spec.Suspend || spec.AfterIdle != 90*time.Minute || spec.Uptime != nil {
+	if !spec.Suspend || spec.AfterIdle != 90*time.Minute || spec.AfterIdleText != "90m" || spec.Uptime != nil {
 		t.Errorf("spec = %+v", spec)
 	}
 	if ev := EventsOf(bp); !ev.NewGeneration {

@@ -108,11 +108,11 @@ var applyTests = map[string]struct {
 	"suspended or asleep: Ready False, Suspended, settled (neither Reconciling nor Stalled)": {
 		obs: status.Observation{
 			Generation: 3, Services: []status.ServiceObservation{{Name: "db", Desired: 0, Suspended: true}, {Name: "api", Desired: 0, Suspended: true}},
-			SleepMessage: "asleep since 2026-12-07T11:00:00Z: idle for 3h0m0s; kubectl blueprint wake payments-dev",
+			SleepMessage: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev",
 			Problems:     []status.Problem{secretNotFound},
 		},
 		want: map[string]wantCondition{
-			ready: condition(metav1.ConditionFalse, staxv1alpha1.ReasonSuspended, "asleep since 2026-12-07T11:00:00Z: idle for 3h0m0s; kubectl blueprint wake payments-dev"),
+			ready: condition(metav1.ConditionFalse, staxv1alpha1.ReasonSuspended, "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev"),
 		},
 		wantReady: 0, wantTotal: 2,
 		wantServices: []staxv1alpha1.ServiceStatus{
