@@ -663,3 +663,21 @@ func TestEntropyFloorMatchesCEL(t *testing.T) {
 		}
 	}
 }
+
+// kube-downscaler's spellings that admission must let through: day names in
+// any case, several ranges, 24:00, a wrapping day range, zones with more
+// than one slash, and afterIdle at both of its bounds.
+func TestSleepSpellingsPass(t *testing.T) {
+	for _, sleep := range []string{
+		"uptime: \"mon-fri 08:00-20:00 Europe/Berlin, Sat-Sun 10:00-24:00 UTC\"",
+		"uptime: \"Fri-Mon 00:00-06:30 America/Argentina/Buenos_Aires\"",
+		"uptime: \"Mon-Sun 09:00-17:00 Etc/GMT+5\"\n    afterIdle: 1m",
+		"afterIdle: 8760h",
+		"afterIdle: 1h30m",
+	} {
+		results := documents(t, blueprintWith("bp", "    - name: api\n      image: api\n")+"  sleep:\n    "+sleep+"\n")
+		if len(results) != 1 || len(results[0].Problems) != 0 {
+			t.Errorf("sleep %s: %+v", sleep, results)
+		}
+	}
+}
