@@ -451,10 +451,30 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			return err
 		}
 	}
-	// Services left as they run still report what runs.
-	for name := range sc.blocked {
-		if dep, ok := current[name]; ok {
-			sc.deployments[name] = dep
+	// Services left as they run still report what runs, and sleep with
+	// the others.
+	for _, svc := range render.Effective(sc.bp).Spec.Services {
+		dep, ok := current[svc.Name]
+		if !sc.blocked[svc.Name] || !ok {
+			continue
+		}
+		sc.deployments[svc.Name] = dep
+		step := sleep.Plan(sleep.Service{
+			Asleep: sc.asleep(), Unrendered: true, Declared: svc.Replicas,
+			Annotations: dep.Annotations, Live: dep.Spec.Replicas, OwnHold: ownsReplicas(dep),
+		})
+		switch {
+		case step.ScaleDown:
+			sc.suspended[svc.Name] = step.ResumeTo
+			if step.Patch {
+				if err := r.scaleDownUnrendered(ctx, dep, step.ResumeTo); err != nil {
+					return err
+				}
+			}
+		case step.Restore:
+			if err := r.resumeReplicas(ctx, dep, step.RestoreTo); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,7 +21,9 @@ import (
 // ResumeFieldOwner is the field manager of the one write that brings a
 // service whose Blueprint declares no replicas back to the count recorded
 // when it was suspended. It is not FieldOwner, so the operator's applies do
-// not own spec.replicas afterwards: an autoscaler or kubectl scale does.
+// not own spec.replicas afterwards: an autoscaler or kubectl scale does. It
+// also scales down, and back, the Deployment of a service the operator
+// cannot render (a problem holds it back), which no apply may write.
 const ResumeFieldOwner = "stax-blueprint-operator-resume"
 
 // sleepState is what decideSleep found.
@@ -90,13 +93,35 @@ func ownsReplicas(dep *appsv1.Deployment) bool {
 }
 
 // resumeReplicas sets dep's replicas to n, the count recorded when it was
-// suspended, under ResumeFieldOwner and dep's resourceVersion (a conflict
-// re-reads), before the apply that drops the hold: the apply then no longer
-// owns spec.replicas, and whoever scales the Deployment takes it from n.
+// suspended, and removes the record, under ResumeFieldOwner and dep's
+// resourceVersion (a conflict re-reads), before the apply that drops the
+// hold: the apply then no longer owns spec.replicas, and whoever scales the
+// Deployment takes it from n. A service the operator cannot render gets
+// this write alone.
 func (r *BlueprintReconciler) resumeReplicas(ctx context.Context, dep *appsv1.Deployment, n int32) error {
+	return r.patchReplicas(ctx, dep, n, nil)
+}
+
+// scaleDownUnrendered scales the Deployment of a service the operator
+// cannot render (and so cannot apply) to 0, recording resumeTo, with a
+// patch of those two fields alone.
+func (r *BlueprintReconciler) scaleDownUnrendered(ctx context.Context, dep *appsv1.Deployment, resumeTo int32) error {
+	return r.patchReplicas(ctx, dep, 0, &resumeTo)
+}
+
+// patchReplicas writes dep's replicas and its SuspendedReplicasAnnotation
+// (recorded; nil removes it) under ResumeFieldOwner.
+func (r *BlueprintReconciler) patchReplicas(ctx context.Context, dep *appsv1.Deployment, n int32, recorded *int32) error {
+	var record any // JSON null removes the annotation
+	if recorded != nil {
+		record = strconv.Itoa(int(*recorded))
+	}
 	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": dep.ResourceVersion},
-		"spec":     map[string]any{"replicas": n},
+		"metadata": map[string]any{
+			"resourceVersion": dep.ResourceVersion,
+			"annotations":     map[string]any{staxv1alpha1.SuspendedReplicasAnnotation: record},
+		},
+		"spec": map[string]any{"replicas": n},
 	})
 	if err != nil {
 		return err

@@ -365,6 +365,41 @@ var _ = Describe("Environments that sleep", func() {
 		Expect(sleepStatus(ns, "shop")(Default).NextWakeTime.Time).To(BeTemporally("==", monday.Add(24*time.Hour+time.Minute).UTC()))
 	})
 
+	It("scales down, and back, a service it cannot render while it sleeps", func() {
+		createSecret(ns, "stripe", map[string]string{"api-key": "sk_sleepy_fixture_value"})
+		rememberValue("sk_sleepy_fixture_value")
+		bp := sleepyBlueprint(ns)
+		bp.Spec.Services[0].Volumes = nil
+		bp.Spec.Services[0].SecurityContext = nil
+		bp.Spec.Services[1].Replicas = ptr.To[int32](2)
+		bp.Spec.Services[1].Env["STRIPE_KEY"] = "${secret:stripe/api-key}"
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, "shop")
+
+		By("losing api's Secret: api is left as it runs")
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stripe"}})).To(Succeed())
+		Eventually(readyCondition(ns, "shop"), timeout, interval).Should(haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonSecretNotFound))
+		Expect(replicasOf(ns, "api")(Default)).To(BeEquivalentTo(2))
+
+		By("suspending: api's Deployment goes to 0 too")
+		updateBlueprint(ns, "shop", func(b *staxv1alpha1.Blueprint) { b.Spec.Suspend = ptr.To(true) })
+		expectSuspended(ns, "shop", "suspended by spec; set spec.suspend to false to resume", "db", "api")
+		Expect(recordedOf(ns, "api")(Default)).To(Equal("2"))
+		expectSettled(ns, "shop")
+		expectQuietReconcile(ns, "shop")
+
+		By("resuming while api's Secret is still missing: api runs as it ran")
+		updateBlueprint(ns, "shop", func(b *staxv1alpha1.Blueprint) { b.Spec.Suspend = nil })
+		Eventually(replicasOf(ns, "api"), timeout, interval).Should(BeEquivalentTo(2))
+		Eventually(recordedOf(ns, "api"), timeout, interval).Should(BeEmpty())
+		Eventually(readyCondition(ns, "shop"), timeout, interval).Should(haveReason(metav1.ConditionFalse, staxv1alpha1.ReasonSecretNotFound))
+
+		By("the Secret back: Ready")
+		createSecret(ns, "stripe", map[string]string{"api-key": "sk_sleepy_fixture_value"})
+		rollOut(ns, "shop")
+		Expect(replicasOf(ns, "api")(Default)).To(BeEquivalentTo(2))
+	})
+
 	It("reports an uptime it cannot read as Stalled InvalidSchedule, naming the text, and keeps running", func() {
 		bp := sleepyBlueprint(ns)
 		bp.Spec.Services[0].Volumes = nil

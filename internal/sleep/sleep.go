@@ -433,6 +433,9 @@ type Service struct {
 	Asleep bool
 	// Waiting: start order holds the service back (depgraph.StartOrder).
 	Waiting bool
+	// Unrendered: the operator cannot render the service (a problem holds
+	// it back) and leaves its Deployment as it runs, but for its replicas.
+	Unrendered bool
 	// Declared is the replicas the Blueprint (its plan) declares; nil
 	// when an autoscaler or kubectl scale owns them.
 	Declared *int32
@@ -446,15 +449,18 @@ type Service struct {
 // Step is what a reconcile does with one service's replicas.
 type Step struct {
 	// ScaleDown: render the Deployment with 0 replicas, recording ResumeTo
-	// (render.Service.Suspend).
+	// (render.Service.Suspend); for an Unrendered service, when Patch is
+	// set, write just those two fields.
 	ScaleDown bool
 	ResumeTo  int32
+	Patch     bool
 	// Hold: 0 replicas for start order, nothing recorded.
 	Hold bool
-	// Restore: before the apply that drops the scale-down, write
-	// RestoreTo as the Deployment's replicas under a field manager of its
-	// own, so whoever scales the Deployment (no replicas declared) takes
-	// over from the count it had.
+	// Restore: before the apply that drops the scale-down (or instead of
+	// it, for an Unrendered service), write RestoreTo as the Deployment's
+	// replicas and remove the record, under a field manager of its own, so
+	// whoever scales the Deployment (no replicas declared) takes over from
+	// the count it had.
 	Restore   bool
 	RestoreTo int32
 }
@@ -464,8 +470,24 @@ type Step struct {
 // waiting for its dependencies stays scaled down with its record (it starts
 // in dependsOn order, as on creation); one that may start returns to its
 // declared replicas through the apply, or else to the recorded count.
+//
+// A service the operator cannot render sleeps too: its Deployment's
+// replicas and record alone are written (once), and restored on resume.
 func Plan(s Service) Step {
 	recorded, scaledDown := Recorded(s.Annotations)
+	if s.Unrendered {
+		switch {
+		case s.Asleep:
+			resumeTo := ResumeTo(s.Annotations, s.Live, s.Declared, s.OwnHold)
+			done := scaledDown && recorded == resumeTo && s.Live != nil && *s.Live == 0
+			return Step{ScaleDown: true, ResumeTo: resumeTo, Patch: !done}
+		case scaledDown && s.Declared != nil:
+			return Step{Restore: true, RestoreTo: *s.Declared}
+		case scaledDown:
+			return Step{Restore: true, RestoreTo: recorded}
+		}
+		return Step{}
+	}
 	switch {
 	case s.Asleep:
 		return Step{ScaleDown: true, ResumeTo: ResumeTo(s.Annotations, s.Live, s.Declared, s.OwnHold)}

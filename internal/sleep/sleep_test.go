@@ -382,6 +382,12 @@ func TestPlan(t *testing.T) {
 		"resuming, still waiting: keeps the record":     {s: Service{Waiting: true, Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{ScaleDown: true, ResumeTo: 3}},
 		"resuming, autoscaled: restores the count":      {s: Service{Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{Restore: true, RestoreTo: 3}},
 		"resuming, declared: the apply sets them":       {s: Service{Annotations: recorded, Live: ptr.To[int32](0), Declared: ptr.To[int32](2)}, want: Step{}},
+		"unrendered, asleep: a patch scales it down":    {s: Service{Unrendered: true, Asleep: true, Live: ptr.To[int32](2)}, want: Step{ScaleDown: true, ResumeTo: 2, Patch: true}},
+		"unrendered, asleep and scaled: no write":       {s: Service{Unrendered: true, Asleep: true, Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{ScaleDown: true, ResumeTo: 3}},
+		"unrendered, scaled by hand while asleep":       {s: Service{Unrendered: true, Asleep: true, Annotations: recorded, Live: ptr.To[int32](1)}, want: Step{ScaleDown: true, ResumeTo: 3, Patch: true}},
+		"unrendered, resuming: the recorded count":      {s: Service{Unrendered: true, Annotations: recorded, Live: ptr.To[int32](0)}, want: Step{Restore: true, RestoreTo: 3}},
+		"unrendered, resuming, declared":                {s: Service{Unrendered: true, Annotations: recorded, Live: ptr.To[int32](0), Declared: ptr.To[int32](2)}, want: Step{Restore: true, RestoreTo: 2}},
+		"unrendered, awake: left as it runs":            {s: Service{Unrendered: true, Live: ptr.To[int32](2)}, want: Step{}},
 	} {
 		if got := Plan(c.s); got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, got, c.want)
