@@ -69,9 +69,10 @@ const PruneAllValue = "*"
 
 // WakeRequestedAtAnnotation on a Blueprint requests that a sleeping
 // environment wake (and restarts the idle clock of an awake one): the time
-// of the request (RFC 3339). A request is carried out once: the value
-// handled is recorded in status.sleep.handledWakeRequest, so a re-sync of
-// the same annotation does not wake again. kubectl blueprint wake sets it.
+// of the request (RFC 3339), at most 64 characters (a longer value is
+// ignored). A request is carried out once: the value handled is recorded in
+// status.sleep.handledWakeRequest, so a re-sync of the same annotation does
+// not wake again. kubectl blueprint wake sets it.
 const WakeRequestedAtAnnotation = "stax.dev/wake-requested-at"
 
 // WakeForAnnotation optionally accompanies WakeRequestedAtAnnotation with

@@ -378,16 +378,27 @@ func SpecOf(bp *staxv1alpha1.Blueprint) (Spec, error) {
 	return spec, errors.Join(errs...)
 }
 
+// MaxRequestLength bounds a wake or sleep request's value, as
+// status.sleep.handledWakeRequest and handledSleepRequest are bounded: a
+// longer one is ignored, since status could not record it as handled.
+const MaxRequestLength = 64
+
 // EventsOf reads the requests on bp and whether its spec changed since the
 // stored status.sleep was written: a Blueprint whose status has no
 // status.sleep yet starts its clock.
 func EventsOf(bp *staxv1alpha1.Blueprint) Events {
 	observed := bp.Status.ObservedGeneration
+	request := func(key string) string {
+		if v := bp.Annotations[key]; len(v) <= MaxRequestLength {
+			return v
+		}
+		return ""
+	}
 	return Events{
 		NewGeneration: bp.Status.Sleep.State == "" || observed == nil || *observed != bp.Generation,
-		WakeRequest:   bp.Annotations[staxv1alpha1.WakeRequestedAtAnnotation],
+		WakeRequest:   request(staxv1alpha1.WakeRequestedAtAnnotation),
 		WakeFor:       bp.Annotations[staxv1alpha1.WakeForAnnotation],
-		SleepRequest:  bp.Annotations[staxv1alpha1.SleepRequestedAtAnnotation],
+		SleepRequest:  request(staxv1alpha1.SleepRequestedAtAnnotation),
 	}
 }
 

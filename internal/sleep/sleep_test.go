@@ -325,6 +325,14 @@ func TestSpecOfAndEventsOf(t *testing.T) {
 	if ev := EventsOf(bp); !ev.NewGeneration {
 		t.Errorf("a new generation is activity: %+v", ev)
 	}
+	// A request status could not record as handled is ignored, or it
+	// would be carried out again on every reconcile (and the status write
+	// refused).
+	bp.Annotations[staxv1alpha1.WakeRequestedAtAnnotation] = strings.Repeat("w", MaxRequestLength+1)
+	bp.Annotations[staxv1alpha1.SleepRequestedAtAnnotation] = strings.Repeat("s", MaxRequestLength)
+	if ev := EventsOf(bp); ev.WakeRequest != "" || ev.SleepRequest != strings.Repeat("s", MaxRequestLength) {
+		t.Errorf("events = %+v", ev)
+	}
 }
 
 // TestStatusRoundTrip: what status.sleep stores reads back as the same
