@@ -157,6 +157,48 @@ type BlueprintSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	Plan string `json:"plan,omitempty"`
+
+	// suspend scales every Deployment of the Blueprint to 0 replicas when
+	// true, and keeps everything else as it is: generated values (rotation
+	// still runs), claims, Services, Ingresses and HTTPRoutes. false or unset
+	// resumes: each service returns to its declared replicas or, without
+	// them, to the count its Deployment had when it was suspended, in
+	// dependsOn order. A wake request does not override it.
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"` //nolint:kubeapilinter // spelled and typed as Kubernetes' own spec.suspend (CronJob, Job)
+
+	// sleep puts the environment to sleep on its own, as suspend does: after
+	// a time without activity (afterIdle), or outside working hours
+	// (uptime). kubectl blueprint wake wakes it.
+	// +optional
+	Sleep Sleep `json:"sleep,omitzero"`
+}
+
+// Sleep says when an environment goes to sleep on its own. Activity is a
+// change of the spec (a new generation), a wake request
+// (WakeRequestedAtAnnotation) and the start of an uptime window; traffic is
+// not observed.
+// +kubebuilder:validation:MinProperties=1
+type Sleep struct {
+	// afterIdle puts the environment to sleep after this long without
+	// activity, as a Go duration between 1m and 8760h, for example 3h.
+	// +optional
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('8760h')",message="sleep.afterIdle must be a duration between 1m and 8760h, for example 3h",reason=FieldValueInvalid
+	AfterIdle string `json:"afterIdle,omitempty"`
+
+	// uptime is when the environment is up, in kube-downscaler's format:
+	// DAY-DAY HH:MM-HH:MM TIMEZONE, for example "Mon-Fri 08:00-20:00
+	// Europe/Berlin", with an IANA time zone; several such ranges separated
+	// by commas. A day range may wrap (Fri-Mon); a time range ends after it
+	// starts, 24:00 at the latest. Outside these hours the environment
+	// sleeps unless woken; the start of a range wakes it.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(?i:mon|tue|wed|thu|fri|sat|sun)-(?i:mon|tue|wed|thu|fri|sat|sun) ([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00) [A-Za-z][A-Za-z0-9_+/-]*(, *(?i:mon|tue|wed|thu|fri|sat|sun)-(?i:mon|tue|wed|thu|fri|sat|sun) ([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00) [A-Za-z][A-Za-z0-9_+/-]*)*$')",message="sleep.uptime must be DAY-DAY HH:MM-HH:MM TIMEZONE ranges separated by commas, for example Mon-Fri 08:00-20:00 Europe/Berlin",reason=FieldValueInvalid
+	Uptime string `json:"uptime,omitempty"`
 }
 
 // Plan is a named set of per-service overrides.
@@ -1036,6 +1078,81 @@ type BlueprintStatus struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=253
 	UndeclaredClaims []string `json:"undeclaredClaims,omitempty"`
+
+	// sleep reports whether the environment is awake, asleep or suspended,
+	// when it next sleeps or wakes on its own, and the last activity of its
+	// idle clock. Unset unless spec.suspend or spec.sleep is set.
+	// +optional
+	Sleep SleepStatus `json:"sleep,omitzero"`
+}
+
+// SleepState is whether an environment runs.
+// +kubebuilder:validation:Enum=Awake;Asleep;Suspended
+type SleepState string
+
+const (
+	// SleepStateAwake: the services run.
+	SleepStateAwake SleepState = "Awake"
+	// SleepStateAsleep: spec.sleep (or kubectl blueprint sleep) put the
+	// environment to sleep: every Deployment runs 0 replicas.
+	SleepStateAsleep SleepState = "Asleep"
+	// SleepStateSuspended: spec.suspend is true: every Deployment runs 0
+	// replicas.
+	SleepStateSuspended SleepState = "Suspended"
+)
+
+// SleepStatus is the sleep state of an environment and its clock. It holds
+// what the operator must remember across restarts: the last activity and
+// the requests it has handled.
+type SleepStatus struct {
+	// state is Awake, Asleep or Suspended.
+	// +required
+	State SleepState `json:"state,omitempty"`
+
+	// asleepSince is when the environment went to sleep; unset while awake.
+	// +optional
+	AsleepSince *metav1.Time `json:"asleepSince,omitempty"`
+
+	// nextSleepTime is when the awake environment goes to sleep unless there
+	// is activity first.
+	// +optional
+	NextSleepTime *metav1.Time `json:"nextSleepTime,omitempty"`
+
+	// nextWakeTime is when the sleeping environment wakes on its own (the
+	// start of its next uptime range); unset when only a wake request or a
+	// change of the spec wakes it.
+	// +optional
+	NextWakeTime *metav1.Time `json:"nextWakeTime,omitempty"`
+
+	// lastActivityTime is the last activity the idle clock counts from: a
+	// new generation or a wake request.
+	// +optional
+	LastActivityTime *metav1.Time `json:"lastActivityTime,omitempty"`
+
+	// awakeUntil is when a wake request's period (kubectl blueprint wake
+	// --for) ends; until then the environment stays awake, even outside
+	// uptime.
+	// +optional
+	AwakeUntil *metav1.Time `json:"awakeUntil,omitempty"`
+
+	// sleptAt is when a sleep request (kubectl blueprint sleep) was handled;
+	// the environment sleeps until the next activity.
+	// +optional
+	SleptAt *metav1.Time `json:"sleptAt,omitempty"`
+
+	// handledWakeRequest is the value of the last wake request
+	// (stax.dev/wake-requested-at) carried out, so it is carried out once.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	HandledWakeRequest string `json:"handledWakeRequest,omitempty"`
+
+	// handledSleepRequest is the value of the last sleep request
+	// (stax.dev/sleep-requested-at) carried out, so it is carried out once.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	HandledSleepRequest string `json:"handledSleepRequest,omitempty"`
 }
 
 // PendingRemoval is a generated value kept after its secret was removed
@@ -1118,7 +1235,7 @@ type RotationHookStatus struct {
 }
 
 // ServiceState is how far a service is from available.
-// +kubebuilder:validation:Enum=Available;Progressing;WaitingForDependencies
+// +kubebuilder:validation:Enum=Available;Progressing;WaitingForDependencies;Suspended
 type ServiceState string
 
 const (
@@ -1132,6 +1249,9 @@ const (
 	// Deployment is rolling out, or a problem the Ready condition reports
 	// (a missing Secret, a conflicting object) holds it back.
 	ServiceStateProgressing ServiceState = "Progressing"
+	// ServiceStateSuspended: the Blueprint is suspended or asleep, so its
+	// Deployment runs no replicas.
+	ServiceStateSuspended ServiceState = "Suspended"
 )
 
 // ServiceStatus is the observed state of one service.
@@ -1146,7 +1266,8 @@ type ServiceStatus struct {
 	// current template; WaitingForDependencies while services it depends on
 	// (waitingFor) are not available, so it runs no replicas; Progressing
 	// otherwise: its Deployment is rolling out, or a problem the Ready
-	// condition names holds it back.
+	// condition names holds it back; Suspended while the Blueprint is
+	// suspended or asleep.
 	// +optional
 	State ServiceState `json:"state,omitempty"`
 
@@ -1197,6 +1318,7 @@ type ServiceStatus struct {
 // +kubebuilder:printcolumn:name="Services",type=string,JSONPath=`.status.readyServices`,description="Services available, as READY/TOTAL"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Sleep",type=string,JSONPath=`.status.sleep.state`,priority=1,description="Awake, Asleep or Suspended, with spec.suspend or spec.sleep"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is used as a label value and in the generated Secret's name"
 type Blueprint struct {

@@ -61,6 +61,16 @@ const (
 	// HTTPRoutes, but the cluster has no Gateway API CRDs. Nothing is
 	// routed until they are installed.
 	ReasonGatewayAPINotInstalled = "GatewayAPINotInstalled"
+	// ReasonSuspended: spec.suspend is true, or spec.sleep (or kubectl
+	// blueprint sleep) put the environment to sleep: every Deployment runs
+	// 0 replicas. Ready is False; Reconciling and Stalled stay False (Argo
+	// CD's health check shows Suspended; kstatus reads any Ready=False as
+	// InProgress).
+	ReasonSuspended = "Suspended"
+	// ReasonInvalidSchedule: spec.sleep.uptime passed admission but does not
+	// parse: an unknown time zone, or a time range that does not end after
+	// it starts. The environment does not sleep on that schedule.
+	ReasonInvalidSchedule = "InvalidSchedule"
 	// ReasonReconcileError: a transient API error; the reconcile is retried.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -67,6 +67,31 @@ const PruneClaimsRequestedAtAnnotation = "stax.dev/prune-claims-requested-at"
 // removal.
 const PruneAllValue = "*"
 
+// WakeRequestedAtAnnotation on a Blueprint requests that a sleeping
+// environment wake (and restarts the idle clock of an awake one): the time
+// of the request (RFC 3339), at most 64 characters (a longer value is
+// ignored). A request is carried out once: the value handled is recorded in
+// status.sleep.handledWakeRequest, so a re-sync of the same annotation does
+// not wake again. kubectl blueprint wake sets it.
+const WakeRequestedAtAnnotation = "stax.dev/wake-requested-at"
+
+// WakeForAnnotation optionally accompanies WakeRequestedAtAnnotation with
+// how long the environment stays awake (a Go duration, at most 8760h), even
+// outside spec.sleep.uptime; one hour without it.
+const WakeForAnnotation = "stax.dev/wake-for"
+
+// SleepRequestedAtAnnotation on a Blueprint requests that the environment
+// sleep now, until its next activity: the time of the request (RFC 3339),
+// carried out once like WakeRequestedAtAnnotation
+// (status.sleep.handledSleepRequest). kubectl blueprint sleep sets it.
+const SleepRequestedAtAnnotation = "stax.dev/sleep-requested-at"
+
+// SuspendedReplicasAnnotation is set on each Deployment of a suspended or
+// sleeping Blueprint to the replica count it had when it was scaled to 0,
+// so a service whose replicas an autoscaler or kubectl scale owns returns
+// to that count on resume.
+const SuspendedReplicasAnnotation = "stax.dev/suspended-replicas"
+
 // SecretsDigestAnnotation is set on each rendered pod template. It changes
 // exactly when a value the service consumes changes, so the Deployment rolls
 // out. It is an HMAC-SHA256 under a key only the operator knows, so it does

@@ -51,7 +51,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "kubectl-blueprint",
-		Short: "Validate, render, import, run, rotate, prune and inspect stax.dev Blueprints",
+		Short: "Validate, render, import, run, rotate, prune, inspect, wake and put to sleep stax.dev Blueprints",
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl blueprint",
 		},
@@ -74,6 +74,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newStatusCommand(flags, streams),
 		newRunCommand(flags, streams),
 		newImportCommand(flags, streams),
+		newWakeCommand(flags, streams),
+		newSleepCommand(flags, streams),
 	)
 	return root
 }

@@ -155,6 +155,22 @@ func printStatus(w io.Writer, bp *staxv1alpha1.Blueprint) error {
 	if len(exposed) > 0 {
 		fmt.Fprint(w, "\nExposed:\n"+strings.Join(exposed, ""))
 	}
+	switch sl := bp.Status.Sleep; sl.State {
+	case staxv1alpha1.SleepStateSuspended:
+		fmt.Fprint(w, "\nSleep: Suspended by spec.suspend\n")
+	case staxv1alpha1.SleepStateAsleep:
+		wakes := "when woken: kubectl blueprint wake " + bp.Name
+		if sl.NextWakeTime != nil {
+			wakes = "at " + formatTime(sl.NextWakeTime) + ", or when woken: kubectl blueprint wake " + bp.Name
+		}
+		fmt.Fprintf(w, "\nSleep: Asleep since %s; wakes %s\n", formatTime(sl.AsleepSince), wakes)
+	case staxv1alpha1.SleepStateAwake:
+		if sl.NextSleepTime == nil {
+			fmt.Fprint(w, "\nSleep: Awake\n")
+		} else {
+			fmt.Fprintf(w, "\nSleep: Awake; sleeps at %s unless there is activity first\n", formatTime(sl.NextSleepTime))
+		}
+	}
 	if len(bp.Status.UndeclaredClaims) > 0 {
 		fmt.Fprint(w, "\nClaims no longer declared, kept with their data (kubectl blueprint prune --claims deletes them):\n")
 		for _, c := range bp.Status.UndeclaredClaims {

@@ -37,6 +37,10 @@ if stalled ~= nil and stalled.status == "True" then
 elseif ready.status == "True" then
   hs.status = "Healthy"
   hs.message = ready.message
+elseif ready.reason == "Suspended" then
+  -- spec.suspend, or asleep (spec.sleep): scaled to 0 on purpose.
+  hs.status = "Suspended"
+  hs.message = ready.message
 else
   hs.message = ready.message
 end

@@ -33,6 +33,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/settle"
+	"github.com/stax-dev/blueprint-operator/internal/sleep"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -142,6 +143,12 @@ type scope struct {
 	// abandoned is set when the Blueprint turned out to be deleted: the
 	// reconcile stops and writes nothing more.
 	abandoned bool
+	// sleep is whether the environment runs (sleep.go); nil without
+	// spec.suspend or spec.sleep.
+	sleep *sleepState
+	// suspended holds, per service scaled to 0 by a suspension or sleep,
+	// the count it returns to.
+	suspended map[string]int32
 }
 
 // errBlueprintGone stops a reconcile of a Blueprint deleted since the cache
@@ -242,6 +249,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		digests:          map[string]string{},
 		waitingFor:       map[string][]string{},
 		urls:             map[string]string{},
+		suspended:        map[string]int32{},
 	}
 	defer func() {
 		// controller-runtime logs the returned error: its text must not
@@ -255,6 +263,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	r.buildPlan(sc)
 	for _, phase := range []func(context.Context, *scope) error{
 		r.reconcileGeneratedSecret,
+		r.decideSleep,
 		r.checkReferences,
 		r.checkPodReferences,
 		r.reconcileClaims,
@@ -385,8 +394,11 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		if err := r.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: svc.Name}, dep); err == nil &&
 			ownership.Rendered(dep, sc.bp) == ownership.Owned {
 			current[svc.Name] = dep
-			available[svc.Name] = observe.DeploymentAvailable(dep)
-			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0
+			// A Deployment still scaled down by a suspension or sleep is
+			// neither started nor available until it resumes.
+			_, asleep := sleep.Recorded(dep.Annotations)
+			available[svc.Name] = observe.DeploymentAvailable(dep) && !asleep
+			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0 && !asleep
 		}
 	}
 	held := depgraph.StartOrder(sc.bp.Spec.Services, available, started)
@@ -400,9 +412,26 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			continue
 		}
 		svc.SetSecretsDigest(sc.digests[svc.Name])
-		if waiting := held[svc.Name]; len(waiting) > 0 {
+		waiting := held[svc.Name]
+		replicas := sleep.Service{Asleep: sc.asleep(), Waiting: len(waiting) > 0, Declared: svc.Deployment.Spec.Replicas}
+		if dep, ok := current[svc.Name]; ok {
+			replicas.Annotations, replicas.Live, replicas.OwnHold = dep.Annotations, dep.Spec.Replicas, ownsReplicas(dep)
+		}
+		if !sc.asleep() && len(waiting) > 0 {
 			sc.waitingFor[svc.Name] = waiting
+		}
+		switch step := sleep.Plan(replicas); {
+		case step.ScaleDown:
+			if sc.asleep() {
+				sc.suspended[svc.Name] = step.ResumeTo
+			}
+			svc.Suspend(step.ResumeTo)
+		case step.Hold:
 			svc.SetReplicas(0)
+		case step.Restore:
+			if err := r.resumeReplicas(ctx, current[svc.Name], step.RestoreTo); err != nil {
+				return err
+			}
 		}
 
 		dep := &appsv1.Deployment{}
@@ -422,10 +451,30 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			return err
 		}
 	}
-	// Services left as they run still report what runs.
-	for name := range sc.blocked {
-		if dep, ok := current[name]; ok {
-			sc.deployments[name] = dep
+	// Services left as they run still report what runs, and sleep with
+	// the others.
+	for _, svc := range render.Effective(sc.bp).Spec.Services {
+		dep, ok := current[svc.Name]
+		if !sc.blocked[svc.Name] || !ok {
+			continue
+		}
+		sc.deployments[svc.Name] = dep
+		step := sleep.Plan(sleep.Service{
+			Asleep: sc.asleep(), Unrendered: true, Declared: svc.Replicas,
+			Annotations: dep.Annotations, Live: dep.Spec.Replicas, OwnHold: ownsReplicas(dep),
+		})
+		switch {
+		case step.ScaleDown:
+			sc.suspended[svc.Name] = step.ResumeTo
+			if step.Patch {
+				if err := r.scaleDownUnrendered(ctx, dep, step.ResumeTo); err != nil {
+					return err
+				}
+			}
+		case step.Restore:
+			if err := r.resumeReplicas(ctx, dep, step.RestoreTo); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

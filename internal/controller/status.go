@@ -45,11 +45,20 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 		}
 		o.WaitingFor = sc.waitingFor[svc.Name]
 		o.URL = sc.urls[svc.Name]
+		if _, o.Suspended = sc.suspended[svc.Name]; o.Suspended {
+			// What it is asked to run now; the count it returns to is on
+			// its Deployment (SuspendedReplicasAnnotation).
+			o.Desired = 0
+		}
 		obs.Services = append(obs.Services, o)
 	}
 	obs.Secrets = sc.secrets
 	obs.PendingRemovals = sc.pendingRemovals
 	obs.UndeclaredClaims = sc.undeclaredClaims
+	if sc.sleep != nil {
+		obs.Sleep = sc.sleep.status
+		obs.SleepMessage = sc.sleep.message
+	}
 	return obs
 }
 
@@ -61,6 +70,11 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 		// reconcile saw says nothing final about it.
 		return nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
 	}
+	var saved int64
+	for _, n := range sc.suspended {
+		saved += int64(n)
+	}
+	metrics.SetAsleep(client.ObjectKeyFromObject(sc.bp), sc.asleep(), saved)
 	before := sc.bp.DeepCopy()
 	status.Apply(&sc.bp.Status, sc.observe(reconcileErr))
 	// status.Apply always sets Ready.
@@ -86,7 +100,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	}
 	metrics.SetReady(key, newReady.Status)
 	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing &&
+	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing && newReady.Reason != staxv1alpha1.ReasonSuspended &&
 		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
 		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
 	}

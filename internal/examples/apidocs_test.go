@@ -163,7 +163,11 @@ func TestAPIReferenceMatchesTheCRD(t *testing.T) {
 			want = append(want, "`status` is a subresource")
 		}
 		for _, c := range v.AdditionalPrinterColumns {
-			want = append(want, fmt.Sprintf("| %s | `%s` |", strings.ToUpper(c.Name), c.JSONPath))
+			name := strings.ToUpper(c.Name)
+			if c.Priority > 0 {
+				name += " (with `-o wide`)"
+			}
+			want = append(want, fmt.Sprintf("| %s | `%s` |", name, c.JSONPath))
 		}
 	}
 	for _, w := range want {

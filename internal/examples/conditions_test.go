@@ -109,6 +109,9 @@ func TestReasonsStallAsDocumented(t *testing.T) {
 			obs.Services = []status.ServiceObservation{{Name: "db", Desired: 1, Ready: 1, Available: true}}
 		case staxv1alpha1.ReasonReconcileError:
 			obs.Err = errors.New("reading Secret stripe: connection refused")
+		case staxv1alpha1.ReasonSuspended:
+			// Not a problem: internal/sleep's message.
+			obs.SleepMessage = "suspended by spec; set spec.suspend to false to resume"
 		default:
 			flags := stalling["Reason"+r]
 			if len(flags) == 0 {

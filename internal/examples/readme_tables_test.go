@@ -106,6 +106,7 @@ var otherCommandsFlags = map[string]string{
 	"kubeconfig":  "kubectl's, which the plugin takes",
 	"plan":        "kubectl blueprint render",
 	"wait":        "kubectl blueprint rotate",
+	"for":         "kubectl blueprint wake",
 	"set":         "helm install",
 	"password":    "an argument of an example container",
 	"build-arg":   "docker build",

@@ -102,6 +102,12 @@ func TestBlueprintHealthScript(t *testing.T) {
 			status: ArgoDegraded, msg: "Deployment db exists and is not controlled by this Blueprint",
 		},
 		{
+			name: "suspended or asleep",
+			obj: `{metadata: {generation: 2}, status: {observedGeneration: 2, conditions: [
+				{type: Ready, status: "False", observedGeneration: 2, reason: Suspended, message: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev"}]}}`,
+			status: ArgoSuspended, msg: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev",
+		},
+		{
 			name:   "Stalled present but False does not degrade",
 			obj:    `{metadata: {generation: 1}, status: {observedGeneration: 1, conditions: [{type: Stalled, status: "False", observedGeneration: 1}, {type: Ready, status: "True", observedGeneration: 1, message: ok}]}}`,
 			status: ArgoHealthy, msg: "ok",

@@ -39,6 +39,17 @@ var (
 	}, []string{"ready"})
 
 	ready = newReadyTracker(blueprints)
+
+	blueprintsAsleep = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "stax_blueprints_asleep",
+		Help: "Blueprints whose Deployments are scaled to 0 because they are suspended (spec.suspend) or asleep (spec.sleep, kubectl blueprint sleep).",
+	})
+	replicasSaved = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "stax_blueprint_replicas_saved",
+		Help: "Pod replicas not running because their Blueprint is suspended or asleep: the sum of the counts its Deployments return to on resume.",
+	})
+
+	sleeping = &sleepTracker{saved: map[types.NamespacedName]int64{}}
 )
 
 func init() {
@@ -50,7 +61,7 @@ func init() {
 	for _, r := range []string{staxv1alpha1.ReasonSecretNotFound, staxv1alpha1.ReasonSecretKeyNotFound, staxv1alpha1.ReasonSecretNotReferenceable, staxv1alpha1.ReasonInvalidReference} {
 		referenceFailures.WithLabelValues(r)
 	}
-	ctrlmetrics.Registry.MustRegister(valuesGenerated, rotations, referenceFailures, blueprints)
+	ctrlmetrics.Registry.MustRegister(valuesGenerated, rotations, referenceFailures, blueprints, blueprintsAsleep, replicasSaved)
 }
 
 // ValuesGenerated counts n values generated for the first time.
@@ -79,9 +90,41 @@ func SetReady(key types.NamespacedName, s metav1.ConditionStatus) {
 	ready.set(key, s)
 }
 
-// Forget removes a deleted Blueprint from the stax_blueprints gauge.
+// Forget removes a deleted Blueprint from the stax_blueprints,
+// stax_blueprints_asleep and stax_blueprint_replicas_saved gauges.
 func Forget(key types.NamespacedName) {
 	ready.forget(key)
+	sleeping.set(key, false, 0)
+}
+
+// SetAsleep records whether the Blueprint key is suspended or asleep, and
+// how many replicas its Deployments return to on resume (saved). A
+// Blueprint counts once, under its latest report.
+func SetAsleep(key types.NamespacedName, asleep bool, saved int64) {
+	sleeping.set(key, asleep, saved)
+}
+
+// sleepTracker keeps, per Blueprint asleep, the replicas it saves, and
+// derives both gauges from the map, as readyTracker does.
+type sleepTracker struct {
+	mu    sync.Mutex
+	saved map[types.NamespacedName]int64
+}
+
+func (t *sleepTracker) set(key types.NamespacedName, asleep bool, saved int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if asleep {
+		t.saved[key] = saved
+	} else {
+		delete(t.saved, key)
+	}
+	var total int64
+	for _, n := range t.saved {
+		total += n
+	}
+	blueprintsAsleep.Set(float64(len(t.saved)))
+	replicasSaved.Set(float64(total))
 }
 
 // readyTracker keeps the Ready status of every Blueprint and derives the

@@ -167,3 +167,32 @@ func TestSetReadyAndForgetFeedTheRegisteredGauge(t *testing.T) {
 		t.Errorf(`stax_blueprints{ready="False"} is %v after Forget, want %v`, got, before)
 	}
 }
+
+func TestAsleepGauges(t *testing.T) {
+	problems, err := testutil.GatherAndLint(ctrlmetrics.Registry, "stax_blueprints_asleep", "stax_blueprint_replicas_saved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+	a, b := types.NamespacedName{Namespace: "t", Name: "a"}, types.NamespacedName{Namespace: "t", Name: "b"}
+	check := func(step string, asleep, saved float64) {
+		t.Helper()
+		if got := testutil.ToFloat64(blueprintsAsleep); got != asleep {
+			t.Errorf("%s: stax_blueprints_asleep = %v, want %v", step, got, asleep)
+		}
+		if got := testutil.ToFloat64(replicasSaved); got != saved {
+			t.Errorf("%s: stax_blueprint_replicas_saved = %v, want %v", step, got, saved)
+		}
+	}
+	SetAsleep(a, true, 3)
+	SetAsleep(b, true, 2)
+	check("two asleep", 2, 5)
+	SetAsleep(a, true, 3)
+	check("a reported again counts once", 2, 5)
+	SetAsleep(a, false, 0)
+	check("a awake", 1, 2)
+	Forget(b)
+	check("b deleted", 0, 0)
+}

@@ -55,6 +55,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -332,6 +333,14 @@ func (s *Service) SetSecretsDigest(digest string) {
 // whoever scales the Deployment once the hold ends.
 func (s *Service) SetReplicas(n int32) {
 	s.Deployment.Spec.WithReplicas(n)
+}
+
+// Suspend scales the service to 0 replicas while its Blueprint is suspended
+// or asleep, and records on the Deployment (SuspendedReplicasAnnotation)
+// the count it returns to when the Blueprint resumes.
+func (s *Service) Suspend(resumeTo int32) {
+	s.Deployment.Spec.WithReplicas(0)
+	s.Deployment.WithAnnotations(map[string]string{staxv1alpha1.SuspendedReplicasAnnotation: strconv.Itoa(int(resumeTo))})
 }
 
 // Selector returns the labels that select one service's pods.

@@ -1029,3 +1029,18 @@ func TestSplitPart(t *testing.T) {
 		}
 	}
 }
+
+func TestSuspend(t *testing.T) {
+	plan := build(t, blueprint("bp", staxv1alpha1.BlueprintService{Name: "worker", Image: "w"}))
+	svc := findService(plan, "worker")
+	if svc.Deployment.Spec.Replicas != nil {
+		t.Fatalf("a service without replicas renders none, got %d", *svc.Deployment.Spec.Replicas)
+	}
+	svc.Suspend(4)
+	if got := svc.Deployment.Spec.Replicas; got == nil || *got != 0 {
+		t.Errorf("replicas = %v, want 0", got)
+	}
+	if got := svc.Deployment.Annotations[staxv1alpha1.SuspendedReplicasAnnotation]; got != "4" {
+		t.Errorf("%s = %q, want \"4\"", staxv1alpha1.SuspendedReplicasAnnotation, got)
+	}
+}

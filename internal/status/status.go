@@ -60,6 +60,9 @@ type ServiceObservation struct {
 	WaitingFor []string
 	// URL is where an exposed service is published.
 	URL string
+	// Suspended: the Blueprint is suspended or asleep and the service's
+	// Deployment is scaled to 0.
+	Suspended bool
 }
 
 // Observation is everything a reconcile learned that status reports.
@@ -76,6 +79,11 @@ type Observation struct {
 	UndeclaredClaims []string
 	// Err is a transient error of this reconcile, retried with backoff.
 	Err error
+	// Sleep is status.sleep (zero without spec.suspend or spec.sleep), and
+	// SleepMessage, when set, says why the environment does not run
+	// (internal/sleep words it): Ready is then False with reason Suspended.
+	Sleep        staxv1alpha1.SleepStatus
+	SleepMessage string
 }
 
 // Apply writes obs into st. Conditions keep their lastTransitionTime unless
@@ -88,6 +96,7 @@ func Apply(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	st.Secrets = obs.Secrets
 	st.PendingRemovals = capPendingRemovals(obs.PendingRemovals)
 	st.UndeclaredClaims = capUndeclaredClaims(obs.UndeclaredClaims)
+	st.Sleep = obs.Sleep
 	setReadyCondition(st, obs)
 	setReconcilingCondition(st, obs)
 	setStalledCondition(st, obs)
@@ -108,11 +117,13 @@ func DesiredReplicas(blueprint, deployment *int32) int32 {
 	}
 }
 
-// State is the state status reports for a service: Available when its
-// Deployment is available, WaitingForDependencies while it is held back for
+// State is the state status reports for a service: Suspended while the
+// Blueprint does not run, Available when its Deployment is available, WaitingForDependencies while it is held back for
 // services it depends on, Progressing otherwise.
 func State(s ServiceObservation) staxv1alpha1.ServiceState {
 	switch {
+	case s.Suspended:
+		return staxv1alpha1.ServiceStateSuspended
 	case s.Available:
 		return staxv1alpha1.ServiceStateAvailable
 	case len(s.WaitingFor) > 0:
@@ -158,6 +169,9 @@ func summary(obs Observation) (reason, message string, stalled, ok bool) {
 	case obs.Err != nil:
 		// Never the API server's message: it can quote the object.
 		return staxv1alpha1.ReasonReconcileError, truncate(apierror.Message(obs.Err)), false, false
+	case obs.SleepMessage != "":
+		// Settled, not progressing: Reconciling stays False.
+		return staxv1alpha1.ReasonSuspended, truncate(obs.SleepMessage), false, false
 	case len(waiting) > 0:
 		return waiting[0].Reason, joinProblems(waiting), false, false
 	}
@@ -241,7 +255,7 @@ func setReadyCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 
 func setReconcilingCondition(st *staxv1alpha1.BlueprintStatus, obs Observation) {
 	reason, message, stalled, ok := summary(obs)
-	if ok || stalled {
+	if ok || stalled || reason == staxv1alpha1.ReasonSuspended {
 		meta.RemoveStatusCondition(&st.Conditions, staxv1alpha1.ConditionReconciling)
 		return
 	}

@@ -105,6 +105,34 @@ var applyTests = map[string]struct {
 			serviceStatus("api", 2, 2, stateAvailable),
 		},
 	},
+	"suspended or asleep: Ready False, Suspended, settled (neither Reconciling nor Stalled)": {
+		obs: status.Observation{
+			Generation: 3, Services: []status.ServiceObservation{{Name: "db", Desired: 0, Suspended: true}, {Name: "api", Desired: 0, Suspended: true}},
+			SleepMessage: "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev",
+			Problems:     []status.Problem{secretNotFound},
+		},
+		want: map[string]wantCondition{
+			ready: condition(metav1.ConditionFalse, staxv1alpha1.ReasonSuspended, "asleep since 2026-12-07T11:00:00Z: idle for 3h; kubectl blueprint wake payments-dev"),
+		},
+		wantReady: 0, wantTotal: 2,
+		wantServices: []staxv1alpha1.ServiceStatus{
+			serviceStatus("db", 0, 0, staxv1alpha1.ServiceStateSuspended),
+			serviceStatus("api", 0, 0, staxv1alpha1.ServiceStateSuspended),
+		},
+	},
+	"a stalling problem is told before sleep": {
+		obs: status.Observation{
+			Generation: 3, Services: []status.ServiceObservation{{Name: "api", Suspended: true}},
+			SleepMessage: "suspended by spec; set spec.suspend to false to resume",
+			Problems:     []status.Problem{conflict},
+		},
+		want: map[string]wantCondition{
+			ready:   condition(metav1.ConditionFalse, staxv1alpha1.ReasonConflict, msgConflict),
+			stalled: condition(metav1.ConditionTrue, staxv1alpha1.ReasonConflict, msgConflict),
+		},
+		wantReady: 0, wantTotal: 1,
+		wantServices: []staxv1alpha1.ServiceStatus{serviceStatus("api", 0, 0, staxv1alpha1.ServiceStateSuspended)},
+	},
 	"a Deployment rolling out": {
 		obs: status.Observation{Generation: 1, Services: apiPending},
 		want: map[string]wantCondition{

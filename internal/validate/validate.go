@@ -28,6 +28,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/plaintext"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
+	"github.com/stax-dev/blueprint-operator/internal/sleep"
 )
 
 // Problem is one reason a Blueprint would be refused, by the API server or by
@@ -202,6 +203,14 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == cycle[0] })
 		errs = append(errs, field.Invalid(services.Index(i).Child("dependsOn"), field.OmitValueType{},
 			"dependsOn forms a cycle: "+depgraph.Format(cycle)))
+	}
+
+	// What the controller reports as InvalidSchedule: an unknown time zone,
+	// a time range that does not end after it starts.
+	if uptime := bp.Spec.Sleep.Uptime; uptime != "" {
+		if _, err := sleep.ParseUptime(uptime); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "sleep", "uptime"), field.OmitValueType{}, err.Error()))
+		}
 	}
 	return errs
 }

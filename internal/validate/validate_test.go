@@ -390,6 +390,75 @@ func TestProblems(t *testing.T) {
 			wantField:   "spec.services[0].dependsOn",
 			wantMessage: "dependsOn forms a cycle: a -> b -> c -> a",
 		},
+		"uptime in an unknown time zone": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    uptime: Mon-Fri 08:00-20:00 Europe/Atlantis
+`),
+			wantField:   "spec.sleep.uptime",
+			wantMessage: `sleep.uptime "Mon-Fri 08:00-20:00 Europe/Atlantis": unknown time zone "Europe/Atlantis"`,
+		},
+		"uptime range ending before it starts": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    uptime: Mon-Fri 20:00-08:00 Europe/Berlin
+`),
+			wantField:   "spec.sleep.uptime",
+			wantMessage: "time range 20:00-08:00 does not end after it starts",
+		},
+		"uptime not in kube-downscaler's format": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    uptime: weekdays 9 to 5
+`),
+			wantField:   "spec.sleep.uptime",
+			wantMessage: "sleep.uptime must be DAY-DAY HH:MM-HH:MM TIMEZONE ranges separated by commas",
+		},
+		"afterIdle under a minute": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    afterIdle: 30s
+`),
+			wantField:   "spec.sleep.afterIdle",
+			wantMessage: "sleep.afterIdle must be a duration between 1m and 8760h, for example 3h",
+		},
+		"afterIdle over a year": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    afterIdle: 8761h
+`),
+			wantField:   "spec.sleep.afterIdle",
+			wantMessage: "sleep.afterIdle must be a duration between 1m and 8760h",
+		},
+		"afterIdle not a duration": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep:
+    afterIdle: three hours
+`),
+			wantField:   "spec.sleep.afterIdle",
+			wantMessage: "sleep.afterIdle must be a duration between 1m and 8760h",
+		},
+		"empty sleep": {
+			input: blueprintWith("bp", `
+    - name: api
+      image: api
+  sleep: {}
+`),
+			wantField:   "spec.sleep",
+			wantMessage: "should have at least 1 properties",
+		},
 		"metadata.name longer than 63": {
 			input: blueprintWith(strings.Repeat("n", 64), `
     - name: api
@@ -697,6 +766,24 @@ func TestPartNamesReservedForGeneratedValues(t *testing.T) {
 			if refused && (len(results[0].Problems) != 1 || results[0].Problems[0].Field != "spec.services[0].secrets[0].name") {
 				t.Errorf("name %s: problems %q, want one on the name", name, results[0].Problems)
 			}
+		}
+	}
+}
+
+// kube-downscaler's spellings that admission must let through: day names in
+// any case, several ranges, 24:00, a wrapping day range, zones with more
+// than one slash, and afterIdle at both of its bounds.
+func TestSleepSpellingsPass(t *testing.T) {
+	for _, sleep := range []string{
+		"uptime: \"mon-fri 08:00-20:00 Europe/Berlin, Sat-Sun 10:00-24:00 UTC\"",
+		"uptime: \"Fri-Mon 00:00-06:30 America/Argentina/Buenos_Aires\"",
+		"uptime: \"Mon-Sun 09:00-17:00 Etc/GMT+5\"\n    afterIdle: 1m",
+		"afterIdle: 8760h",
+		"afterIdle: 1h30m",
+	} {
+		results := documents(t, blueprintWith("bp", "    - name: api\n      image: api\n")+"  sleep:\n    "+sleep+"\n")
+		if len(results) != 1 || len(results[0].Problems) != 0 {
+			t.Errorf("sleep %s: %+v", sleep, results)
 		}
 	}
 }
