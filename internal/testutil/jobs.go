@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -10,9 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -93,8 +90,7 @@ type JobPlayer struct {
 // returns once its informer has synced.
 func PlayJobs(ctx context.Context, cs kubernetes.Interface, labelSelector string, completed func(*batchv1.Job)) (*JobPlayer, error) {
 	p := &JobPlayer{}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 3*time.Second,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelSelector }))
+	factory := playerFactory(cs, labelSelector)
 	inf := factory.Batch().V1().Jobs().Informer()
 	complete := func(obj any) {
 		job, ok := obj.(*batchv1.Job)
@@ -119,17 +115,8 @@ func PlayJobs(ctx context.Context, cs kubernetes.Interface, labelSelector string
 			}
 		}
 	}
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    complete,
-		UpdateFunc: func(_, obj any) { complete(obj) },
-	}); err != nil {
+	if err := play(ctx, factory, inf, complete); err != nil {
 		return nil, err
-	}
-	factory.Start(ctx.Done())
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("informer for %v did not sync", typ)
-		}
 	}
 	return p, nil
 }

@@ -130,8 +130,7 @@ type DeploymentPlayer struct {
 // API server). It returns once its informer has synced.
 func PlayDeployments(ctx context.Context, cs kubernetes.Interface, labelSelector string) (*DeploymentPlayer, error) {
 	p := &DeploymentPlayer{}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 3*time.Second,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelSelector }))
+	factory := playerFactory(cs, labelSelector)
 	inf := factory.Apps().V1().Deployments().Informer()
 	mark := func(obj any) {
 		d, ok := obj.(*appsv1.Deployment)
@@ -145,19 +144,35 @@ func PlayDeployments(ctx context.Context, cs kubernetes.Interface, labelSelector
 			p.marks.Add(1)
 		}
 	}
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    mark,
-		UpdateFunc: func(_, obj any) { mark(obj) },
-	}); err != nil {
+	if err := play(ctx, factory, inf, mark); err != nil {
 		return nil, err
+	}
+	return p, nil
+}
+
+// playerFactory is the informer factory of a player: objects matching
+// labelSelector, resynced every 3 s so that a missed update is played again.
+func playerFactory(cs kubernetes.Interface, labelSelector string) informers.SharedInformerFactory {
+	return informers.NewSharedInformerFactoryWithOptions(cs, 3*time.Second,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelSelector }))
+}
+
+// play calls act on every object inf sees added or updated, starts factory
+// and returns once it has synced.
+func play(ctx context.Context, factory informers.SharedInformerFactory, inf cache.SharedIndexInformer, act func(any)) error {
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    act,
+		UpdateFunc: func(_, obj any) { act(obj) },
+	}); err != nil {
+		return err
 	}
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
-			return nil, fmt.Errorf("informer for %v did not sync", typ)
+			return fmt.Errorf("informer for %v did not sync", typ)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // Marks is how many rollouts the player reported.
