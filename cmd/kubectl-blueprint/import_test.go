@@ -92,6 +92,7 @@ func TestImportRefusals(t *testing.T) {
 	}
 	writeFiles(t, dir, map[string]string{
 		"toomany/docker-compose.yml": tooMany.String(),
+		"interp/docker-compose.yml":  "services:\n  api:\n    image: x\n    environment:\n      DATABASE_URL: \"postgres://app:s3cr3t-${@db/app\"\n",
 		"broken/docker-compose.yml":  "services:\n  api:\n    image: x\n   ports: [80]\n",
 		"build/docker-compose.yml":   "services:\n  api:\n    build: .\n  db:\n    image: postgres:16\n",
 	})
@@ -106,6 +107,10 @@ func TestImportRefusals(t *testing.T) {
 		"build without image": {
 			[]string{"-f", filepath.Join(dir, "build", "docker-compose.yml")},
 			"error: service api: has build and no image: a cluster runs images from a registry; build and push it, and set image\n",
+		},
+		"an interpolation it cannot read, without quoting the value": {
+			[]string{"-f", filepath.Join(dir, "interp", "docker-compose.yml")},
+			"error: " + filepath.Join(dir, "interp", "docker-compose.yml") + ": invalid interpolation format for services.api.environment.DATABASE_URL\n",
 		},
 		"a Blueprint that does not validate": {
 			[]string{"-f", filepath.Join(dir, "toomany", "docker-compose.yml")},

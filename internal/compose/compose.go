@@ -56,11 +56,22 @@ func Load(ctx context.Context, files, envFiles []string) (*types.Project, error)
 		return nil, err
 	}
 	project, err := opts.LoadProject(ctx)
-	if err != nil && !strings.Contains(err.Error(), filepath.Base(files[0])) {
-		// The parser's own errors give the line; name the file too.
-		return nil, fmt.Errorf("%s: %w", strings.Join(files, ", "), err)
+	if err != nil {
+		return nil, loadError(files, err)
 	}
-	return project, err
+	return project, nil
+}
+
+// loadError words a failure of compose-go on one line that names the file:
+// its first line, which says where (an interpolation error goes on to quote
+// the value it could not read, which may be a credential).
+func loadError(files []string, err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	msg = strings.TrimSuffix(msg, ".")
+	if strings.Contains(msg, filepath.Base(files[0])) {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s", strings.Join(files, ", "), msg)
 }
 
 // ImportedSecretName is the Secret that holds the credentials an import
