@@ -210,3 +210,25 @@ func TestImportApplyRun(t *testing.T) {
 		t.Errorf("the foreign Secret was changed: %v", foreign.Labels)
 	}
 }
+
+// TestImportToFile: -o writes the Blueprint to a file, prints nothing on
+// stdout, and says where it went.
+func TestImportToFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "blueprint.yaml")
+	dir := filepath.Join("testdata", "import", "readme")
+	code, stdout, stderr := plugin(t, "", "import", "-f", filepath.Join(dir, "docker-compose.yml"), "--dry-run", "-o", out)
+	if code != 0 || stdout != "" || !strings.HasSuffix(stderr, "blueprint shop written to "+out+"\n") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	written, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "blueprint.golden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(written) != string(want) {
+		t.Errorf("-o wrote:\n%s\nwant the golden Blueprint:\n%s", written, want)
+	}
+}

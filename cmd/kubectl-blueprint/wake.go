@@ -31,7 +31,7 @@ restarts the idle clock. It does not override spec.suspend.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if period <= 0 || period > sleep.MaxWakeFor {
-				return fmt.Errorf("--for %s: want a duration between 0s and 8760h", period)
+				return fmt.Errorf("--for %s: want a duration over 0s and at most 8760h", period)
 			}
 			c, namespace, err := newClient(flags, streams.ErrOut)
 			if err != nil {

@@ -76,8 +76,8 @@ func TestWakeAndSleep(t *testing.T) {
 	}{
 		{[]string{"wake", "nope"}, `blueprint "nope" not found in namespace "` + ns + `"`},
 		{[]string{"sleep", "nope"}, `blueprint "nope" not found in namespace "` + ns + `"`},
-		{[]string{"wake", "payments-dev", "--for", "0s"}, "--for 0s: want a duration between 0s and 8760h"},
-		{[]string{"wake", "payments-dev", "--for", "9000h"}, "--for 9000h0m0s: want a duration between 0s and 8760h"},
+		{[]string{"wake", "payments-dev", "--for", "0s"}, "--for 0s: want a duration over 0s and at most 8760h"},
+		{[]string{"wake", "payments-dev", "--for", "9000h"}, "--for 9000h0m0s: want a duration over 0s and at most 8760h"},
 	} {
 		code, _, stderr := plugin(t, "", append(tc.args, "--kubeconfig", kubeconfig, "-n", ns)...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {
