@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
 func newRotateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
@@ -169,7 +170,7 @@ func hooked(bp *staxv1alpha1.Blueprint, name string) bool {
 	for _, svc := range bp.Spec.Services {
 		for _, s := range svc.Secrets {
 			if s.Name == name {
-				return s.OnRotate.Image != "" || len(s.OnRotate.Command) > 0
+				return render.HasHook(s)
 			}
 		}
 	}

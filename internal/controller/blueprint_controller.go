@@ -480,15 +480,6 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 	return nil
 }
 
-// usedRefs lists the Secret keys a rendered service reads.
-func usedRefs(svc *render.Service) []reference.Ref {
-	refs := make([]reference.Ref, 0, len(svc.Uses))
-	for _, u := range svc.Uses {
-		refs = append(refs, u.Ref)
-	}
-	return refs
-}
-
 // lookupValue finds the value behind a resolved reference among the Secrets
 // this reconcile read. It feeds the digest only.
 func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {

@@ -36,7 +36,7 @@ func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1
 		}
 		s := settle.Service{
 			Name: svc.Name,
-			Read: digest.Compute(key, usedRefs(svc), sc.lookupValue),
+			Read: digest.Compute(key, svc.Refs(), sc.lookupValue),
 		}
 		if dep, ok := current[svc.Name]; ok {
 			s.Running = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]

@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/reference"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/settle"
 )
@@ -442,42 +441,10 @@ func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {
 	}
 }
 
+// secretNames indexes a Blueprint by every Secret whose change concerns it
+// (render.WatchedSecretNames: the plan's own reads, so no path is missed).
 func secretNames(obj client.Object) []string {
-	bp := obj.(*staxv1alpha1.Blueprint)
-	names := map[string]bool{render.GeneratedSecretName(bp.Name): true}
-	add := func(raw string) {
-		value, err := reference.Parse(raw)
-		if err != nil {
-			return
-		}
-		for _, ref := range value.Refs() {
-			if !ref.Managed() {
-				names[ref.SecretName] = true
-			}
-		}
-	}
-	for _, svc := range bp.Spec.Services {
-		for _, v := range svc.Env {
-			add(string(v))
-		}
-		for _, s := range svc.Secrets {
-			add(s.Value)
-		}
-		for _, v := range svc.Command {
-			add(string(v))
-		}
-		for _, v := range svc.Args {
-			add(string(v))
-		}
-		for _, s := range svc.ImagePullSecrets {
-			names[s.Name] = true
-		}
-	}
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
-	}
-	return out
+	return render.WatchedSecretNames(obj.(*staxv1alpha1.Blueprint))
 }
 
 func serviceNames(obj client.Object) []string {

@@ -120,7 +120,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, a
 		return nil, nil
 	}
 	managed := ManagedTypes(plan.Managed)
-	extra, errs := hookEnv(m.Service, plan.GeneratedSecretName, managed, m.Name, m.Hook)
+	extra, _, errs := hookEnv(m.Service, plan.GeneratedSecretName, managed, m.Name, m.Hook)
 	if len(errs) > 0 {
 		return nil, &ServiceError{Service: m.Service, Errs: errs}
 	}
@@ -205,8 +205,9 @@ func HookContainerSecurityContext() *corev1.SecurityContext {
 
 // hookEnv renders a hook's env like a service's: references become
 // secretKeyRefs (hidden variables first for composed strings), literal text
-// reaches the container as written.
-func hookEnv(service, generated string, managed map[string]staxv1alpha1.SecretType, secretName string, hook *staxv1alpha1.RotationHook) ([]corev1.EnvVar, []*InvalidReferenceError) {
+// reaches the container as written. It also returns what the env reads,
+// each Usage naming the hook in EnvKey and Field as its errors do.
+func hookEnv(service, generated string, managed map[string]staxv1alpha1.SecretType, secretName string, hook *staxv1alpha1.RotationHook) ([]corev1.EnvVar, []Usage, []*InvalidReferenceError) {
 	b := &envBuilder{
 		service:   service,
 		generated: generated,
@@ -223,7 +224,11 @@ func hookEnv(service, generated string, managed map[string]staxv1alpha1.SecretTy
 		e.Field = fmt.Sprintf("%s (onRotate of secret %s)", e.Field, secretName)
 	}
 	if len(b.errs) > 0 {
-		return nil, b.errs
+		return nil, nil, b.errs
+	}
+	for i := range b.uses {
+		b.uses[i].EnvKey = fmt.Sprintf("%s (onRotate of secret %s)", b.uses[i].EnvKey, secretName)
+		b.uses[i].Field = fmt.Sprintf("%s (onRotate of secret %s)", b.uses[i].Field, secretName)
 	}
 	out := make([]corev1.EnvVar, 0, len(rendered))
 	for _, e := range rendered {
@@ -237,5 +242,5 @@ func hookEnv(service, generated string, managed map[string]staxv1alpha1.SecretTy
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out, b.uses, nil
 }
