@@ -16,23 +16,33 @@ import (
 // Secrets reconciles last read, when unchanged since, else from the API
 // server); nil when it does not exist.
 //
-// Under RequireReferenceableLabel it first reads the Secret's metadata only
-// (a PartialObjectMetadata GET: no data crosses the wire), and a Secret
-// without LabelReferenceable="true" is recorded in sc.notReferenceable and
-// never read further. The Blueprint's own generated Secret needs no label.
+// The Secret metadata cache answers first, without a request: a Secret it
+// does not hold does not exist (its watch reconciles again when one
+// appears), so a Blueprint naming thousands of missing Secrets costs no
+// read. Under RequireReferenceableLabel a Secret it shows without
+// LabelReferenceable="true" is recorded in sc.notReferenceable and never
+// read; the label is checked again on what is read, as the cache may lag a
+// removal. The Blueprint's own generated Secret needs no label.
 func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, name string) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	if r.RequireReferenceableLabel && name != sc.plan.GeneratedSecretName {
+	lockdown := r.RequireReferenceableLabel && name != sc.plan.GeneratedSecretName
+	metadata := r.secretMetadata
+	if metadata == nil && lockdown {
+		// No metadata cache: ask the API server for the metadata alone
+		// (no data crosses the wire) before reading anything else.
+		metadata = r.APIReader
+	}
+	if metadata != nil {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := r.APIReader.Get(ctx, key, m)
+		err := metadata.Get(ctx, key, m)
 		switch {
 		case apierrors.IsNotFound(err):
 			return nil, nil
 		case err != nil:
 			return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
-		if m.Labels[staxv1alpha1.LabelReferenceable] != "true" {
+		if lockdown && !referenceable(m.Labels) {
 			sc.notReferenceable[name] = true
 			return nil, nil
 		}
@@ -45,5 +55,15 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 	case err != nil:
 		return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 	}
+	if lockdown && !referenceable(secret.Labels) {
+		sc.notReferenceable[name] = true
+		return nil, nil
+	}
 	return secret, nil
+}
+
+// referenceable reports whether an object's labels opt it in to being
+// read by Blueprints under RequireReferenceableLabel.
+func referenceable(labels map[string]string) bool {
+	return labels[staxv1alpha1.LabelReferenceable] == "true"
 }

@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"container/list"
 	"context"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,13 +26,67 @@ import (
 // Secret changes and its watch reconciles again; every write of the
 // generated Secret carries the resourceVersion it read, so a stale copy
 // fails with a conflict, and the retry reads from the API server.
+//
+// It is bounded twice: an entry goes once no Blueprint reads it any more
+// (retain, after each reconcile's references are read, and when a
+// Blueprint goes), and the least recently used entries go while the memo
+// holds more than maxBytes of Secret data (a Blueprint can reference
+// Secrets of up to 1 MiB each, Helm's release Secrets for one). An evicted
+// Secret costs one read on its next use.
 type secretMemo struct {
-	mu      sync.Mutex
-	secrets map[types.NamespacedName]*corev1.Secret
+	mu       sync.Mutex
+	maxBytes int
+	bytes    int
+	entries  map[types.NamespacedName]*memoEntry
+	// recent orders the entries' keys, most recently used first.
+	recent *list.List
+	// reads holds, by Blueprint, the Secrets it read in its last reconcile.
+	reads map[types.NamespacedName][]types.NamespacedName
 }
 
+type memoEntry struct {
+	secret *corev1.Secret
+	size   int
+	// readers are the Blueprints whose last reconcile read it.
+	readers map[types.NamespacedName]bool
+	at      *list.Element
+}
+
+// secretMemoMaxBytes bounds the Secret data the memo holds: about 16,000
+// generated Secrets of the benchmark's size, a sixteenth of the manager's
+// shipped memory limit.
+const secretMemoMaxBytes = 16 << 20
+
 func newSecretMemo() *secretMemo {
-	return &secretMemo{secrets: map[types.NamespacedName]*corev1.Secret{}}
+	return newBoundedSecretMemo(secretMemoMaxBytes)
+}
+
+func newBoundedSecretMemo(maxBytes int) *secretMemo {
+	return &secretMemo{
+		maxBytes: maxBytes,
+		entries:  map[types.NamespacedName]*memoEntry{},
+		recent:   list.New(),
+		reads:    map[types.NamespacedName][]types.NamespacedName{},
+	}
+}
+
+// secretSize is what a Secret costs the memo, roughly: its keys, values,
+// labels and annotations, and a fixed overhead.
+func secretSize(s *corev1.Secret) int {
+	n := 512 + len(s.Name) + len(s.Namespace)
+	for k, v := range s.Data {
+		n += len(k) + len(v)
+	}
+	for k, v := range s.StringData {
+		n += len(k) + len(v)
+	}
+	for k, v := range s.Labels {
+		n += len(k) + len(v)
+	}
+	for k, v := range s.Annotations {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // get copies into out the Secret held for key at resourceVersion, and
@@ -38,29 +94,90 @@ func newSecretMemo() *secretMemo {
 func (m *secretMemo) get(key types.NamespacedName, resourceVersion string, out *corev1.Secret) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, ok := m.secrets[key]
-	if !ok || resourceVersion == "" || s.ResourceVersion != resourceVersion {
+	e, ok := m.entries[key]
+	if !ok || resourceVersion == "" || e.secret.ResourceVersion != resourceVersion {
 		return false
 	}
-	s.DeepCopyInto(out)
+	m.recent.MoveToFront(e.at)
+	e.secret.DeepCopyInto(out)
 	return true
 }
 
 // put holds a copy of s, as read from or written to the API server,
 // without its managedFields (nothing reads them; an Update without them
-// leaves the server's as they are).
+// leaves the server's as they are). A Secret larger than the whole bound
+// is not held.
 func (m *secretMemo) put(s *corev1.Secret) {
 	c := s.DeepCopy()
 	c.ManagedFields = nil
+	key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
+	size := secretSize(c)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = c
+	readers := map[types.NamespacedName]bool{}
+	if old, ok := m.entries[key]; ok {
+		readers = old.readers
+		m.removeLocked(key)
+	}
+	if size > m.maxBytes {
+		return
+	}
+	m.entries[key] = &memoEntry{secret: c, size: size, readers: readers, at: m.recent.PushFront(key)}
+	m.bytes += size
+	for m.bytes > m.maxBytes {
+		m.removeLocked(m.recent.Back().Value.(types.NamespacedName))
+	}
 }
 
 func (m *secretMemo) forget(key types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.secrets, key)
+	m.removeLocked(key)
+}
+
+func (m *secretMemo) removeLocked(key types.NamespacedName) {
+	e, ok := m.entries[key]
+	if !ok {
+		return
+	}
+	m.recent.Remove(e.at)
+	m.bytes -= e.size
+	delete(m.entries, key)
+}
+
+// retain records that Blueprint bp now reads exactly keys (none when it is
+// gone), and lets go of every held Secret no Blueprint reads any more.
+func (m *secretMemo) retain(bp types.NamespacedName, keys []types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	previous := m.reads[bp]
+	for _, key := range previous {
+		if e, ok := m.entries[key]; ok {
+			delete(e.readers, bp)
+		}
+	}
+	if len(keys) == 0 {
+		delete(m.reads, bp)
+	} else {
+		m.reads[bp] = slices.Clone(keys)
+	}
+	for _, key := range keys {
+		if e, ok := m.entries[key]; ok {
+			e.readers[bp] = true
+		}
+	}
+	for _, key := range previous {
+		if e, ok := m.entries[key]; ok && len(e.readers) == 0 {
+			m.removeLocked(key)
+		}
+	}
+}
+
+// heldBytes is how much Secret data the memo holds.
+func (m *secretMemo) heldBytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
 }
 
 // readSecret reads the Secret key into out: from the memo when the Secret
