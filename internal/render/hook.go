@@ -57,17 +57,32 @@ func HookLabelValue(blueprintName, secretName string) string {
 // secret, on the generated Secret) of secretName's onRotate hook. It is
 // deterministic, so a reconcile that crashed after creating the Job finds it
 // under the same name instead of creating a second one, and at most 63
-// characters, like the job-name label the Job controller sets.
+// characters, like the job-name label the Job controller sets. The
+// generated Secret records it when the rotation is staged
+// (values.HookState.Job), so a later change of this rule never renames the
+// Job of a rotation in flight.
 //
-// It is a DNS subdomain whatever the Blueprint's name: the name (itself a
-// DNS subdomain) is cut to 20 characters, and a cut that ends on a '-' or a
-// '.' is trimmed back to a letter or digit, so that no DNS label of the
-// result starts or ends with either. (Trimming only '-' let
-// abcdefghijklmnopqrs.t become abcdefghijklmnopqrs.-..., which the API
-// server refuses.) Every name that rule produced and the API server
-// accepted is produced unchanged, so the Job of a rotation in flight across
-// an upgrade keeps its name.
+// It is a DNS label whatever the Blueprint's name: the name (itself a DNS
+// subdomain) is cut to 16 characters, and a cut that ends on a '-' or a
+// '.' is trimmed back to a letter or digit. Its 64-bit digest of the
+// Blueprint's and the secret's names keeps another Blueprint of the
+// namespace from choosing names that take this one's Job name (32 bits,
+// as NarrowHookJobName has, can be searched for).
 func HookJobName(blueprintName, secretName string, attempt int64) string {
+	// 16 + 1 + 8 + 1 + 16 + 1 + at most 19 digits: at most 62.
+	prefix := strings.TrimRight(truncateName(blueprintName, 16), "-.")
+	secret := strings.Trim(truncateName(dnsLabelChars(secretName), 8), "-")
+	if secret == "" {
+		secret = "secret"
+	}
+	sum := sha256.Sum256([]byte(blueprintName + "/" + secretName))
+	return fmt.Sprintf("%s-%s-%s-%d", prefix, secret, hex.EncodeToString(sum[:8]), attempt)
+}
+
+// NarrowHookJobName is the name HookJobName gave before it recorded names
+// and widened its digest: the Job of a rotation staged then, whose state
+// records no name, is still found under it.
+func NarrowHookJobName(blueprintName, secretName string, attempt int64) string {
 	// 20 + 1 + 12 + 1 + 8 + 1 + at most 19 digits: at most 62.
 	prefix := strings.TrimRight(truncateName(blueprintName, 20), "-.")
 	secret := strings.Trim(truncateName(dnsLabelChars(secretName), 12), "-")

@@ -143,6 +143,9 @@ func TestHookJobName(t *testing.T) {
 		{long, strings.Repeat("S.", 31) + "x", 9223372036854775807}, {"bp", "_-_", 1}, {"bp", "-._", 1},
 	} {
 		name := HookJobName(c.bp, c.secret, c.attempt)
+		if errs := validation.IsDNS1123Label(NarrowHookJobName(c.bp, c.secret, c.attempt)); len(errs) > 0 {
+			t.Errorf("NarrowHookJobName(%q, %q, %d): %v", c.bp, c.secret, c.attempt, errs)
+		}
 		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 			t.Errorf("HookJobName(%q, %q, %d) = %q: %v", c.bp, c.secret, c.attempt, name, errs)
 		}
@@ -244,5 +247,37 @@ func TestHookEnvPartReferences(t *testing.T) {
 	}
 	if _, err := HookJob(bp, plan, m, 1, 60, "mark"); err == nil || !strings.Contains(err.Error(), `secret "jwt" of type ed25519 has no part .crt`) {
 		t.Errorf("error %v, want the missing part named", err)
+	}
+}
+
+// Two Blueprints of a namespace whose names and secrets' names agree as far
+// as the Job name shows them still get different Job names: only the
+// 64-bit digest tells them apart.
+func TestHookJobNameDigest(t *testing.T) {
+	a := HookJobName("preview-pr-00000001", "db-password-main", 1)
+	b := HookJobName("preview-pr-00000002", "db-password-main", 1)
+	prefix := "preview-pr-00000-db-passw-"
+	if !strings.HasPrefix(a, prefix) || !strings.HasPrefix(b, prefix) {
+		t.Fatalf("names %q and %q do not share the visible prefix %q: the test no longer isolates the digest", a, b, prefix)
+	}
+	digest := strings.TrimSuffix(strings.TrimPrefix(a, prefix), "-1")
+	if len(digest) != 16 {
+		t.Errorf("digest %q of %q has %d hex digits, want 16 (64 bits)", digest, a, len(digest))
+	}
+	if a == b {
+		t.Errorf("both Blueprints name their Job %q", a)
+	}
+}
+
+// The names of rotations staged before names were recorded are those the
+// earlier rule gave, so their Jobs are still found.
+func TestNarrowHookJobName(t *testing.T) {
+	for _, c := range []struct{ bp, secret, want string }{
+		{"payments-dev", "db-password", "payments-dev-db-password-" + HookLabelValue("payments-dev", "db-password")[:8] + "-3"},
+		{"abcdefghijklmnopqrs.t", "db-password", "abcdefghijklmnopqrs-db-password-" + HookLabelValue("abcdefghijklmnopqrs.t", "db-password")[:8] + "-3"},
+	} {
+		if got := NarrowHookJobName(c.bp, c.secret, 3); got != c.want {
+			t.Errorf("NarrowHookJobName(%q, %q, 3) = %q, want %q", c.bp, c.secret, got, c.want)
+		}
 	}
 }

@@ -305,19 +305,21 @@ func TestGeneratedNamesProperty(t *testing.T) {
 // prefix left a DNS label starting with '-'.
 func TestHookJobNameCutAtDot(t *testing.T) {
 	for _, bp := range []string{"abcdefghijklmnopqrs.t", "abcdefghijklmnopqr.st", "a.b.c.d.e.f.g.h.i.j.k", strings.Repeat("a", 19) + ".b-c"} {
-		name := HookJobName(bp, "db-password", 1)
-		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 || len(name) > 63 {
-			t.Errorf("HookJobName(%q) = %q: %v", bp, name, errs)
+		for _, name := range []string{HookJobName(bp, "db-password", 1), NarrowHookJobName(bp, "db-password", 1)} {
+			if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 || len(name) > 63 {
+				t.Errorf("HookJobName(%q) = %q: %v", bp, name, errs)
+			}
 		}
 	}
-	// Names the API server accepted before are unchanged.
+	// Names the API server accepted before are unchanged under the rule
+	// that made them, for rotations staged then.
 	for bp, want := range map[string]string{
 		"payments-dev":          "payments-dev-db-password-",
 		"my.app":                "my.app-db-password-",
 		"abcdefghijklmnopqrs-t": "abcdefghijklmnopqrs-db-password-",
 	} {
-		if name := HookJobName(bp, "db-password", 1); !strings.HasPrefix(name, want) {
-			t.Errorf("HookJobName(%q) = %q, want prefix %q", bp, name, want)
+		if name := NarrowHookJobName(bp, "db-password", 1); !strings.HasPrefix(name, want) {
+			t.Errorf("NarrowHookJobName(%q) = %q, want prefix %q", bp, name, want)
 		}
 	}
 }

@@ -27,7 +27,21 @@ func hm(rotation string, every time.Duration) render.ManagedSecret {
 }
 
 func hs(phase staxv1alpha1.RotationState, attempt int64, trigger, rotation string, at time.Time) *HookState {
-	return &HookState{Phase: phase, Attempt: attempt, Trigger: trigger, Rotation: rotation, StagedAt: at, Deadline: at.Add(hookTimeot + HookGrace), Marked: true}
+	return &HookState{Phase: phase, Attempt: attempt, Job: render.HookJobName("bp", "pw", attempt), Trigger: trigger, Rotation: rotation, StagedAt: at, Deadline: at.Add(hookTimeot + HookGrace), Marked: true}
+}
+
+// A rotation staged before Job names were recorded keeps the name the rule
+// of then gave its Job; one staged since keeps the name it recorded, even
+// if the rule changes again.
+func TestHookStateJobName(t *testing.T) {
+	old := &HookState{Attempt: 4}
+	if got, want := old.JobName("bp", "pw"), render.NarrowHookJobName("bp", "pw", 4); got != want {
+		t.Errorf("unrecorded: JobName = %q, want %q", got, want)
+	}
+	recorded := &HookState{Attempt: 4, Job: "bp-pw-recorded-4"}
+	if got := recorded.JobName("bp", "pw"); got != "bp-pw-recorded-4" {
+		t.Errorf("recorded: JobName = %q, want the recorded name", got)
+	}
 }
 
 func finished(h *HookState, at time.Time, failure string) *HookState {

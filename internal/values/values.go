@@ -72,6 +72,10 @@ type HookState struct {
 	// Attempt identifies the rotation: it counts the secret's hooked
 	// rotations from 1 and names the Job (render.HookJobName).
 	Attempt int64 `json:"attempt"`
+	// Job is the name of the attempt's Job, recorded when it is staged
+	// (render.HookJobName then); empty for a rotation staged before names
+	// were recorded (see JobName).
+	Job string `json:"job,omitempty"`
 	// Trigger is what requested the rotation.
 	Trigger string `json:"trigger"`
 	// Rotation is the spec's rotation token the staged value is made for;
@@ -98,6 +102,16 @@ type HookState struct {
 	// ValueMeta's on commit.
 	Identity string     `json:"identity,omitempty"`
 	NotAfter *time.Time `json:"notAfter,omitempty"`
+}
+
+// JobName is the name of the rotation's Job: the one recorded, or for a
+// rotation staged before names were recorded, the one the rule of then
+// gave (render.NarrowHookJobName), so that its Job is still found.
+func (h *HookState) JobName(blueprint, secret string) string {
+	if h.Job != "" {
+		return h.Job
+	}
+	return render.NarrowHookJobName(blueprint, secret, h.Attempt)
 }
 
 // InFlight reports whether a hooked rotation is staged and not yet
@@ -557,6 +571,7 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 				meta.HookAttempts++
 				meta.Hook = &HookState{
 					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
+					Job:      render.HookJobName(req.Blueprint, m.Name, meta.HookAttempts),
 					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace), Marked: true,
 					Identity: m.Identity(), NotAfter: notAfter,
 				}
@@ -642,7 +657,7 @@ func stepHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, c
 		deleteStaged(st, m.Name)
 		now := req.Now
 		h.Phase, h.FinishedAt, h.Failure = staxv1alpha1.RotationStateFailed, &now, fail
-		ch.HookFailed = append(ch.HookFailed, HookFailure{Name: m.Name, Job: render.HookJobName(req.Blueprint, m.Name, h.Attempt), Failure: fail})
+		ch.HookFailed = append(ch.HookFailed, HookFailure{Name: m.Name, Job: h.JobName(req.Blueprint, m.Name), Failure: fail})
 		ch.Modified = true
 		return true
 	}
