@@ -1,11 +1,13 @@
 package render_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -254,5 +256,40 @@ func TestKeeps(t *testing.T) {
 		if got := plan.Keeps(tt.kind, tt.name); got != tt.want {
 			t.Errorf("Keeps(%s, %s) = %v, want %v", tt.kind, tt.name, got, tt.want)
 		}
+	}
+}
+
+// A Blueprint naming more distinct Secrets than MaxSecretsRead renders and
+// reads nothing, and the Secret index holds only its generated Secret; at
+// the bound it renders.
+func TestMaxSecretsRead(t *testing.T) {
+	named := func(n int) *staxv1alpha1.Blueprint {
+		e := env{}
+		for i := range n {
+			e[fmt.Sprintf("V%d", i)] = staxv1alpha1.EnvValue(fmt.Sprintf("${secret:s%d/k}", i))
+		}
+		// The same Secret again, and a managed value, count for nothing.
+		e["AGAIN"] = "${secret:s0/other}"
+		return blueprint("many", service("api", e, autoSecret("pw", "PW")), service("worker", env{"X": "${secret:s1/k}"}))
+	}
+	at := build(t, named(render.MaxSecretsRead))
+	if at.TooManySecrets != 0 || len(at.Services) != 2 || len(at.SecretNames()) != render.MaxSecretsRead {
+		t.Errorf("at the bound: TooManySecrets %d, %d services, %d Secrets; want 0, 2, %d", at.TooManySecrets, len(at.Services), len(at.SecretNames()), render.MaxSecretsRead)
+	}
+	over, errs := render.Build(named(render.MaxSecretsRead + 1))
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if over.TooManySecrets != render.MaxSecretsRead+1 || len(over.Services) != 0 || len(over.Reads()) != 0 {
+		t.Errorf("over the bound: TooManySecrets %d, %d services, %d reads; want %d, 0, 0", over.TooManySecrets, len(over.Services), len(over.Reads()), render.MaxSecretsRead+1)
+	}
+	if !reflect.DeepEqual(over.Unrendered, []string{"api", "worker"}) || !over.Keeps("Deployment", "api") {
+		t.Errorf("over the bound: Unrendered %v; what runs must be kept", over.Unrendered)
+	}
+	if got := render.WatchedSecretNames(named(render.MaxSecretsRead + 1)); !reflect.DeepEqual(got, []string{"many-generated"}) {
+		t.Errorf("WatchedSecretNames = %d names, want only the generated Secret", len(got))
+	}
+	if msg := render.TooManySecretsMessage(65); !strings.Contains(msg, "65 distinct Secrets") || !strings.Contains(msg, "64") {
+		t.Errorf("message %q names neither the count nor the bound", msg)
 	}
 }

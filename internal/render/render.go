@@ -223,9 +223,21 @@ type Plan struct {
 	Managed             []ManagedSecret
 	Services            []Service
 	// Unrendered names the services Build left out (it returned their
-	// ServiceError): what runs of them is left as it runs.
+	// ServiceError, or the plan reads too many Secrets): what runs of them
+	// is left as it runs.
 	Unrendered []string
+	// TooManySecrets is, when the services would read more than
+	// MaxSecretsRead distinct Secrets, how many: then no service is
+	// rendered and nothing is read.
+	TooManySecrets int
 }
+
+// MaxSecretsRead bounds the distinct Secrets (besides its generated one) a
+// Blueprint's objects may name. Each costs the operator a read, a memo
+// entry and a Secret index entry; a Blueprint within the API server's size
+// limit could otherwise name tens of thousands. Real environments name a
+// handful.
+const MaxSecretsRead = 64
 
 // InvalidReferenceError is a reference the API server's validation could not
 // catch (for example one naming a managed secret that no service declares).
@@ -325,6 +337,13 @@ func Build(bp *staxv1alpha1.Blueprint) (*Plan, []*ServiceError) {
 			continue
 		}
 		plan.Services = append(plan.Services, *svc)
+	}
+	if n := len(plan.SecretNames()); n > MaxSecretsRead {
+		plan.TooManySecrets = n
+		for _, svc := range plan.Services {
+			plan.Unrendered = append(plan.Unrendered, svc.Name)
+		}
+		plan.Services = nil
 	}
 	return plan, errs
 }

@@ -155,7 +155,10 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 	// internal/reference and resolves every managed reference, exactly as the
 	// controller does: its errors are the syntax errors admission's looser
 	// patterns let through and the references to undeclared managed secrets.
-	_, renderErrs := render.Build(bp)
+	plan, renderErrs := render.Build(bp)
+	if plan.TooManySecrets > 0 {
+		errs = append(errs, field.Forbidden(services, render.TooManySecretsMessage(plan.TooManySecrets)))
+	}
 	for _, serr := range renderErrs {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == serr.Service })
 		errs = append(errs, plaintextErrors(serr.Plaintext)...)
