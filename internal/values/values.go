@@ -450,16 +450,8 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 	if st.Values == nil {
 		st.Values = map[string]ValueMeta{}
 	}
-	if _, ok := st.Data[staxv1alpha1.DigestKey]; !ok {
-		key, err := gen(Draw{Secret: render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: digestKeyLength}})
-		if err != nil {
-			return ch, fmt.Errorf("generating the digest key: %w", err)
-		}
-		if len(key[""]) == 0 {
-			return ch, fmt.Errorf("the generator made no digest key")
-		}
-		st.Data[staxv1alpha1.DigestKey] = key[""]
-		ch.Modified = true
+	if err := ensureDigestKey(st, gen, &ch); err != nil {
+		return ch, err
 	}
 	if err := ensureCA(st, req, gen, &ch); err != nil {
 		return ch, err
@@ -476,122 +468,9 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 	for _, m := range req.Managed {
 		declared[m.Name] = true
 		delete(requested, m.Name)
-		meta, known := st.Values[m.Name]
-		if known && meta.RemovedAt != nil {
-			// Declared again within the retention period: the value comes
-			// back as it was, with its previous value and rotation state.
-			meta.RemovedAt = nil
-			st.Values[m.Name] = meta
-			ch.Restored = append(ch.Restored, m.Name)
-			ch.Modified = true
+		if err := syncValue(st, m, req, newRequest && contains(req.RotateNames, m.Name), gen, &ch); err != nil {
+			return ch, err
 		}
-		mType := render.TypeOrDefault(m.Type)
-		// A value is there when every key of the type it was made as is:
-		// a change of type is a rotation by field (its identity changed).
-		exists := hasAll(st, m.Name, mType)
-		if known {
-			exists = hasAll(st, m.Name, typeOf(meta))
-		}
-		rotateRequested := newRequest && contains(req.RotateNames, m.Name)
-		pending := ""
-		if meta.Hook.InFlight() {
-			if rotateRequested {
-				// Queued once: a request made while one is queued is the
-				// same request.
-				if meta.Hook.Queued == "" {
-					meta.Hook.Queued = TriggerAnnotation
-					ch.Modified = true
-				}
-				rotateRequested = false
-			}
-			if m.Hook == nil || !exists {
-				// onRotate was removed while its hook ran (or the value in
-				// use was deleted by hand, and is generated afresh): the
-				// staged value was never confirmed, so it goes, and the
-				// rotation is carried out as any unhooked one.
-				pending = meta.Hook.Trigger
-				if meta.Hook.Queued != "" {
-					pending = meta.Hook.Queued
-				}
-				deleteStaged(st, m.Name)
-				meta.Hook = nil
-				ch.Modified = true
-			} else if stepHook(st, &meta, m, req, &ch) {
-				pending = meta.Hook.Queued
-				meta.Hook.Queued = ""
-			}
-			st.Values[m.Name] = meta
-		}
-		trigger := ""
-		switch {
-		case !exists:
-			trigger = "generate"
-		case !known:
-			// A value written before metadata was kept: adopt it as is,
-			// unless its rotation is requested; either way it is scheduled.
-			meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, Type: storedType(mType), Identity: m.Identity()}
-			if mType == staxv1alpha1.SecretTypeTLS {
-				// Renewed on the certificate's own schedule.
-				meta.NotAfter = certNotAfter(st.Data[m.Name+staxv1alpha1.PartCert])
-			}
-			st.Values[m.Name] = meta
-			ch.Modified = true
-			if rotateRequested {
-				trigger = TriggerAnnotation
-			}
-		case meta.Hook.InFlight():
-			// One hook at a time: requests made meanwhile are queued above,
-			// and a changed rotation token is seen again after the commit.
-		case (meta.Rotation != m.Rotation || meta.Identity != m.Identity()) && !failedFor(meta.Hook, m.Rotation, m.Identity()):
-			trigger = TriggerField
-		case rotateRequested:
-			trigger = TriggerAnnotation
-		case pending != "":
-			trigger = pending
-		case dueAt(m, meta) != (time.Time{}) && !req.Now.Before(dueAt(m, meta)):
-			trigger = TriggerSchedule
-		}
-		if trigger != "" {
-			value, notAfter, err := draw(st, m, req.Now, gen)
-			if err != nil {
-				return ch, fmt.Errorf("generating value %s: %w", m.Name, err)
-			}
-			switch {
-			case trigger == "generate":
-				// The first value (or one deleted by hand): nothing checks
-				// a value yet, so no hook runs.
-				ch.Generated = append(ch.Generated, m.Name)
-				deleteStaged(st, m.Name)
-				put(st, m.Name, typeOf(meta), mType, "", value)
-				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
-			case m.Hook != nil && typeOf(meta) == mType:
-				// Stage: the new value waits under keys no consumer reads,
-				// and this state is written with it, before any Job exists.
-				put(st, m.Name, mType, mType, render.StagedKey(""), value)
-				meta.HookAttempts++
-				meta.Hook = &HookState{
-					Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
-					Job:      render.HookJobName(req.Blueprint, m.Name, meta.HookAttempts),
-					StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace), Marked: true,
-					Identity: m.Identity(), NotAfter: notAfter,
-				}
-				ch.Staged = append(ch.Staged, m.Name)
-				ch.CreateJobs = append(ch.CreateJobs, m.Name)
-			default:
-				// A change of type is not hooked either: the hook could
-				// not use a value of another kind.
-				keepPrevious(st, m.Name, typeOf(meta))
-				ch.Rotated[trigger] = append(ch.Rotated[trigger], m.Name)
-				put(st, m.Name, typeOf(meta), mType, "", value)
-				meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
-			}
-			st.Values[m.Name] = meta
-			ch.Modified = true
-		}
-		if meta.Hook.InFlight() {
-			ch.NextHookDeadline = earliest(ch.NextHookDeadline, meta.Hook.Deadline)
-		}
-		ch.NextRotation = earliest(ch.NextRotation, dueAt(m, meta))
 	}
 	for n := range requested {
 		ch.UnknownRotateNames = append(ch.UnknownRotateNames, n)
@@ -607,6 +486,180 @@ func Sync(st *State, req Request, gen Generator) (Change, error) {
 
 	syncRemovals(st, req, declared, &ch)
 	return ch, nil
+}
+
+// ensureDigestKey makes the digest key once.
+func ensureDigestKey(st *State, gen Generator, ch *Change) error {
+	if _, ok := st.Data[staxv1alpha1.DigestKey]; ok {
+		return nil
+	}
+	key, err := gen(Draw{Secret: render.ManagedSecret{Name: staxv1alpha1.DigestKey, Charset: staxv1alpha1.CharsetBase64URL, Length: digestKeyLength}})
+	if err != nil {
+		return fmt.Errorf("generating the digest key: %w", err)
+	}
+	if len(key[""]) == 0 {
+		return fmt.Errorf("the generator made no digest key")
+	}
+	st.Data[staxv1alpha1.DigestKey] = key[""]
+	ch.Modified = true
+	return nil
+}
+
+// syncValue brings the value of one declared managed secret to what req
+// asks: restored, adopted, its hooked rotation carried on, then made anew
+// when triggerFor says so.
+func syncValue(st *State, m render.ManagedSecret, req Request, rotateRequested bool, gen Generator, ch *Change) error {
+	meta, known := st.Values[m.Name]
+	if known && meta.RemovedAt != nil {
+		// Declared again within the retention period: the value comes
+		// back as it was, with its previous value and rotation state.
+		meta.RemovedAt = nil
+		st.Values[m.Name] = meta
+		ch.Restored = append(ch.Restored, m.Name)
+		ch.Modified = true
+	}
+	mType := render.TypeOrDefault(m.Type)
+	// A value is there when every key of the type it was made as is: a
+	// change of type is a rotation by field (its identity changed).
+	exists := hasAll(st, m.Name, mType)
+	if known {
+		exists = hasAll(st, m.Name, typeOf(meta))
+	}
+	pending := ""
+	if meta.Hook.InFlight() {
+		pending, rotateRequested = carryHook(st, &meta, m, req, exists, rotateRequested, ch)
+		st.Values[m.Name] = meta
+	}
+	if exists && !known {
+		// A value written before metadata was kept: adopt it as is; it
+		// is rotated only on request, and scheduled either way.
+		meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, Type: storedType(mType), Identity: m.Identity()}
+		if mType == staxv1alpha1.SecretTypeTLS {
+			// Renewed on the certificate's own schedule.
+			meta.NotAfter = certNotAfter(st.Data[m.Name+staxv1alpha1.PartCert])
+		}
+		st.Values[m.Name] = meta
+		ch.Modified = true
+	}
+	if trigger := triggerFor(m, meta, known, exists, rotateRequested, pending, req.Now); trigger != "" {
+		if err := makeValue(st, &meta, m, trigger, req, gen, ch); err != nil {
+			return err
+		}
+	}
+	if meta.Hook.InFlight() {
+		ch.NextHookDeadline = earliest(ch.NextHookDeadline, meta.Hook.Deadline)
+	}
+	ch.NextRotation = earliest(ch.NextRotation, dueAt(m, meta))
+	return nil
+}
+
+// carryHook carries m's in-flight hooked rotation on: a request made
+// meanwhile is queued (once), a rotation whose hook or value in use went
+// is dropped, and stepHook reads its Job. It returns the trigger of a
+// rotation that is due because the hooked one ended or was dropped, and
+// whether a request is still to be acted on now.
+func carryHook(st *State, meta *ValueMeta, m render.ManagedSecret, req Request, exists, rotateRequested bool, ch *Change) (string, bool) {
+	if rotateRequested {
+		// Queued once: a request made while one is queued is the same
+		// request.
+		if meta.Hook.Queued == "" {
+			meta.Hook.Queued = TriggerAnnotation
+			ch.Modified = true
+		}
+		rotateRequested = false
+	}
+	if m.Hook == nil || !exists {
+		// onRotate was removed while its hook ran (or the value in use was
+		// deleted by hand, and is generated afresh): the staged value was
+		// never confirmed, so it goes, and the rotation is carried out as
+		// any unhooked one.
+		pending := meta.Hook.Trigger
+		if meta.Hook.Queued != "" {
+			pending = meta.Hook.Queued
+		}
+		deleteStaged(st, m.Name)
+		meta.Hook = nil
+		ch.Modified = true
+		return pending, rotateRequested
+	}
+	if stepHook(st, meta, m, req, ch) {
+		pending := meta.Hook.Queued
+		meta.Hook.Queued = ""
+		return pending, rotateRequested
+	}
+	return "", rotateRequested
+}
+
+// triggerFor says why m's value is made anew now ("generate" or a
+// Trigger*), or "" when it is kept: a missing value is generated; an
+// adopted one rotates only on request; nothing starts while a hook runs; a
+// changed rotation token or identity, a request, a rotation left pending
+// by a hooked one, or a due schedule rotate it.
+func triggerFor(m render.ManagedSecret, meta ValueMeta, known, exists, rotateRequested bool, pending string, now time.Time) string {
+	switch {
+	case !exists:
+		return "generate"
+	case !known:
+		if rotateRequested {
+			return TriggerAnnotation
+		}
+		return ""
+	case meta.Hook.InFlight():
+		// One hook at a time: requests made meanwhile are queued, and a
+		// changed rotation token is seen again after the commit.
+		return ""
+	case (meta.Rotation != m.Rotation || meta.Identity != m.Identity()) && !failedFor(meta.Hook, m.Rotation, m.Identity()):
+		return TriggerField
+	case rotateRequested:
+		return TriggerAnnotation
+	case pending != "":
+		return pending
+	case dueAt(m, meta) != (time.Time{}) && !now.Before(dueAt(m, meta)):
+		return TriggerSchedule
+	}
+	return ""
+}
+
+// makeValue draws m's new value for trigger and puts it in place:
+// generated, staged for its hook, or rotated keeping the previous value.
+func makeValue(st *State, meta *ValueMeta, m render.ManagedSecret, trigger string, req Request, gen Generator, ch *Change) error {
+	mType := render.TypeOrDefault(m.Type)
+	value, notAfter, err := draw(st, m, req.Now, gen)
+	if err != nil {
+		return fmt.Errorf("generating value %s: %w", m.Name, err)
+	}
+	switch {
+	case trigger == "generate":
+		// The first value (or one deleted by hand): nothing checks a value
+		// yet, so no hook runs.
+		ch.Generated = append(ch.Generated, m.Name)
+		deleteStaged(st, m.Name)
+		put(st, m.Name, typeOf(*meta), mType, "", value)
+		*meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
+	case m.Hook != nil && typeOf(*meta) == mType:
+		// Stage: the new value waits under keys no consumer reads, and
+		// this state is written with it, before any Job exists.
+		put(st, m.Name, mType, mType, render.StagedKey(""), value)
+		meta.HookAttempts++
+		meta.Hook = &HookState{
+			Phase: staxv1alpha1.RotationStateStaged, Attempt: meta.HookAttempts, Trigger: trigger, Rotation: m.Rotation,
+			Job:      render.HookJobName(req.Blueprint, m.Name, meta.HookAttempts),
+			StagedAt: req.Now, Deadline: req.Now.Add(m.HookTimeout() + HookGrace), Marked: true,
+			Identity: m.Identity(), NotAfter: notAfter,
+		}
+		ch.Staged = append(ch.Staged, m.Name)
+		ch.CreateJobs = append(ch.CreateJobs, m.Name)
+	default:
+		// A change of type is not hooked either: the hook could not use a
+		// value of another kind.
+		keepPrevious(st, m.Name, typeOf(*meta))
+		ch.Rotated[trigger] = append(ch.Rotated[trigger], m.Name)
+		put(st, m.Name, typeOf(*meta), mType, "", value)
+		*meta = ValueMeta{Rotation: m.Rotation, GeneratedAt: req.Now, HookAttempts: meta.HookAttempts, Type: storedType(mType), Identity: m.Identity(), NotAfter: notAfter}
+	}
+	st.Values[m.Name] = *meta
+	ch.Modified = true
+	return nil
 }
 
 // stepHook carries an in-flight hooked rotation on from what req.Jobs

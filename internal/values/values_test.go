@@ -1141,3 +1141,38 @@ func TestNextDue(t *testing.T) {
 		})
 	}
 }
+
+// triggerFor is Sync's trigger step: why a value is made anew, in order of
+// precedence.
+func TestTriggerFor(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	hourly := ms("pw", "r1", time.Hour)
+	running := &HookState{Phase: staxv1alpha1.RotationStateHookRunning}
+	failedR2 := &HookState{Phase: staxv1alpha1.RotationStateFailed, Rotation: "r2"}
+	for name, tc := range map[string]struct {
+		m                        render.ManagedSecret
+		meta                     ValueMeta
+		known, exists, requested bool
+		pending                  string
+		now                      time.Time
+		want                     string
+	}{
+		"missing: generated, whatever else":         {m: hourly, known: true, requested: true, pending: TriggerSchedule, want: "generate"},
+		"adopted, not requested: kept":              {m: hourly, exists: true, meta: meta("r1", t0.Add(-2*time.Hour)), now: t0},
+		"adopted, requested":                        {m: hourly, exists: true, requested: true, want: TriggerAnnotation},
+		"a hook runs: nothing starts":               {m: ms("pw", "r2", time.Hour), known: true, exists: true, requested: true, meta: ValueMeta{Rotation: "r1", Hook: running}, now: t0.Add(48 * time.Hour)},
+		"rotation token changed":                    {m: ms("pw", "r2", 0), known: true, exists: true, meta: meta("r1", t0), now: t0, want: TriggerField},
+		"token changed, but its hook failed for it": {m: ms("pw", "r2", 0), known: true, exists: true, meta: ValueMeta{Rotation: "r1", GeneratedAt: t0, Hook: failedR2}, now: t0},
+		"requested":                             {m: ms("pw", "r1", 0), known: true, exists: true, requested: true, meta: meta("r1", t0), now: t0, want: TriggerAnnotation},
+		"pending after a hooked rotation ended": {m: ms("pw", "r1", 0), known: true, exists: true, pending: TriggerSchedule, meta: meta("r1", t0), now: t0, want: TriggerSchedule},
+		"schedule due":                          {m: hourly, known: true, exists: true, meta: meta("r1", t0), now: t0.Add(time.Hour), want: TriggerSchedule},
+		"schedule not yet due":                  {m: hourly, known: true, exists: true, meta: meta("r1", t0), now: t0.Add(59 * time.Minute)},
+		"token change outranks a request":       {m: ms("pw", "r2", 0), known: true, exists: true, requested: true, meta: meta("r1", t0), now: t0, want: TriggerField},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := triggerFor(tc.m, tc.meta, tc.known, tc.exists, tc.requested, tc.pending, tc.now); got != tc.want {
+				t.Errorf("triggerFor = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
