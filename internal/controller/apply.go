@@ -80,6 +80,12 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if err := r.foldCreateFields(ctx, live); err != nil {
 		return false, apierror.Wrap(apierror.OpPatch, kind, key.Name, err)
 	}
+	// The object's UID is the apply's precondition: the cache read above may
+	// lag a delete, and a forced apply to a foreign object re-created under
+	// the name since would take it over, ownerReference and all. The API
+	// server refuses an apply whose UID is not the object's with a
+	// conflict; the next reconcile's read then sees the foreign object.
+	fingerprinted.SetUID(live.GetUID())
 	// ForceOwnership: fields we render are ours; a hand edit is reverted.
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(fingerprinted), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
@@ -223,6 +229,10 @@ func (r *BlueprintReconciler) foldCreateFields(ctx context.Context, live client.
 	full := live.DeepCopyObject().(client.Object)
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(live), full); err != nil {
 		return err
+	}
+	if full.GetUID() != live.GetUID() {
+		// Deleted and re-created since the cache read: not ours to patch.
+		return apierrors.NewConflict(schema.GroupResource{}, live.GetName(), fmt.Errorf("re-created since it was read"))
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(full, fieldOwners, FieldOwner)
 	if err != nil || patch == nil {

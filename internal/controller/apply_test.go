@@ -8,10 +8,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -178,3 +181,77 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Expect(live.GetOwnerReferences()).To(BeEmpty())
 	})
 })
+
+var _ = Describe("A forced apply after a cache read", func() {
+	It("never takes over a foreign object re-created under the name in the cache's lag", func(ctx SpecContext) {
+		ns := newNamespace()
+		// The Blueprint exists only here: no reconcile of the suite's
+		// manager concerns it, so the only writer is the call below.
+		bp := &staxv1alpha1.Blueprint{
+			ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: ns, UID: "9f3c2a4e-0000-4000-8000-000000000001"},
+			Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+				Name: "api", Image: "ghcr.io/example/api:2.0",
+			}}},
+		}
+		plan, errs := render.Build(bp)
+		Expect(errs).To(BeEmpty())
+
+		By("a foreign Deployment holds the name now, with the very labels and selector the Blueprint renders")
+		selector := render.Selector(bp.Name, "api")
+		foreign := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: selector},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: selector},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: selector},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "someone/else:1"}}},
+				},
+			},
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+
+		By("while the cache still shows the Blueprint's own Deployment, deleted since")
+		stale := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: "api", Namespace: ns, UID: "9f3c2a4e-0000-4000-8000-0000000000aa", ResourceVersion: "1",
+				Labels: render.Labels(bp.Name, "api"),
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: staxv1alpha1.GroupVersion.String(), Kind: "Blueprint", Name: bp.Name, UID: bp.UID, Controller: ptr.To(true),
+				}},
+			},
+		}
+		laggingCache := interceptor.NewClient(watchingClient(), interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if d, ok := obj.(*appsv1.Deployment); ok && key.Name == "api" && key.Namespace == ns {
+					stale.DeepCopyInto(d)
+					return nil
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+		})
+		r := &BlueprintReconciler{Client: laggingCache, APIReader: k8sClient}
+		sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}}
+		_, err := r.applyOwned(ctx, sc, &appsv1.Deployment{}, "api", plan.Services[0].Deployment)
+		Expect(err).To(HaveOccurred(), "the apply was refused")
+		Expect(apierrors.IsConflict(err) || apierrors.IsInvalid(err)).To(BeTrue(), "refused for its UID, got %v", err)
+
+		By("the foreign Deployment is as its owner left it")
+		live := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, live)).To(Succeed())
+		Expect(live.UID).To(Equal(foreign.UID))
+		Expect(live.OwnerReferences).To(BeEmpty())
+		Expect(live.Spec.Template.Spec.Containers).To(ConsistOf(HaveField("Image", "someone/else:1")))
+		Expect(live.ResourceVersion).To(Equal(foreign.ResourceVersion), "nothing was written")
+		for _, e := range live.ManagedFields {
+			Expect(e.Manager).NotTo(Equal(FieldOwner))
+		}
+	})
+})
+
+// watchingClient is a client of the suite's API server that interceptor
+// can wrap.
+func watchingClient() client.WithWatch {
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
