@@ -561,13 +561,8 @@ func (r *runner) floor(ctx context.Context) (phase, error) {
 		jobs <- job{i: i}
 	}
 	status := func(ctx context.Context, i int) error {
-		gen := gens[i].Load()
-		now := metav1.Now().UTC().Format(time.RFC3339)
-		body := fmt.Sprintf(`{"status":{"observedGeneration":%d,"generatedSecretName":%q,"serviceCount":3,"readyServiceCount":3,"readyServices":"3/3",`+
-			`"conditions":[{"type":%q,"status":"True","reason":"Available","message":"all 3 services available","observedGeneration":%d,"lastTransitionTime":%q}]}}`,
-			gen, secretNames[i], staxv1alpha1.ConditionReady, gen, now)
-		bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: refs[i].Namespace, Name: refs[i].Name}}
-		return plain.Status().Patch(ctx, bp, client.RawPatch(types.MergePatchType, []byte(body)))
+		bp, patch := floorStatusEdit(refs[i].key(), gens[i].Load(), secretNames[i], metav1.Now())
+		return plain.Status().Patch(ctx, bp, patch)
 	}
 
 	cpu0 := r.c.cpu(nil)
@@ -874,4 +869,24 @@ func slope(xs, ys []float64) float64 {
 		return math.NaN()
 	}
 	return sxy / sxx
+}
+
+// floorStatusEdit is the Blueprint and merge patch of its status subresource
+// that the floor writes once the Blueprint's three Deployments are
+// available: the Ready status the operator writes then.
+func floorStatusEdit(key types.NamespacedName, gen int64, secretName string, now metav1.Time) (*staxv1alpha1.Blueprint, client.Patch) {
+	bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	patch := client.MergeFrom(bp.DeepCopy())
+	bp.Status = staxv1alpha1.BlueprintStatus{
+		ObservedGeneration:  ptrTo(gen),
+		GeneratedSecretName: secretName,
+		ServiceCount:        ptrTo(int32(3)),
+		ReadyServiceCount:   ptrTo(int32(3)),
+		ReadyServices:       "3/3",
+		Conditions: []metav1.Condition{{
+			Type: staxv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: staxv1alpha1.ReasonAvailable,
+			Message: "all 3 services available", ObservedGeneration: gen, LastTransitionTime: now,
+		}},
+	}
+	return bp, patch
 }

@@ -431,16 +431,36 @@ func (r *runner) waitSeen(ctx context.Context, key types.NamespacedName) error {
 	}
 }
 
+// patchSecret gives Secret ns/name's referenced key a new value, as a JSON
+// merge patch.
 func patchSecret(ctx context.Context, c client.Client, ns, name string) error {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	patch := []byte(fmt.Sprintf(`{"stringData":{%q:%q}}`, refKey, randomHex(32)))
-	return c.Patch(ctx, s, client.RawPatch(types.MergePatchType, patch))
+	s, patch := secretEdit(ns, name, randomHex(32))
+	return c.Patch(ctx, s, patch)
 }
 
+// secretEdit is the Secret and merge patch that set its referenced key to
+// value.
+func secretEdit(ns, name, value string) (*corev1.Secret, client.Patch) {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	patch := client.MergeFrom(s.DeepCopy())
+	s.StringData = map[string]string{refKey: value}
+	return s, patch
+}
+
+// patchDigest gives Deployment key's pod template a new secrets digest, as
+// the operator does when a referenced Secret changes.
 func patchDigest(ctx context.Context, c client.Client, key types.NamespacedName) error {
+	d, patch := digestEdit(key, randomHex(64))
+	return c.Patch(ctx, d, patch)
+}
+
+// digestEdit is the Deployment and merge patch that set its pod template's
+// secrets digest to digest.
+func digestEdit(key types.NamespacedName, digest string) (*appsv1.Deployment, client.Patch) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-	patch := []byte(fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, staxv1alpha1.SecretsDigestAnnotation, randomHex(64)))
-	return c.Patch(ctx, d, client.RawPatch(types.MergePatchType, patch))
+	patch := client.MergeFrom(d.DeepCopy())
+	d.Spec.Template.Annotations = map[string]string{staxv1alpha1.SecretsDigestAnnotation: digest}
+	return d, patch
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
