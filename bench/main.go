@@ -52,6 +52,7 @@ type config struct {
 	report           bool
 	readme           string
 	svg              string
+	managerManifest  string
 	perNamespace     int
 	shared           int
 	unrelatedSecrets int
@@ -99,6 +100,7 @@ func main() {
 	flag.BoolVar(&cfg.report, "report", false, "measure nothing: render README's Performance figures (-readme) and the plot (-svg) from -out")
 	flag.StringVar(&cfg.readme, "readme", "README.md", "the README whose bench markers -report rewrites")
 	flag.StringVar(&cfg.svg, "svg", "bench/results.svg", "where -report writes the plot")
+	flag.StringVar(&cfg.managerManifest, "manager-manifest", "config/manager/manager.yaml", "the manifest whose manager container's memory limit -report draws on the plot")
 	flag.IntVar(&cfg.perNamespace, "per-namespace", 100, "Blueprints per namespace")
 	flag.IntVar(&cfg.shared, "shared", 100, "Blueprints referencing one shared Secret")
 	flag.IntVar(&cfg.unrelatedSecrets, "unrelated-secrets", 10000, "unrelated Secrets in other namespaces, for the memory figure")
@@ -172,7 +174,7 @@ func main() {
 		return
 	}
 	if cfg.report {
-		if err := report(cfg.out, cfg.readme, cfg.svg); err != nil {
+		if err := report(cfg.out, cfg.readme, cfg.svg, cfg.managerManifest); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
