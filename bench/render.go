@@ -453,3 +453,34 @@ func addLimit(p *plot.Plot, limitMiB float64) error {
 func limitLabel(mib float64) string {
 	return "shipped limit " + strconv.FormatFloat(math.Round(mib*10)/10, 'f', -1, 64) + " MiB"
 }
+
+// growth is the exponent k of y ∝ N^k between two sizes.
+func growth(n1, n2 int, y1, y2 float64) float64 {
+	if y1 <= 0 || y2 <= 0 || n1 == n2 {
+		return math.NaN()
+	}
+	return math.Log(y2/y1) / math.Log(float64(n2)/float64(n1))
+}
+
+// slope is the least-squares slope of ys over xs.
+func slope(xs, ys []float64) float64 {
+	if len(xs) < 2 {
+		return math.NaN()
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(xs))
+	var sxy, sxx float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+	}
+	if sxx == 0 {
+		return math.NaN()
+	}
+	return sxy / sxx
+}
