@@ -513,8 +513,8 @@ func (e *env) converge(ctx context.Context) (convergence, error) {
 	return e.convergenceOf(ctx, t0, ready, used)
 }
 
-// convergenceOf accounts for a convergence from t0 to ready that used used
-// CPU: requests that come after Ready would be waste too, so the manager's
+// convergenceOf accounts for a convergence from t0 to ready, which took
+// the CPU seconds in used: requests that come after Ready would be waste too, so the manager's
 // are counted, and its peak RSS read, tail past ready.
 func (e *env) convergenceOf(ctx context.Context, t0, ready time.Time, used cpu) (convergence, error) {
 	n := len(e.main)
