@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 )
@@ -170,7 +171,11 @@ func TestReportUpToDate(t *testing.T) {
 	if string(readme) != want {
 		t.Errorf("README.md's bench section differs from bench/results.json: run 'make bench-report' and commit")
 	}
-	svg, err := renderSVG(res)
+	limit, err := readShippedMemoryLimit(filepath.Join("..", "config", "manager", "manager.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := renderSVG(res, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +190,12 @@ func TestReportUpToDate(t *testing.T) {
 
 func TestRenderDeterministic(t *testing.T) {
 	res := sampleResults()
-	a, err := renderSVG(res)
+	limit := resource.MustParse("256Mi")
+	a, err := renderSVG(res, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := renderSVG(res)
+	b, err := renderSVG(res, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +205,10 @@ func TestRenderDeterministic(t *testing.T) {
 	if !bytes.Contains(a, []byte("Manager peak RSS")) {
 		t.Error("the plot has no RSS panel")
 	}
-	if _, err := renderSVG(&results{}); err != nil {
+	if !bytes.Contains(a, []byte("shipped limit 256 MiB")) {
+		t.Error("the plot does not draw the shipped memory limit")
+	}
+	if _, err := renderSVG(&results{}, limit); err != nil {
 		t.Errorf("empty results: %v", err)
 	}
 }

@@ -4,37 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
-	"net"
-	"net/http"
 	goruntime "runtime"
 	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 	"github.com/stax-dev/blueprint-operator/bench/internal/proc"
-	"github.com/stax-dev/blueprint-operator/internal/testutil"
 )
-
-// controllerName is the Blueprint controller's name in the manager's
-// metrics (Named("blueprint") in internal/controller/setup.go).
-const controllerName = "blueprint"
 
 // phase is one timed creation of N Blueprints: by the operator, or by the
 // plain client that is its floor.
@@ -347,100 +324,133 @@ func printCurve(w io.Writer, points []curvePoint) {
 	_ = tw.Flush()
 }
 
-// curve measures one size on a fresh cluster: the floor, the operator's
-// convergence, a steady window and a restart. The manager is left running
-// with every Blueprint Ready.
-func (r *runner) curve(ctx context.Context) error {
-	n := len(r.main)
-	var p curvePoint
-	p.Blueprints, p.ServicesPerBlueprint, p.CPUs = n, 3, goruntime.NumCPU()
-	if r.emptyPeak == nil {
-		// An empty manager, once per run, on the first size's cluster
-		// before any Blueprint exists.
-		synced, err := r.startManager(ctx)
+func (p curvePoint) report(res *results) { res.addPoint(p) }
+
+// curveScenario measures one size on a fresh control plane: the floor,
+// the operator's convergence, a steady window and a restart. The manager
+// is left running with every Blueprint Ready, for the host scenarios.
+type curveScenario struct {
+	// emptyPeak is an empty manager's peak RSS, measured once per run.
+	emptyPeak *proc.Memory
+	// floor is this size's floor, prepared by setup.
+	floor *floorPhase
+}
+
+func (*curveScenario) name() string { return "curve" }
+
+// setup measures an empty manager, once per run on the first size's
+// control plane before any Blueprint exists, and prepares the floor.
+func (s *curveScenario) setup(ctx context.Context, e *env) error {
+	if s.emptyPeak == nil {
+		synced, err := e.startManager(ctx)
 		if err != nil {
 			return err
 		}
-		mem, err := r.memoryAfter(ctx, synced)
+		mem, err := e.memoryAfter(ctx, synced)
 		if err != nil {
 			return err
 		}
-		if err := r.stopManager(); err != nil {
+		if err := e.stopManager(); err != nil {
 			return err
 		}
 		logf("empty manager peak RSS %d KiB", mem.PeakKiB)
-		r.emptyPeak = &mem
+		s.emptyPeak = &mem
 	}
-	p.Memory.EmptyPeakKiB = r.emptyPeak.PeakKiB
-
-	floor, err := r.floor(ctx)
+	f, err := prepareFloor(ctx, e)
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
+	}
+	s.floor = f
+	return nil
+}
+
+func (s *curveScenario) measure(ctx context.Context, e *env) (outcome, error) {
+	n := len(e.main)
+	var p curvePoint
+	p.Blueprints, p.ServicesPerBlueprint, p.CPUs = n, 3, goruntime.NumCPU()
+	p.Memory.EmptyPeakKiB = s.emptyPeak.PeakKiB
+	floor, err := s.floor.run(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
 	}
 	p.Floor = floor
 	// The operator gets a fresh control plane too, as the floor had: deleting
 	// the floor's objects instead took 23 minutes at 10,000 Blueprints, and
 	// would leave the operator's etcd larger than the floor's.
-	if err := r.replaceControlPlane(ctx, n, "operator"); err != nil {
-		return fmt.Errorf("fresh control plane for the operator: %w", err)
+	if err := e.replaceControlPlane(ctx, n, "operator"); err != nil {
+		return nil, fmt.Errorf("fresh control plane for the operator: %w", err)
 	}
-
-	op, creation, convPeak, err := r.converge(ctx)
+	conv, err := e.converge(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p.Operator, p.Creation = op, creation
-	p.Memory.ConvergencePeakKiB = convPeak.PeakKiB
-	p.Ratio = op.Seconds / floor.Seconds
-	p.APIServerCPURatio = op.APIServerCPUPerBlueprintMs / floor.APIServerCPUPerBlueprintMs
+	p.Operator, p.Creation = conv.phase, conv.creation
+	p.Memory.ConvergencePeakKiB = conv.peak.PeakKiB
+	p.Ratio = p.Operator.Seconds / floor.Seconds
+	p.APIServerCPURatio = p.Operator.APIServerCPUPerBlueprintMs / floor.APIServerCPUPerBlueprintMs
+	if err := measureSteady(ctx, e, &p); err != nil {
+		return nil, err
+	}
+	if err := measureRestart(ctx, e, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	// Steady state: nothing changes; the manager must write nothing.
-	q0, err := r.queue(ctx)
+// measureSteady counts the manager's writes over steady-window with every
+// Blueprint Ready and nothing changing: it must write nothing.
+func measureSteady(ctx context.Context, e *env, p *curvePoint) error {
+	q0, err := e.queue(ctx)
 	if err != nil {
 		return err
 	}
 	s0 := time.Now()
-	if err := sleepCtx(ctx, r.cfg.steadyWindow); err != nil {
+	if err := sleepCtx(ctx, e.cfg.steadyWindow); err != nil {
 		return err
 	}
-	q1, err := r.queue(ctx)
+	q1, err := e.queue(ctx)
 	if err != nil {
 		return err
 	}
-	steady, err := r.c.audit.Between(userManager, s0, s0.Add(r.cfg.steadyWindow))
+	steady, err := e.c.audit.Between(userManager, s0, s0.Add(e.cfg.steadyWindow))
 	if err != nil {
 		return err
 	}
 	ss := audit.Summarize(steady)
-	p.Steady.WindowSeconds, p.Steady.Writes, p.Steady.Requests, p.Steady.Reconciles = r.cfg.steadyWindow.Seconds(), ss.Writes, ss, q1.reconciles-q0.reconciles
-	logf("steady state: %d writes, %d requests, %.0f reconciles in %s", ss.Writes, ss.Requests, p.Steady.Reconciles, r.cfg.steadyWindow)
+	p.Steady.WindowSeconds, p.Steady.Writes, p.Steady.Requests, p.Steady.Reconciles = e.cfg.steadyWindow.Seconds(), ss.Writes, ss, q1.reconciles-q0.reconciles
+	logf("steady state: %d writes, %d requests, %.0f reconciles in %s", ss.Writes, ss.Requests, p.Steady.Reconciles, e.cfg.steadyWindow)
+	return nil
+}
 
-	// Restart.
-	if err := r.stopManager(); err != nil {
+// measureRestart restarts the manager with every Blueprint in place and
+// times its resync, reads its peak RSS, and counts its writes during the
+// resync and in restart-window after.
+func measureRestart(ctx context.Context, e *env, p *curvePoint) error {
+	n := p.Blueprints
+	if err := e.stopManager(); err != nil {
 		return err
 	}
-	synced, err := r.startManager(ctx)
+	synced, err := e.startManager(ctx)
 	if err != nil {
 		return err
 	}
-	started := r.mgr.Started
-	resynced, q, err := r.waitResynced(ctx, n)
+	started := e.mgr.cur.Started
+	resynced, q, err := e.waitResynced(ctx, n)
 	if err != nil {
 		return err
 	}
-	mem, err := r.memoryAfter(ctx, maxTime(synced, resynced.Add(-r.cfg.rssSettle)))
+	mem, err := e.memoryAfter(ctx, maxTime(synced, resynced.Add(-e.cfg.rssSettle)))
 	if err != nil {
 		return err
 	}
-	r.res.restartMemory = mem
-	if err := sleepCtx(ctx, time.Until(resynced.Add(r.cfg.restartWindow))); err != nil {
+	if err := sleepCtx(ctx, time.Until(resynced.Add(e.cfg.restartWindow))); err != nil {
 		return err
 	}
-	during, err := r.c.audit.Between(userManager, started, resynced)
+	during, err := e.c.audit.Between(userManager, started, resynced)
 	if err != nil {
 		return err
 	}
-	after, err := r.c.audit.Between(userManager, resynced, resynced.Add(r.cfg.restartWindow))
+	after, err := e.c.audit.Between(userManager, resynced, resynced.Add(e.cfg.restartWindow))
 	if err != nil {
 		return err
 	}
@@ -449,429 +459,82 @@ func (r *runner) curve(ctx context.Context) error {
 	p.Restart.ResyncSeconds = resynced.Sub(started).Seconds()
 	p.Restart.WritesDuringResync, p.Restart.WritesInWindow = sd.Writes, sa.Writes
 	p.Restart.RequestsDuringResync, p.Restart.RequestsInWindow = sd, sa
-	p.Restart.WindowSeconds = r.cfg.restartWindow.Seconds()
+	p.Restart.WindowSeconds = e.cfg.restartWindow.Seconds()
 	p.Restart.Reconciles = q.reconciles
 	p.Restart.Signal = fmt.Sprintf("the manager's metrics: controller_runtime_reconcile_total{controller=%q} ≥ %d, workqueue_depth 0 and controller_runtime_active_workers 0", controllerName, n)
 	p.Memory.RestartPeakKiB = mem.PeakKiB
 	p.Memory.PerBlueprintKiB = float64(mem.PeakKiB-p.Memory.EmptyPeakKiB) / float64(n)
 	logf("restart: resynced %d Blueprints in %s (%.0f reconciles); %d writes during resync, %d in the %s after; peak RSS %d KiB",
-		n, resynced.Sub(started).Round(time.Millisecond), q.reconciles, sd.Writes, sa.Writes, r.cfg.restartWindow, mem.PeakKiB)
-	r.res.addPoint(p)
+		n, resynced.Sub(started).Round(time.Millisecond), q.reconciles, sd.Writes, sa.Writes, e.cfg.restartWindow, mem.PeakKiB)
 	return nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+// convergence is the operator's phase of a curve point.
+type convergence struct {
+	phase    phase
+	creation creationRequests
+	// peak is the manager's peak RSS tail past the last Ready.
+	peak proc.Memory
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// floorRefs are r.main's Blueprints in namespaces of the floor's own.
-func (r *runner) floorRefs() []bpRef {
-	out := make([]bpRef, len(r.main))
-	for i, ref := range r.main {
-		ref.Namespace = "floor-" + strings.TrimPrefix(ref.Namespace, "bp-")
-		out[i] = ref
-	}
-	return out
-}
-
-// floor: what the operator cannot avoid, done by a plain client at the
-// manager's concurrency and rate limits: server-side apply each Blueprint's
-// Secret, Deployments and Services, and once its Deployments are available
-// (the bench plays their controller, as for the operator), write its
-// status once (Ready). The bench creates the Blueprints in the timed
-// window, as in the operator's phase, and the phase ends as the operator's
-// does: when the bench sees the last Blueprint Ready. The caller then
-// replaces the control plane, so the manager never sees the floor's objects.
-func (r *runner) floor(ctx context.Context) (phase, error) {
-	refs := r.floorRefs()
-	n := len(refs)
-	workers := max(r.knobs.MaxConcurrentReconciles, 1)
-	nss := namespacesOf(refs)
-	if err := createNamespaces(ctx, r.c.bench, nss...); err != nil {
-		return phase{}, err
-	}
-	applies := make([][]runtime.ApplyConfiguration, n)
-	deps := make([][]types.NamespacedName, n)
-	secretNames := make([]string, n)
-	for i, ref := range refs {
-		objs, acs, err := renderPlain(ref, ref.Namespace)
-		if err != nil {
-			return phase{}, err
-		}
-		s := objs[0].(*corev1.Secret)
-		secretNames[i] = s.Name
-		applies[i] = append([]runtime.ApplyConfiguration{
-			corev1ac.Secret(s.Name, s.Namespace).WithLabels(s.Labels).WithAnnotations(s.Annotations).WithType(s.Type).WithData(s.Data),
-		}, acs...)
-		for _, o := range objs {
-			if _, ok := o.(*appsv1.Deployment); ok {
-				deps[i] = append(deps[i], types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()})
-			}
-		}
-	}
-	plain, err := client.New(r.c.baselineConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		return phase{}, err
-	}
-	// Discovery before the clock starts: the manager has its REST
-	// mappings before its phase, too.
-	for _, obj := range []client.Object{&corev1.Secret{}, &appsv1.Deployment{}, &corev1.Service{}, &staxv1alpha1.Blueprint{}} {
-		if _, err := plain.GroupVersionKindFor(obj); err != nil {
-			return phase{}, err
-		}
-		gvk, _ := plain.GroupVersionKindFor(obj)
-		if _, err := plain.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			return phase{}, err
-		}
-	}
-	if _, err := r.c.audit.WaitQuiet(ctx, userBench, time.Second, r.cfg.waitTimeout); err != nil {
-		return phase{}, err
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) {
-		once.Do(func() { firstErr = err; cancel() })
-	}
-	gens := make([]atomic.Int64, n)
-	applied := make(chan int, n)
-	type job struct {
-		i      int
-		status bool
-	}
-	jobs := make(chan job, 2*n)
-	for i := range n {
-		jobs <- job{i: i}
-	}
-	status := func(ctx context.Context, i int) error {
-		gen := gens[i].Load()
-		now := metav1.Now().UTC().Format(time.RFC3339)
-		body := fmt.Sprintf(`{"status":{"observedGeneration":%d,"generatedSecretName":%q,"serviceCount":3,"readyServiceCount":3,"readyServices":"3/3",`+
-			`"conditions":[{"type":%q,"status":"True","reason":"Available","message":"all 3 services available","observedGeneration":%d,"lastTransitionTime":%q}]}}`,
-			gen, secretNames[i], staxv1alpha1.ConditionReady, gen, now)
-		bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: refs[i].Namespace, Name: refs[i].Name}}
-		return plain.Status().Patch(ctx, bp, client.RawPatch(types.MergePatchType, []byte(body)))
-	}
-
-	cpu0 := r.c.cpu(nil)
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	// The bench creates the Blueprints, as in the operator's phase.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-			bp := blueprint(refs[i])
-			if err := r.c.bench.Create(ctx, bp); err != nil {
-				return err
-			}
-			gens[i].Store(bp.Generation)
-			return nil
-		}); err != nil {
-			fail(err)
-		}
-	}()
-	// The plain client's workers apply objects, and write a status once
-	// the watcher below finds a Blueprint's Deployments available.
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var j job
-				var ok bool
-				select {
-				case <-ctx.Done():
-					return
-				case j, ok = <-jobs:
-					if !ok {
-						return
-					}
-				}
-				if j.status {
-					if err := status(ctx, j.i); err != nil {
-						fail(fmt.Errorf("plain client writing status of %s: %w", refs[j.i].key(), err))
-						return
-					}
-					continue
-				}
-				for _, ac := range applies[j.i] {
-					if err := plain.Apply(ctx, ac, client.FieldOwner("bench-floor")); err != nil {
-						fail(fmt.Errorf("plain client applying for %s: %w", refs[j.i].key(), err))
-						return
-					}
-				}
-				applied <- j.i
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(jobs)
-		var pending []int
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for done := 0; done < n; {
-			select {
-			case <-ctx.Done():
-				return
-			case i := <-applied:
-				pending = append(pending, i)
-				continue
-			case <-tick.C:
-			}
-			kept := pending[:0]
-			for _, i := range pending {
-				if gens[i].Load() > 0 && r.available(ctx, deps[i]) {
-					jobs <- job{i: i, status: true}
-					done++
-				} else {
-					kept = append(kept, i)
-				}
-			}
-			pending = kept
-		}
-	}()
-	ready, err := r.obs.waitReady(ctx, keysOf(refs), r.timeoutFor(n))
-	if err != nil {
-		fail(err)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return phase{}, firstErr
-	}
-	used := r.c.cpu(nil).sub(cpu0)
-	took := ready.Sub(t0)
-	plainEv, err := r.c.audit.Between(userBaseline, t0, ready)
-	if err != nil {
-		return phase{}, err
-	}
-	benchEv, err := r.c.audit.Between(userBench, t0, ready)
-	if err != nil {
-		return phase{}, err
-	}
-	ph := newPhase(n, took, used, r.obs.readyTimes(keysOf(refs), t0), audit.Summarize(plainEv), audit.Summarize(benchEv))
-	logf("floor: %d Blueprints Ready in %s; plain client %s; kube-apiserver %.1f ms per Blueprint",
-		n, took.Round(time.Millisecond), ph.Requests.TopKinds(6), ph.APIServerCPUPerBlueprintMs)
-
-	return ph, nil
-}
-
-// available reports whether the bench sees every Deployment of keys rolled
-// out.
-func (r *runner) available(ctx context.Context, keys []types.NamespacedName) bool {
-	for _, k := range keys {
-		d := &appsv1.Deployment{}
-		if err := r.c.cache.Get(ctx, k, d); err != nil || testutil.NeedsRollout(d) {
-			return false
-		}
-	}
-	return true
-}
-
-// converge starts the manager, creates r.main's Blueprints at once and
+// converge starts the manager, creates e.main's Blueprints at once and
 // times them until all are Ready; the manager is left running.
-func (r *runner) converge(ctx context.Context) (phase, creationRequests, proc.Memory, error) {
-	n := len(r.main)
+func (e *env) converge(ctx context.Context) (convergence, error) {
+	n := len(e.main)
 	// Inputs the Blueprints reference exist before they do.
-	if err := createNamespaces(ctx, r.c.bench, namespacesOf(r.main)...); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+	if err := createNamespaces(ctx, e.c.bench, namespacesOf(e.main)...); err != nil {
+		return convergence{}, err
 	}
-	if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		return r.c.bench.Create(ctx, refSecret(r.main[i].Namespace, r.main[i].RefSecret))
+	if err := parallel(ctx, n, e.cfg.benchWorkers, func(ctx context.Context, i int) error {
+		return e.c.bench.Create(ctx, refSecret(e.main[i].Namespace, e.main[i].RefSecret))
 	}); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
-	if _, err := r.startManager(ctx); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+	if _, err := e.startManager(ctx); err != nil {
+		return convergence{}, err
 	}
-	if err := r.quiet(ctx, time.Second); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+	if err := e.quiet(ctx, time.Second); err != nil {
+		return convergence{}, err
 	}
-	cpu0 := r.c.cpu(r.mgr)
+	cpu0 := e.c.cpu(e.mgr.cur)
 	t0 := time.Now()
-	if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		return r.c.bench.Create(ctx, blueprint(r.main[i]))
+	if err := parallel(ctx, n, e.cfg.benchWorkers, func(ctx context.Context, i int) error {
+		return e.c.bench.Create(ctx, blueprint(e.main[i]))
 	}); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
 	created := time.Now()
-	ready, err := r.obs.waitReady(ctx, keysOf(r.main), r.timeoutFor(n))
+	ready, err := e.obs.waitReady(ctx, keysOf(e.main), e.timeoutFor(n))
 	if err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
-	used := r.c.cpu(r.mgr).sub(cpu0)
-	took := ready.Sub(t0)
-	readyTimes := r.obs.readyTimes(keysOf(r.main), t0)
-	logf("%d Blueprints Ready in %s (created in %s)", n, took.Round(time.Millisecond), created.Sub(t0).Round(time.Millisecond))
-	// Requests that come after Ready would be waste too: count a little
-	// past.
-	if err := sleepCtx(ctx, r.cfg.tail); err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+	used := e.c.cpu(e.mgr.cur).sub(cpu0)
+	logf("%d Blueprints Ready in %s (created in %s)", n, ready.Sub(t0).Round(time.Millisecond), created.Sub(t0).Round(time.Millisecond))
+	return e.convergenceOf(ctx, t0, ready, used)
+}
+
+// convergenceOf accounts for a convergence from t0 to ready, which took
+// the CPU seconds in used: requests that come after Ready would be waste too, so the manager's
+// are counted, and its peak RSS read, tail past ready.
+func (e *env) convergenceOf(ctx context.Context, t0, ready time.Time, used cpu) (convergence, error) {
+	n := len(e.main)
+	readyTimes := e.obs.readyTimes(keysOf(e.main), t0)
+	if err := sleepCtx(ctx, e.cfg.tail); err != nil {
+		return convergence{}, err
 	}
-	mem, err := proc.ReadMemory(r.mgr.PID())
+	mem, err := proc.ReadMemory(e.mgr.cur.PID())
 	if err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
-	mgrEv, err := r.c.audit.Between(userManager, t0, ready.Add(r.cfg.tail))
+	mgrEv, err := e.c.audit.Between(userManager, t0, ready.Add(e.cfg.tail))
 	if err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
-	benchEv, err := r.c.audit.Between(userBench, t0, ready)
+	benchEv, err := e.c.audit.Between(userBench, t0, ready)
 	if err != nil {
-		return phase{}, creationRequests{}, proc.Memory{}, err
+		return convergence{}, err
 	}
-	ph := newPhase(n, took, used, readyTimes, audit.Summarize(mgrEv), audit.Summarize(benchEv))
-	cr := countCreation(mgrEv, n)
+	ph := newPhase(n, ready.Sub(t0), used, readyTimes, audit.Summarize(mgrEv), audit.Summarize(benchEv))
 	logf("manager: %d requests, %d writes (%s); kube-apiserver %.1f ms per Blueprint", ph.Requests.Requests, ph.Requests.Writes, ph.Requests.TopKinds(8), ph.APIServerCPUPerBlueprintMs)
-	return ph, cr, mem, nil
-}
-
-// queueState is what the manager's metrics say about the Blueprint
-// controller.
-type queueState struct {
-	reconciles, depth, active float64
-}
-
-// queue reads the manager's metrics endpoint.
-func (r *runner) queue(ctx context.Context) (queueState, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
-	if err != nil {
-		return queueState{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return queueState{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return queueState{}, fmt.Errorf("manager metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return queueState{}, err
-	}
-	return queueFromMetrics(fams)
-}
-
-func queueFromMetrics(fams map[string]*dto.MetricFamily) (queueState, error) {
-	sum := func(name, label string) (float64, bool) {
-		f, ok := fams[name]
-		if !ok {
-			return 0, false
-		}
-		var v float64
-		found := false
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == controllerName {
-					found = true
-					switch {
-					case m.Counter != nil:
-						v += m.GetCounter().GetValue()
-					case m.Gauge != nil:
-						v += m.GetGauge().GetValue()
-					}
-				}
-			}
-		}
-		return v, found
-	}
-	var q queueState
-	var ok bool
-	// The counter appears with the first reconcile.
-	q.reconciles, _ = sum("controller_runtime_reconcile_total", "controller")
-	if q.depth, ok = sum("workqueue_depth", "name"); !ok {
-		return q, fmt.Errorf("manager metrics have no workqueue_depth{name=%q}", controllerName)
-	}
-	if q.active, ok = sum("controller_runtime_active_workers", "controller"); !ok {
-		return q, fmt.Errorf("manager metrics have no controller_runtime_active_workers{controller=%q}", controllerName)
-	}
-	return q, nil
-}
-
-// waitResynced waits until the manager has reconciled n Blueprints since
-// it started and its queue is empty with no reconcile running.
-func (r *runner) waitResynced(ctx context.Context, n int) (time.Time, queueState, error) {
-	deadline := time.Now().Add(r.timeoutFor(n))
-	for {
-		q, err := r.queue(ctx)
-		if err == nil && q.reconciles >= float64(n) && q.depth == 0 && q.active == 0 {
-			return time.Now(), q, nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s: %w", n, r.timeoutFor(n), err)
-			}
-			return time.Time{}, q, fmt.Errorf("manager did not resync %d Blueprints within %s (last %+v)", n, r.timeoutFor(n), q)
-		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return time.Time{}, q, err
-		}
-	}
-}
-
-// timeoutFor is the longest wait for n Blueprints: -timeout per 1,000.
-func (r *runner) timeoutFor(n int) time.Duration {
-	return r.cfg.waitTimeout * time.Duration(max(1, (n+999)/1000))
-}
-
-// freePort asks the kernel for a free local port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// growth is the exponent k of y ∝ N^k between two sizes.
-func growth(n1, n2 int, y1, y2 float64) float64 {
-	if y1 <= 0 || y2 <= 0 || n1 == n2 {
-		return math.NaN()
-	}
-	return math.Log(y2/y1) / math.Log(float64(n2)/float64(n1))
-}
-
-// slope is the least-squares slope of ys over xs.
-func slope(xs, ys []float64) float64 {
-	if len(xs) < 2 {
-		return math.NaN()
-	}
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i]
-		my += ys[i]
-	}
-	mx /= float64(len(xs))
-	my /= float64(len(xs))
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-	}
-	if sxx == 0 {
-		return math.NaN()
-	}
-	return sxy / sxx
+	return convergence{phase: ph, creation: countCreation(mgrEv, n), peak: mem}, nil
 }

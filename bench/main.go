@@ -52,6 +52,7 @@ type config struct {
 	report           bool
 	readme           string
 	svg              string
+	managerManifest  string
 	perNamespace     int
 	shared           int
 	unrelatedSecrets int
@@ -90,6 +91,42 @@ type config struct {
 }
 
 func main() {
+	cfg, sizes := parseFlags()
+	var err error
+	if cfg.sizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -sizes:", err)
+		os.Exit(1)
+	}
+	if cfg.mergeFrom != "" {
+		if err := mergeFrom(cfg.out, cfg.mergeFrom); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if cfg.report {
+		if err := report(cfg.out, cfg.readme, cfg.svg, cfg.managerManifest); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	// The bench's own controller-runtime cache logs nothing worth reading.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, errTargetMissed) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the command line into a config, and returns -sizes
+// unparsed.
+func parseFlags() (config, string) {
 	var cfg config
 	sizes := flag.String("sizes", "100,1000", "Blueprint counts of the curve (3 services each), comma-separated; the floor and the operator each get a fresh control plane per size. "+
 		"Add 10000 for the 10,000 point (about an hour on 2 cores: too long for CI). Latency, shared and memory run at the largest ≤ 1000")
@@ -99,6 +136,7 @@ func main() {
 	flag.BoolVar(&cfg.report, "report", false, "measure nothing: render README's Performance figures (-readme) and the plot (-svg) from -out")
 	flag.StringVar(&cfg.readme, "readme", "README.md", "the README whose bench markers -report rewrites")
 	flag.StringVar(&cfg.svg, "svg", "bench/results.svg", "where -report writes the plot")
+	flag.StringVar(&cfg.managerManifest, "manager-manifest", "config/manager/manager.yaml", "the manifest whose manager container's memory limit -report draws on the plot")
 	flag.IntVar(&cfg.perNamespace, "per-namespace", 100, "Blueprints per namespace")
 	flag.IntVar(&cfg.shared, "shared", 100, "Blueprints referencing one shared Secret")
 	flag.IntVar(&cfg.unrelatedSecrets, "unrelated-secrets", 10000, "unrelated Secrets in other namespaces, for the memory figure")
@@ -135,59 +173,36 @@ func main() {
 	flag.BoolVar(&cfg.smoke, "smoke", false, "small sizes that run in seconds (CI); explicit size flags still win")
 	flag.Parse()
 	if cfg.smoke {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		smoke := map[string]func(){
-			"sizes":                 func() { *sizes = "10,20" },
-			"steady-window":         func() { cfg.steadyWindow = 2 * time.Second },
-			"per-namespace":         func() { cfg.perNamespace = 10 },
-			"shared":                func() { cfg.shared = 10 },
-			"unrelated-secrets":     func() { cfg.unrelatedSecrets = 200 },
-			"latency-samples":       func() { cfg.latencySamples = 5 },
-			"shared-samples":        func() { cfg.sharedSamples = 1 },
-			"restart-window":        func() { cfg.restartWindow = 2 * time.Second },
-			"tail":                  func() { cfg.tail = time.Second },
-			"rss-settle":            func() { cfg.rssSettle = 2 * time.Second },
-			"rss-repeats":           func() { cfg.rssRepeats = 1 },
-			"timeout":               func() { cfg.waitTimeout = 2 * time.Minute },
-			"secrets-per-namespace": func() { cfg.secretsPerNS = 100 },
-		}
-		smokeUnrelated(&cfg, smoke)
-		for name, apply := range smoke {
-			if !set[name] {
-				apply()
-			}
-		}
+		applySmoke(&cfg, sizes)
 	}
-	var err error
-	if cfg.sizes, err = parseSizes(*sizes); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: -sizes:", err)
-		os.Exit(1)
+	return cfg, *sizes
+}
+
+// applySmoke sets the sizes of a -smoke run, except those the command line
+// sets.
+func applySmoke(cfg *config, sizes *string) {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	smoke := map[string]func(){
+		"sizes":                 func() { *sizes = "10,20" },
+		"steady-window":         func() { cfg.steadyWindow = 2 * time.Second },
+		"per-namespace":         func() { cfg.perNamespace = 10 },
+		"shared":                func() { cfg.shared = 10 },
+		"unrelated-secrets":     func() { cfg.unrelatedSecrets = 200 },
+		"latency-samples":       func() { cfg.latencySamples = 5 },
+		"shared-samples":        func() { cfg.sharedSamples = 1 },
+		"restart-window":        func() { cfg.restartWindow = 2 * time.Second },
+		"tail":                  func() { cfg.tail = time.Second },
+		"rss-settle":            func() { cfg.rssSettle = 2 * time.Second },
+		"rss-repeats":           func() { cfg.rssRepeats = 1 },
+		"timeout":               func() { cfg.waitTimeout = 2 * time.Minute },
+		"secrets-per-namespace": func() { cfg.secretsPerNS = 100 },
 	}
-	if cfg.mergeFrom != "" {
-		if err := mergeFrom(cfg.out, cfg.mergeFrom); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+	smokeUnrelated(cfg, smoke)
+	for name, apply := range smoke {
+		if !set[name] {
+			apply()
 		}
-		return
-	}
-	if cfg.report {
-		if err := report(cfg.out, cfg.readme, cfg.svg); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	// The bench's own controller-runtime cache logs nothing worth reading.
-	ctrllog.SetLogger(logr.Discard())
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	if err := run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		if errors.Is(err, errTargetMissed) {
-			os.Exit(2)
-		}
-		os.Exit(1)
 	}
 }
 

@@ -70,28 +70,10 @@ func (c *cluster) observe(ctx context.Context, rolloutNS func(string) bool, work
 	if err != nil {
 		return nil, err
 	}
-	onBlueprint := func(obj any) {
-		if bp, ok := obj.(*staxv1alpha1.Blueprint); ok {
-			key := types.NamespacedName{Namespace: bp.Namespace, Name: bp.Name}
-			ready := blueprintReady(bp)
-			o.mu.Lock()
-			if ready && !o.ready[key] {
-				o.readyAt[key] = time.Now()
-			}
-			o.ready[key] = ready
-			o.mu.Unlock()
-		}
-	}
 	if _, err := bps.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    onBlueprint,
-		UpdateFunc: func(_, obj any) { onBlueprint(obj) },
-		DeleteFunc: func(obj any) {
-			if bp, ok := obj.(*staxv1alpha1.Blueprint); ok {
-				o.mu.Lock()
-				delete(o.ready, types.NamespacedName{Namespace: bp.Namespace, Name: bp.Name})
-				o.mu.Unlock()
-			}
-		},
+		AddFunc:    o.onBlueprint,
+		UpdateFunc: func(_, obj any) { o.onBlueprint(obj) },
+		DeleteFunc: o.onBlueprintDeleted,
 	}); err != nil {
 		return nil, err
 	}
@@ -99,37 +81,9 @@ func (c *cluster) observe(ctx context.Context, rolloutNS func(string) bool, work
 	if err != nil {
 		return nil, err
 	}
-	onDeployment := func(obj any) {
-		d, ok := obj.(*appsv1.Deployment)
-		if !ok {
-			return
-		}
-		key := types.NamespacedName{Namespace: d.Namespace, Name: d.Name}
-		now := time.Now()
-		digest := digestOf(d)
-		o.mu.Lock()
-		o.digests[key] = digest
-		kept := o.waiters[key][:0]
-		for _, w := range o.waiters[key] {
-			if digest != w.old {
-				w.ch <- now
-			} else {
-				kept = append(kept, w)
-			}
-		}
-		if len(kept) == 0 {
-			delete(o.waiters, key)
-		} else {
-			o.waiters[key] = kept
-		}
-		o.mu.Unlock()
-		if o.rolloutNS(d.Namespace) && testutil.NeedsRollout(d) {
-			o.rollout.Add(key)
-		}
-	}
 	if _, err := deps.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    onDeployment,
-		UpdateFunc: func(_, obj any) { onDeployment(obj) },
+		AddFunc:    o.onDeployment,
+		UpdateFunc: func(_, obj any) { o.onDeployment(obj) },
 	}); err != nil {
 		return nil, err
 	}
@@ -145,6 +99,61 @@ func (c *cluster) observe(ctx context.Context, rolloutNS func(string) bool, work
 		o.rollout.ShutDown()
 	}()
 	return o, nil
+}
+
+// onBlueprint notes whether a Blueprint is Ready, and when it became so.
+func (o *observer) onBlueprint(obj any) {
+	bp, ok := obj.(*staxv1alpha1.Blueprint)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: bp.Namespace, Name: bp.Name}
+	ready := blueprintReady(bp)
+	o.mu.Lock()
+	if ready && !o.ready[key] {
+		o.readyAt[key] = time.Now()
+	}
+	o.ready[key] = ready
+	o.mu.Unlock()
+}
+
+func (o *observer) onBlueprintDeleted(obj any) {
+	if bp, ok := obj.(*staxv1alpha1.Blueprint); ok {
+		o.mu.Lock()
+		delete(o.ready, types.NamespacedName{Namespace: bp.Namespace, Name: bp.Name})
+		o.mu.Unlock()
+	}
+}
+
+// onDeployment tells the waiters for a new secrets digest of a Deployment
+// when it has one, and queues its rollout if it needs one.
+func (o *observer) onDeployment(obj any) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: d.Namespace, Name: d.Name}
+	now := time.Now()
+	digest := digestOf(d)
+	o.mu.Lock()
+	o.digests[key] = digest
+	kept := o.waiters[key][:0]
+	for _, w := range o.waiters[key] {
+		if digest != w.old {
+			w.ch <- now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	if len(kept) == 0 {
+		delete(o.waiters, key)
+	} else {
+		o.waiters[key] = kept
+	}
+	o.mu.Unlock()
+	if o.rolloutNS(d.Namespace) && testutil.NeedsRollout(d) {
+		o.rollout.Add(key)
+	}
 }
 
 // rolloutWorker does what the Deployment controller and kubelets would:

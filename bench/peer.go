@@ -100,138 +100,159 @@ func reloaderDeployment(i int) *appsv1.Deployment {
 	}
 }
 
-// peer: the manager beside Stakater Reloader (a binary built from its
-// source, -reloader-bin) on the same API server, with the same workloads:
-// peer-workloads Blueprints of one service consuming a Secret for the
-// manager, as many Deployments annotated for Reloader consuming a Secret
-// each, and peer-secrets unrelated Secrets of secret-size bytes. Both see
-// every object; each is started rss-repeats times, one process at a time,
-// and its peak RSS read rss-settle after it is ready (the manager: caches
-// synced; Reloader: it has rolled a Deployment out for a Secret edit, which
-// it does only once its caches synced). Run it before the other scenarios,
-// which leave thousands of objects behind; it deletes its own.
-func (r *runner) peer(ctx context.Context) error {
-	bin := r.cfg.reloaderBin
-	if abs, err := filepath.Abs(bin); err == nil {
-		bin = abs
-	}
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		logf("peer: SKIPPED, no Reloader binary at %s: 'make reloader' builds it (or pass -reloader-bin)", bin)
-		return nil //nolint:nilerr // a missing peer binary skips the scenario, as logged
+// peerScenario: the manager beside Stakater Reloader (a binary built from
+// its source, -reloader-bin) on the same API server, with the same
+// workloads: peer-workloads Blueprints of one service consuming a Secret
+// for the manager, as many Deployments annotated for Reloader consuming a
+// Secret each, and peer-secrets unrelated Secrets of secret-size bytes.
+// Both see every object; each is started rss-repeats times, one process at
+// a time, and its peak RSS read rss-settle after it is ready (the manager:
+// caches synced; Reloader: it has rolled a Deployment out for a Secret
+// edit, which it does only once its caches synced). Run it before the
+// other scenarios, which leave thousands of objects behind; it deletes its
+// own.
+type peerScenario struct {
+	// bin is Reloader's binary, kubeconfig its user's.
+	bin, kubeconfig string
+	refs            []bpRef
+	noiseNS         []string
+}
 
+func (*peerScenario) name() string { return "peer" }
+
+// setup creates both workloads and the unrelated Secrets, and has the
+// manager make its workloads once (the bench rolls them out), so both
+// processes then start against the same steady cluster. Without a Reloader
+// binary the scenario is skipped.
+func (s *peerScenario) setup(ctx context.Context, e *env) error {
+	s.bin = e.cfg.reloaderBin
+	if abs, err := filepath.Abs(s.bin); err == nil {
+		s.bin = abs
 	}
-	if err := r.stopManager(); err != nil {
+	if st, err := os.Stat(s.bin); err != nil || st.IsDir() {
+		logf("peer: SKIPPED, no Reloader binary at %s: 'make reloader' builds it (or pass -reloader-bin)", s.bin)
+		return errSkipped
+	}
+	if err := e.stopManager(); err != nil {
 		return err
 	}
-	kubeconfig, err := r.c.kubeconfigFor(r.dir, userReloader)
-	if err != nil {
+	var err error
+	if s.kubeconfig, err = e.c.kubeconfigFor(e.dir, userReloader); err != nil {
 		return err
 	}
-	n := r.cfg.peerWorkloads
-	refs := peerRefs(n)
-	perNS := max(r.cfg.secretsPerNS, 1)
-	var noiseNS []string
-	for i := 0; i*perNS < r.cfg.peerSecrets; i++ {
-		noiseNS = append(noiseNS, fmt.Sprintf("peer-noise-%02d", i))
+	if err := s.createObjects(ctx, e); err != nil {
+		return err
 	}
-	if err := createNamespaces(ctx, r.c.bench, append([]string{peerBlueprintNS, peerReloaderNS}, noiseNS...)...); err != nil {
+	if _, err := e.startManager(ctx); err != nil {
+		return err
+	}
+	if err := rollOutUntilReady(ctx, e, s.refs); err != nil {
+		return err
+	}
+	if err := e.quiet(ctx, time.Second); err != nil {
+		return err
+	}
+	return e.stopManager()
+}
+
+// createObjects creates the Blueprints and Reloader's Deployments with
+// their Secrets, and the unrelated Secrets.
+func (s *peerScenario) createObjects(ctx context.Context, e *env) error {
+	n := e.cfg.peerWorkloads
+	s.refs = peerRefs(n)
+	perNS := max(e.cfg.secretsPerNS, 1)
+	s.noiseNS = nil
+	for i := 0; i*perNS < e.cfg.peerSecrets; i++ {
+		s.noiseNS = append(s.noiseNS, fmt.Sprintf("peer-noise-%02d", i))
+	}
+	if err := createNamespaces(ctx, e.c.bench, append([]string{peerBlueprintNS, peerReloaderNS}, s.noiseNS...)...); err != nil {
 		return err
 	}
 	t0 := time.Now()
-	if err := parallel(ctx, n, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		if err := r.c.bench.Create(ctx, refSecret(peerBlueprintNS, refs[i].RefSecret)); err != nil {
+	if err := parallel(ctx, n, e.cfg.benchWorkers, func(ctx context.Context, i int) error {
+		if err := e.c.bench.Create(ctx, refSecret(peerBlueprintNS, s.refs[i].RefSecret)); err != nil {
 			return err
 		}
-		if err := r.c.bench.Create(ctx, peerBlueprint(refs[i])); err != nil {
+		if err := e.c.bench.Create(ctx, peerBlueprint(s.refs[i])); err != nil {
 			return err
 		}
 		d := reloaderDeployment(i)
-		if err := r.c.bench.Create(ctx, refSecret(peerReloaderNS, d.Name)); err != nil {
+		if err := e.c.bench.Create(ctx, refSecret(peerReloaderNS, d.Name)); err != nil {
 			return err
 		}
-		if err := r.c.bench.Create(ctx, d); err != nil {
+		if err := e.c.bench.Create(ctx, d); err != nil {
 			return err
 		}
-		return testutil.MarkAvailable(ctx, r.c.bench, d.Namespace, d.Name)
+		return testutil.MarkAvailable(ctx, e.c.bench, d.Namespace, d.Name)
 	}); err != nil {
 		return err
 	}
-	if err := parallel(ctx, r.cfg.peerSecrets, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
-		s := unrelatedSecret(i, r.cfg.secretSize)
-		s.SetNamespace(noiseNS[i/perNS])
-		if r.cfg.lastApplied {
-			if err := kubectlApplied(s); err != nil {
+	if err := parallel(ctx, e.cfg.peerSecrets, e.cfg.benchWorkers, func(ctx context.Context, i int) error {
+		sec := unrelatedSecret(i, e.cfg.secretSize)
+		sec.SetNamespace(s.noiseNS[i/perNS])
+		if e.cfg.lastApplied {
+			if err := kubectlApplied(sec); err != nil {
 				return err
 			}
 		}
-		return r.c.bench.Create(ctx, s, client.FieldOwner(kubectlFieldManager))
+		return e.c.bench.Create(ctx, sec, client.FieldOwner(kubectlFieldManager))
 	}); err != nil {
 		return err
 	}
-	logf("peer: %d Blueprints, %d Reloader Deployments, %d unrelated %d-byte Secrets created in %s", n, n, r.cfg.peerSecrets, r.cfg.secretSize, time.Since(t0).Round(time.Millisecond))
+	logf("peer: %d Blueprints, %d Reloader Deployments, %d unrelated %d-byte Secrets created in %s", n, n, e.cfg.peerSecrets, e.cfg.secretSize, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
 
-	// The manager makes its workloads once, and the bench rolls them out,
-	// so both processes then start against the same steady cluster.
-	if _, err := r.startManager(ctx); err != nil {
-		return err
-	}
-	if err := r.rollOutUntilReady(ctx, refs); err != nil {
-		return err
-	}
-	if err := r.quiet(ctx, time.Second); err != nil {
-		return err
-	}
-	if err := r.stopManager(); err != nil {
-		return err
-	}
-
+// measure starts the manager and Reloader alternately, so both see the
+// same machine load, then deletes what setup created.
+func (s *peerScenario) measure(ctx context.Context, e *env) (outcome, error) {
 	var mgr, rl []proc.Memory
-	for i := range max(r.cfg.rssRepeats, 1) {
-		// Alternating, so both see the same machine load.
-		m, err := r.peak(ctx, nil)
+	for i := range max(e.cfg.rssRepeats, 1) {
+		m, err := e.peak(ctx, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		mgr = append(mgr, m)
-		p, err := r.reloaderPeak(ctx, bin, kubeconfig, i)
+		p, err := reloaderPeak(ctx, e, s.bin, s.kubeconfig, i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rl = append(rl, p)
 	}
 	mm, rm := medianMemory(mgr), medianMemory(rl)
 	ratio := float64(mm.PeakKiB) / float64(rm.PeakKiB)
 	logf("peer: manager peak RSS %.1f MiB %v; Reloader %.1f MiB %v (ratio %.3f)", mib(mm), mgr, mib(rm), rl, ratio)
-	r.res.add(row{
+	out := rows{{
 		Scenario: "peer-reloader",
 		Figure: fmt.Sprintf("beside Stakater Reloader %s on the same API server, %d workloads each (Blueprints of one service consuming a Secret; Deployments annotated %s consuming a Secret) and %d unrelated %d KiB Secrets: manager peak RSS (VmHWM, median of %d starts)",
-			reloaderVersion(bin), n, reloaderAuto, r.cfg.peerSecrets, r.cfg.secretSize>>10, len(mgr)),
+			reloaderVersion(s.bin), len(s.refs), reloaderAuto, e.cfg.peerSecrets, e.cfg.secretSize>>10, len(mgr)),
 		Value: mib(mm), Unit: "MiB", Baseline: mib(rm),
 		BaselineOf: fmt.Sprintf("Reloader's peak RSS, started the same way (median of %d starts)", len(rl)),
 		Ratio:      ptrTo(ratio), Target: "below Reloader's", Holds: mm.PeakKiB < rm.PeakKiB,
-		Details: map[string]any{"manager": mgr, "reloader": rl, "readAfterReadySeconds": r.cfg.rssSettle.Seconds(), "lastAppliedAnnotation": r.cfg.lastApplied},
-	})
-	return r.peerCleanup(ctx, noiseNS)
+		Details: map[string]any{"manager": mgr, "reloader": rl, "readAfterReadySeconds": e.cfg.rssSettle.Seconds(), "lastAppliedAnnotation": e.cfg.lastApplied},
+	}}
+	if err := peerCleanup(ctx, e, s.noiseNS); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // rollOutUntilReady plays the Deployment controller for the Blueprints of
 // refs until all are Ready.
-func (r *runner) rollOutUntilReady(ctx context.Context, refs []bpRef) error {
+func rollOutUntilReady(ctx context.Context, e *env, refs []bpRef) error {
 	keys := keysOf(refs)
-	deadline := time.Now().Add(r.cfg.waitTimeout)
-	for r.obs.readyCount(keys) < len(keys) {
+	deadline := time.Now().Add(e.cfg.waitTimeout)
+	for e.obs.readyCount(keys) < len(keys) {
 		for _, ref := range refs {
-			if err := testutil.RollOut(ctx, r.c.bench, ref.Namespace, ref.Name); err != nil {
+			if err := testutil.RollOut(ctx, e.c.bench, ref.Namespace, ref.Name); err != nil {
 				return err
 			}
 		}
 		if time.Now().After(deadline) {
-			return &timeoutError{what: "peer Blueprints Ready", got: r.obs.readyCount(keys), want: len(keys), after: r.cfg.waitTimeout}
+			return &timeoutError{what: "peer Blueprints Ready", got: e.obs.readyCount(keys), want: len(keys), after: e.cfg.waitTimeout}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -242,10 +263,10 @@ func (r *runner) rollOutUntilReady(ctx context.Context, refs []bpRef) error {
 // rl-000 out for an edit of its Secret: Reloader acts on edits only once
 // its Secret and ConfigMap caches synced, so the bench edits the Secret
 // every second until the Deployment's template changes.
-func (r *runner) reloaderPeak(ctx context.Context, bin, kubeconfig string, n int) (proc.Memory, error) {
+func reloaderPeak(ctx context.Context, e *env, bin, kubeconfig string, n int) (proc.Memory, error) {
 	// env execs Reloader in its own process: the PID, and VmHWM, are
 	// Reloader's. Reloader reads its kubeconfig from KUBECONFIG only.
-	m, err := proc.Start("env", []string{"KUBECONFIG=" + kubeconfig, bin, "--log-level=info"}, filepath.Join(r.dir, fmt.Sprintf("reloader-%d.log", n)))
+	m, err := proc.Start("env", []string{"KUBECONFIG=" + kubeconfig, bin, "--log-level=info"}, filepath.Join(e.dir, fmt.Sprintf("reloader-%d.log", n)))
 	if err != nil {
 		return proc.Memory{}, err
 	}
@@ -253,7 +274,7 @@ func (r *runner) reloaderPeak(ctx context.Context, bin, kubeconfig string, n int
 	key := types.NamespacedName{Namespace: peerReloaderNS, Name: "rl-000"}
 	template := func() (string, error) {
 		d := &appsv1.Deployment{}
-		if err := r.c.bench.Get(ctx, key, d); err != nil {
+		if err := e.c.bench.Get(ctx, key, d); err != nil {
 			return "", err
 		}
 		raw, err := json.Marshal(d.Spec.Template)
@@ -263,7 +284,7 @@ func (r *runner) reloaderPeak(ctx context.Context, bin, kubeconfig string, n int
 	if err != nil {
 		return proc.Memory{}, err
 	}
-	deadline := time.Now().Add(r.cfg.waitTimeout)
+	deadline := time.Now().Add(e.cfg.waitTimeout)
 	var ready time.Time
 	for ready.IsZero() {
 		if exited, err := m.Exited(); exited {
@@ -271,9 +292,9 @@ func (r *runner) reloaderPeak(ctx context.Context, bin, kubeconfig string, n int
 			return proc.Memory{}, fmt.Errorf("reloader exited (%w); log %s:\n%s", err, m.LogPath, lastLines(string(raw), 20))
 		}
 		if time.Now().After(deadline) {
-			return proc.Memory{}, fmt.Errorf("reloader never rolled %s out for an edit of its Secret within %s; log %s", key, r.cfg.waitTimeout, m.LogPath)
+			return proc.Memory{}, fmt.Errorf("reloader never rolled %s out for an edit of its Secret within %s; log %s", key, e.cfg.waitTimeout, m.LogPath)
 		}
-		if err := patchSecret(ctx, r.c.bench, key.Namespace, key.Name); err != nil {
+		if err := patchSecret(ctx, e.c.bench, key.Namespace, key.Name); err != nil {
 			return proc.Memory{}, err
 		}
 		for range 10 {
@@ -294,7 +315,7 @@ func (r *runner) reloaderPeak(ctx context.Context, bin, kubeconfig string, n int
 	}
 	logf("reloader %d (pid %d) ready in %s", n, m.PID(), ready.Sub(m.Started).Round(time.Millisecond))
 	select {
-	case <-time.After(time.Until(ready.Add(r.cfg.rssSettle))):
+	case <-time.After(time.Until(ready.Add(e.cfg.rssSettle))):
 	case <-ctx.Done():
 		return proc.Memory{}, ctx.Err()
 	}
@@ -326,10 +347,10 @@ func reloaderVersion(bin string) string {
 // peerCleanup deletes what the peer scenario created, so the scenarios after
 // it measure what they create. envtest runs no namespace controller: the
 // objects are deleted one kind at a time.
-func (r *runner) peerCleanup(ctx context.Context, noiseNS []string) error {
+func peerCleanup(ctx context.Context, e *env, noiseNS []string) error {
 	var errs []error
 	del := func(obj client.Object, ns string) {
-		errs = append(errs, r.c.bench.DeleteAllOf(ctx, obj, client.InNamespace(ns)))
+		errs = append(errs, e.c.bench.DeleteAllOf(ctx, obj, client.InNamespace(ns)))
 	}
 	del(&staxv1alpha1.Blueprint{}, peerBlueprintNS)
 	for _, ns := range []string{peerBlueprintNS, peerReloaderNS} {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -14,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // The README's Performance figures live between these markers, rendered
@@ -25,8 +27,12 @@ const (
 )
 
 // report renders the README section and the plot from the results file.
-func report(resultsPath, readmePath, svgPath string) error {
+func report(resultsPath, readmePath, svgPath, managerManifest string) error {
 	res, err := readResults(resultsPath)
+	if err != nil {
+		return err
+	}
+	limit, err := readShippedMemoryLimit(managerManifest)
 	if err != nil {
 		return err
 	}
@@ -38,7 +44,7 @@ func report(resultsPath, readmePath, svgPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", readmePath, err)
 	}
-	svg, err := renderSVG(res)
+	svg, err := renderSVG(res, limit)
 	if err != nil {
 		return err
 	}
@@ -136,7 +142,7 @@ func renderSection(res *results) string {
 	}
 	w("\nRSS per Blueprint is (peak after restart − the empty manager's peak of the same run) / Blueprints; peaks are VmHWM. ")
 	w("Resync: from the restarted process's start until its metrics show every Blueprint reconciled once, an empty workqueue and no reconcile running.\n\n")
-	w("![manager peak RSS and convergence time against Blueprint count](bench/results.svg)\n\n")
+	w("![manager peak RSS, with the shipped memory limit, and convergence time against Blueprint count, both axes logarithmic](bench/results.svg)\n\n")
 	w("#### How each cost grows\n\n")
 	for _, line := range growthLines(res.Curve) {
 		w("- %s\n", line)
@@ -239,13 +245,31 @@ func sizeTicks(points []curvePoint) plot.ConstantTicks {
 	return ticks
 }
 
-// renderSVG plots manager peak RSS and convergence time against Blueprint
-// count, log x, with gonum/plot. vgsvg writes no timestamp nor random id,
-// and fonts are referenced, not embedded, so the same results give the same
-// bytes.
-func renderSVG(res *results) ([]byte, error) {
+// logTicks labels 1, 2 and 5 times each power of ten from lo to hi, for a
+// logarithmic axis of that range (gonum's LogTicks labels only the powers
+// of ten, two or three over these ranges).
+func logTicks(lo, hi float64) plot.ConstantTicks {
+	var ticks plot.ConstantTicks
+	if lo <= 0 || hi < lo {
+		return ticks
+	}
+	for p := math.Pow(10, math.Floor(math.Log10(lo))); p <= hi; p *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * p; v >= lo && v <= hi {
+				ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+			}
+		}
+	}
+	return ticks
+}
+
+// renderSVG plots manager peak RSS, with the shipped memory limit, and
+// convergence time against Blueprint count, with gonum/plot. vgsvg writes
+// no timestamp nor random id, and fonts are referenced, not embedded, so the
+// same results give the same bytes.
+func renderSVG(res *results, limit resource.Quantity) ([]byte, error) {
 	c := vgsvg.New(plotWidth, plotHeight)
-	if err := drawPlots(res, draw.New(c)); err != nil {
+	if err := drawPlots(res, limit, draw.New(c)); err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
@@ -255,88 +279,208 @@ func renderSVG(res *results) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-const plotWidth, plotHeight = 10 * vg.Inch, 4 * vg.Inch
+// legendHeight is the strip under the panels that holds their legends, so
+// no legend covers a title or the data.
+const plotWidth, plotHeight, legendHeight = 10 * vg.Inch, 4.75 * vg.Inch, 0.75 * vg.Inch
 
-// drawPlots draws the two panels on dc.
-func drawPlots(res *results, dc draw.Canvas) error {
-	xy := func(f func(p curvePoint) float64) plotter.XYs {
-		var out plotter.XYs
-		for _, p := range res.Curve {
-			out = append(out, plotter.XY{X: float64(p.Blueprints), Y: f(p)})
+var (
+	blue   = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	orange = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+	gray   = color.RGBA{R: 0x77, G: 0x77, B: 0x77, A: 0xff}
+	red    = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+)
+
+// series is one line of a panel.
+type series struct {
+	name string
+	xys  plotter.XYs
+	c    color.Color
+	dash bool
+}
+
+// curveXYs is f of each curve point against its Blueprint count, leaving
+// out values a logarithmic axis cannot show (0: not measured).
+func curveXYs(points []curvePoint, f func(p curvePoint) float64) plotter.XYs {
+	var out plotter.XYs
+	for _, p := range points {
+		if y := f(p); y > 0 {
+			out = append(out, plotter.XY{X: float64(p.Blueprints), Y: y})
 		}
-		return out
 	}
-	panel := func(title, ylabel string, series []struct {
-		name string
-		xys  plotter.XYs
-		c    color.Color
-		dash bool
-	}) (*plot.Plot, error) {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = "Blueprints (3 services each)"
-		p.Y.Label.Text = ylabel
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = sizeTicks(res.Curve)
-		p.Y.Min = 0
-		p.Legend.Top = true
-		p.Legend.Left = true
-		p.Add(plotter.NewGrid())
-		for _, s := range series {
-			if len(s.xys) == 0 {
-				continue
-			}
-			l, pts, err := plotter.NewLinePoints(s.xys)
-			if err != nil {
-				return nil, err
-			}
-			l.Color, pts.Color = s.c, s.c
-			if s.dash {
-				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			}
-			pts.Shape = draw.CircleGlyph{}
-			p.Add(l, pts)
-			p.Legend.Add(s.name, l, pts)
-		}
-		if len(res.Curve) == 0 {
-			p.X.Min, p.X.Max = 10, 10000
-		} else {
-			// Room at the sides for the end points, and above the data
-			// for the legend.
-			p.X.Min = float64(res.Curve[0].Blueprints) / 1.5
-			p.X.Max = float64(res.Curve[len(res.Curve)-1].Blueprints) * 1.5
-			p.Y.Max *= 1.4
-		}
-		return p, nil
-	}
-	blue := color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	orange := color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
-	gray := color.RGBA{R: 0x77, G: 0x77, B: 0x77, A: 0xff}
-	type s = struct {
-		name string
-		xys  plotter.XYs
-		c    color.Color
-		dash bool
-	}
-	mib := func(v int64) float64 { return float64(v) / 1024 }
-	rss, err := panel("Manager peak RSS", "MiB", []s{
-		{"after restart (resynced)", xy(func(p curvePoint) float64 { return mib(p.Memory.RestartPeakKiB) }), blue, false},
-		{"while converging", xy(func(p curvePoint) float64 { return mib(p.Memory.ConvergencePeakKiB) }), orange, true},
-		{"empty manager", xy(func(p curvePoint) float64 { return mib(p.Memory.EmptyPeakKiB) }), gray, true},
+	return out
+}
+
+// drawPlots draws the two panels on dc, and their legends in a strip under
+// them.
+func drawPlots(res *results, limit resource.Quantity, dc draw.Canvas) error {
+	kibToMiB := func(v int64) float64 { return float64(v) / 1024 }
+	limitMiB := float64(limit.Value()) / (1 << 20)
+	rss, rssLegend, err := panel(res.Curve, "Manager peak RSS", "MiB", limitMiB, []series{
+		{"after restart (resynced)", curveXYs(res.Curve, func(p curvePoint) float64 { return kibToMiB(p.Memory.RestartPeakKiB) }), blue, false},
+		{"while converging", curveXYs(res.Curve, func(p curvePoint) float64 { return kibToMiB(p.Memory.ConvergencePeakKiB) }), orange, true},
+		{"empty manager", curveXYs(res.Curve, func(p curvePoint) float64 { return kibToMiB(p.Memory.EmptyPeakKiB) }), gray, true},
 	})
 	if err != nil {
 		return err
 	}
-	conv, err := panel("Time until all Blueprints Ready", "seconds", []s{
-		{"operator", xy(func(p curvePoint) float64 { return p.Operator.Seconds }), blue, false},
-		{"floor: plain client SSA + 1 status write", xy(func(p curvePoint) float64 { return p.Floor.Seconds }), gray, true},
+	conv, convLegend, err := panel(res.Curve, "Time until all Blueprints Ready", "seconds", 0, []series{
+		{"operator", curveXYs(res.Curve, func(p curvePoint) float64 { return p.Operator.Seconds }), blue, false},
+		{"floor: plain client SSA + 1 status write", curveXYs(res.Curve, func(p curvePoint) float64 { return p.Floor.Seconds }), gray, true},
 	})
 	if err != nil {
 		return err
 	}
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	canvases := plot.Align([][]*plot.Plot{{rss, conv}}, tiles, dc)
+	canvases := plot.Align([][]*plot.Plot{{rss, conv}}, tiles, draw.Crop(dc, 0, 0, legendHeight, 0))
 	rss.Draw(canvases[0][0])
 	conv.Draw(canvases[0][1])
+	for i, l := range []plot.Legend{rssLegend, convLegend} {
+		// Under the panel's data area, from its left edge.
+		col := rss
+		if i == 1 {
+			col = conv
+		}
+		area := col.DataCanvas(canvases[0][i])
+		strip := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: area.Min.X, Y: dc.Min.Y + vg.Millimeter*2},
+			Max: vg.Point{X: area.Max.X, Y: dc.Min.Y + legendHeight},
+		}}
+		l.Draw(strip)
+	}
 	return nil
+}
+
+// panel is one plot of series against Blueprint count, and its legend. A
+// limit above 0 is drawn as a horizontal line, labelled as the manager's
+// shipped memory limit.
+//
+// Both axes are logarithmic. The sizes span two decades (100 to 10,000),
+// so a linear Blueprint axis would squeeze the smaller sizes into a corner;
+// and a logarithmic Blueprint axis under a linear value axis draws linear
+// growth as an explosive curve. On log-log axes a power law N^k is a
+// straight line of slope k, the exponent the README's "How each cost grows"
+// reports: linear growth is a line of slope 1, a fixed cost plus linear
+// growth a line that bends up to slope 1.
+func panel(points []curvePoint, title, ylabel string, limit float64, ss []series) (*plot.Plot, plot.Legend, error) {
+	p := plot.New()
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
+	p.Title.Text = title
+	p.X.Label.Text = "Blueprints (3 services each)"
+	p.Y.Label.Text = ylabel
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker = sizeTicks(points)
+	p.Add(plotter.NewGrid())
+	for _, s := range ss {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(s.xys)
+		if err != nil {
+			return nil, legend, err
+		}
+		l.Color, pts.Color = s.c, s.c
+		if s.dash {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		pts.Shape = draw.CircleGlyph{}
+		p.Add(l, pts)
+		legend.Add(s.name, l, pts)
+	}
+	p.X.Min, p.X.Max = 10, 10000
+	if len(points) > 0 {
+		// Room at the sides for the end points.
+		p.X.Min = float64(points[0].Blueprints) / 1.5
+		p.X.Max = float64(points[len(points)-1].Blueprints) * 1.5
+	}
+	lo, hi := yRange(ss, limit)
+	p.Y.Min, p.Y.Max = lo, hi
+	p.Y.Tick.Marker = logTicks(lo, hi)
+	if limit > 0 {
+		if err := addLimit(p, limit); err != nil {
+			return nil, legend, err
+		}
+	}
+	return p, legend, nil
+}
+
+// yRange is a logarithmic axis's range for the values of ss and limit (if
+// above 0), with a margin of a factor of 1.5 each way.
+func yRange(ss []series, limit float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	note := func(v float64) {
+		if v > 0 {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	for _, s := range ss {
+		for _, xy := range s.xys {
+			note(xy.Y)
+		}
+	}
+	note(limit)
+	if math.IsInf(lo, 1) {
+		return 1, 1000
+	}
+	return lo / 1.5, hi * 1.5
+}
+
+// addLimit draws the shipped memory limit across p as a dashed red line,
+// labelled above its left end.
+func addLimit(p *plot.Plot, limitMiB float64) error {
+	line, err := plotter.NewLine(plotter.XYs{{X: p.X.Min, Y: limitMiB}, {X: p.X.Max, Y: limitMiB}})
+	if err != nil {
+		return err
+	}
+	line.Color = red
+	line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+	labels, err := plotter.NewLabels(plotter.XYLabels{
+		XYs:    plotter.XYs{{X: p.X.Min, Y: limitMiB}},
+		Labels: []string{limitLabel(limitMiB)},
+	})
+	if err != nil {
+		return err
+	}
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].Color = red
+	}
+	labels.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(3)}
+	p.Add(line, labels)
+	return nil
+}
+
+// limitLabel names the shipped memory limit, in MiB to a tenth.
+func limitLabel(mib float64) string {
+	return "shipped limit " + strconv.FormatFloat(math.Round(mib*10)/10, 'f', -1, 64) + " MiB"
+}
+
+// growth is the exponent k of y ∝ N^k between two sizes.
+func growth(n1, n2 int, y1, y2 float64) float64 {
+	if y1 <= 0 || y2 <= 0 || n1 == n2 {
+		return math.NaN()
+	}
+	return math.Log(y2/y1) / math.Log(float64(n2)/float64(n1))
+}
+
+// slope is the least-squares slope of ys over xs.
+func slope(xs, ys []float64) float64 {
+	if len(xs) < 2 {
+		return math.NaN()
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(xs))
+	var sxy, sxx float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+	}
+	if sxx == 0 {
+		return math.NaN()
+	}
+	return sxy / sxx
 }

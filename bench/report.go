@@ -11,8 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/stax-dev/blueprint-operator/bench/internal/proc"
 )
 
 // row is one figure against its floor.
@@ -82,8 +80,6 @@ type results struct {
 	Failing []string     `json:"failing,omitempty"`
 	// Notes are prefixed with the ID of the run that wrote them.
 	Notes []string `json:"notes,omitempty"`
-
-	restartMemory proc.Memory
 }
 
 func newResults(cfg config) *results {

@@ -231,28 +231,28 @@ func unrelatedPlacement(i, inBlueprintNS, perNS int, bpNS []string) string {
 // (with the last-applied annotation when lastApplied, field manager
 // kubectl-client-side-apply). It returns the mean size of an object as sent,
 // in bytes.
-func (r *runner) createUnrelated(ctx context.Context, k unrelatedKind, bpNS []string) (int, error) {
+func createUnrelated(ctx context.Context, e *env, k unrelatedKind, bpNS []string) (int, error) {
 	if k.Count == 0 {
 		return 0, nil
 	}
-	inBP := int(float64(k.Count) * r.cfg.unrelatedInBlueprintNS)
+	inBP := int(float64(k.Count) * e.cfg.unrelatedInBlueprintNS)
 	if len(bpNS) == 0 {
 		inBP = 0
 	}
-	perNS := max(r.cfg.secretsPerNS, 1)
+	perNS := max(e.cfg.secretsPerNS, 1)
 	var nss []string
 	for i := 0; i*perNS < k.Count-inBP; i++ {
 		nss = append(nss, fmt.Sprintf("noise-%02d", i))
 	}
-	if err := createNamespaces(ctx, r.c.bench, nss...); err != nil {
+	if err := createNamespaces(ctx, e.c.bench, nss...); err != nil {
 		return 0, err
 	}
 	sizes := make([]int, k.Count)
 	t0 := time.Now()
-	err := parallel(ctx, k.Count, r.cfg.benchWorkers, func(ctx context.Context, i int) error {
+	err := parallel(ctx, k.Count, e.cfg.benchWorkers, func(ctx context.Context, i int) error {
 		obj := k.make(i)
 		obj.SetNamespace(unrelatedPlacement(i, inBP, perNS, bpNS))
-		if r.cfg.lastApplied {
+		if e.cfg.lastApplied {
 			if err := kubectlApplied(obj); err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func (r *runner) createUnrelated(ctx context.Context, k unrelatedKind, bpNS []st
 			return err
 		}
 		sizes[i] = len(raw)
-		if err := r.c.bench.Create(ctx, obj, client.FieldOwner(kubectlFieldManager)); err != nil {
+		if err := e.c.bench.Create(ctx, obj, client.FieldOwner(kubectlFieldManager)); err != nil {
 			return fmt.Errorf("creating unrelated %s %s/%s: %w", k.Name, obj.GetNamespace(), obj.GetName(), err)
 		}
 		return nil
