@@ -43,7 +43,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 	}
 	for attempt := range maxSecretAttempts {
 		live := &corev1.Secret{}
-		err := r.readGeneratedSecret(ctx, key, live, attempt == 0)
+		err := r.readGeneratedSecret(ctx, sc.bp, key, live, attempt == 0)
 		switch {
 		case apierrors.IsNotFound(err):
 			// The cache may still hold a Blueprint that was just deleted,
@@ -243,18 +243,27 @@ func servicesConsumingValues(plan *render.Plan) []string {
 
 // readGeneratedSecret reads the generated Secret (readSecret: from the
 // Secrets reconciles last read, when unchanged since, else from the API
-// server). On a first attempt, a Secret the metadata cache has not seen is
-// taken as absent without a request: the create that follows cannot
-// overwrite anything (it fails with AlreadyExists should the Secret exist
-// after all), and the next attempt reads it from the API server, as every
-// retry does.
-func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
+// server). Its metadata is looked at first: on a first attempt from the
+// metadata cache, where a Secret it has not seen is taken as absent
+// without a request (the create that follows cannot overwrite anything: it
+// fails with AlreadyExists should the Secret exist after all, and the next
+// attempt reads from the API server, as every retry does). A Secret whose
+// metadata says it is not the Blueprint's (values.ClaimByMetadata) is
+// never read in full: live gets its metadata only, which is all the
+// verdict needs.
+func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, bp *staxv1alpha1.Blueprint, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
+	metadata := r.APIReader
 	if firstAttempt && r.secretMetadata != nil {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := r.secretMetadata.Get(ctx, key, m); apierrors.IsNotFound(err) {
-			return err
-		}
+		metadata = r.secretMetadata
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := metadata.Get(ctx, key, m); err != nil {
+		return err
+	}
+	if v := values.ClaimByMetadata(m, bp); v != ownership.Owned && v != ownership.Adoptable {
+		m.ObjectMeta.DeepCopyInto(&live.ObjectMeta)
+		return nil
 	}
 	return r.readSecret(ctx, key, live, !firstAttempt)
 }

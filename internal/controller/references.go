@@ -10,6 +10,8 @@ import (
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 // readReferenced reads the referenced Secret name (readSecret: from the
@@ -22,15 +24,21 @@ import (
 // read. Under RequireReferenceableLabel a Secret it shows without
 // LabelReferenceable="true" is recorded in sc.notReferenceable and never
 // read; the label is checked again on what is read, as the cache may lag a
-// removal. The Blueprint's own generated Secret needs no label.
+// removal. The Blueprint's own generated Secret needs no label when its
+// metadata shows it is the Blueprint's.
 func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, name string) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	lockdown := r.RequireReferenceableLabel && name != sc.plan.GeneratedSecretName
 	metadata := r.secretMetadata
-	if metadata == nil && lockdown {
+	if metadata == nil && r.RequireReferenceableLabel {
 		// No metadata cache: ask the API server for the metadata alone
 		// (no data crosses the wire) before reading anything else.
 		metadata = r.APIReader
+	}
+	// The Blueprint's own generated Secret needs no label, once its
+	// metadata shows it is the Blueprint's: a foreign Secret that took its
+	// name is any other Secret.
+	ours := func(m metav1.Object) bool {
+		return name == sc.plan.GeneratedSecretName && values.ClaimByMetadata(m, sc.bp) == ownership.Owned
 	}
 	if metadata != nil {
 		m := &metav1.PartialObjectMetadata{}
@@ -42,7 +50,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 		case err != nil:
 			return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
-		if lockdown && !referenceable(m.Labels) {
+		if r.RequireReferenceableLabel && !referenceable(m.Labels) && !ours(m) {
 			sc.notReferenceable[name] = true
 			return nil, nil
 		}
@@ -55,7 +63,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 	case err != nil:
 		return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 	}
-	if lockdown && !referenceable(secret.Labels) {
+	if r.RequireReferenceableLabel && !referenceable(secret.Labels) && !ours(secret) {
 		sc.notReferenceable[name] = true
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package values
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
@@ -13,9 +14,18 @@ import (
 // generated Secret, and then the adoption table of ownership.Retained
 // decides, with the marker annotation stax.dev/generated-for.
 func Claim(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) ownership.Verdict {
-	if secret.Type != corev1.SecretTypeOpaque {
+	v := ClaimByMetadata(secret, bp)
+	if (v == ownership.Owned || v == ownership.Adoptable) && secret.Type != corev1.SecretTypeOpaque {
 		return ownership.Foreign
 	}
+	return v
+}
+
+// ClaimByMetadata is Claim from the Secret's metadata alone, so that a
+// Secret that is not the Blueprint's need never be read in full: Foreign,
+// Superseded and Deleting are final; Owned and Adoptable still depend on
+// the Secret's type, which only Claim sees.
+func ClaimByMetadata(secret metav1.Object, bp *staxv1alpha1.Blueprint) ownership.Verdict {
 	return ownership.Retained(secret, bp, staxv1alpha1.GeneratedForAnnotation)
 }
 
