@@ -22,7 +22,7 @@ import (
 // never read further. The Blueprint's own generated Secret needs no label.
 func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, name string) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
-	if r.RequireReferenceableLabel && name != sc.plan.GeneratedSecretName {
+	if r.requireReferenceableLabel && name != sc.plan.GeneratedSecretName {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 		err := r.APIReader.Get(ctx, key, m)

@@ -8,11 +8,11 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
-// Claim says what the operator may do with secret, the Secret found under
+// Verdict says what the operator may do with secret, the Secret found under
 // the name of bp's generated Secret: only an Opaque Secret can be the
 // generated Secret, and then the adoption table of ownership.Retained
 // decides, with the marker annotation stax.dev/generated-for.
-func Claim(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) ownership.Verdict {
+func Verdict(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) ownership.Verdict {
 	if secret.Type != corev1.SecretTypeOpaque {
 		return ownership.Foreign
 	}
