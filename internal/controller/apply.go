@@ -19,7 +19,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/applied"
-	"github.com/stax-dev/blueprint-operator/internal/ownership"
 )
 
 // applyOwned brings the object named name, of live's kind, to desired. It
@@ -66,8 +65,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if err != nil {
 		return false, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
-	if ownership.Rendered(live, sc.bp) != ownership.Owned {
-		r.reportConflict(sc, kind, key.Name)
+	if sc.reportIfForeign(live, kind, key.Name) {
 		return false, nil
 	}
 	same, err := applied.UpToDate(desired, live, fingerprint, live.GetAnnotations()[staxv1alpha1.RenderedFingerprintAnnotation])
@@ -118,8 +116,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 		m.SetGroupVersionKind(gvk)
 		err := reader.Get(ctx, key, m)
 		switch {
-		case err == nil && ownership.Rendered(m, sc.bp) != ownership.Owned:
-			r.reportConflict(sc, kind, key.Name)
+		case err == nil && sc.reportIfForeign(m, kind, key.Name):
 			return inTheWay, nil
 		case err == nil:
 			// Ours, not yet in the full cache: read it rather than create.
@@ -156,8 +153,7 @@ func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types
 		// NotFound too: deleted since; the next reconcile creates it.
 		return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
-	if ownership.Rendered(m, sc.bp) != ownership.Owned {
-		r.reportConflict(sc, kind, key.Name)
+	if sc.reportIfForeign(m, kind, key.Name) {
 		return inTheWay, nil
 	}
 	if err := r.APIReader.Get(ctx, key, live); err != nil {

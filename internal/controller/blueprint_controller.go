@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -54,23 +55,23 @@ type BlueprintReconciler struct {
 	// cache has not seen yet, so that cache lag can neither make the operator
 	// regenerate a value nor adopt a foreign object.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	// Rand is the entropy source of generated values: crypto/rand.Reader in
+	recorder  events.EventRecorder
+	// rand is the entropy source of generated values: crypto/rand.Reader in
 	// production.
-	Rand io.Reader
-	// Clock decides when scheduled rotations and prunes fall due.
-	Clock clock.PassiveClock
-	// RemovedValueRetention is how long a value no longer declared is kept,
+	rand io.Reader
+	// clock decides when scheduled rotations and prunes fall due.
+	clock clock.PassiveClock
+	// removedValueRetention is how long a value no longer declared is kept,
 	// unless the Blueprint sets spec.removedValueRetention.
-	RemovedValueRetention time.Duration
-	// ProgressStatusDelay is how long a new Blueprint's first status waits
+	removedValueRetention time.Duration
+	// progressStatusDelay is how long a new Blueprint's first status waits
 	// for its rollout (see DefaultProgressStatusDelay); 0 does not wait.
-	ProgressStatusDelay time.Duration
-	// SettleClock measures the quiet period of values read from Secrets.
-	SettleClock clock.PassiveClock
-	// RequireReferenceableLabel lets a Blueprint read only Secrets labelled
+	progressStatusDelay time.Duration
+	// settleClock measures the quiet period of values read from Secrets.
+	settleClock clock.PassiveClock
+	// requireReferenceableLabel lets a Blueprint read only Secrets labelled
 	// staxv1alpha1.LabelReferenceable="true" (see Options).
-	RequireReferenceableLabel bool
+	requireReferenceableLabel bool
 	// settle holds back the rollout of values read from Secrets until they
 	// have been quiet for a moment, so a burst of edits rolls a Deployment
 	// out once (settle.go).
@@ -128,21 +129,12 @@ type scope struct {
 	// hookJobs holds the UID of each in-flight rotation's Job as
 	// observeHookJobs read it, by Job name.
 	hookJobs map[string]types.UID
-	// requeueAfter is when the next scheduled rotation or prune falls due, or
-	// when values held back by the quiet period are due to roll out.
-	requeueAfter time.Duration
-	// statusHeldFor is set when the first status write waits for the
-	// rollout (status.FirstWriteHold): the reconcile comes back by then.
-	statusHeldFor time.Duration
 	// valuesChanged is set when this reconcile generated or rotated a value:
 	// it rolls out at once, whatever the quiet period (settle.go).
 	valuesChanged bool
 	// created holds the typed objects this reconcile created, which it
 	// waits to see in the cache (cachewait.go).
 	created []client.Object
-	// abandoned is set when the Blueprint turned out to be deleted: the
-	// reconcile stops and writes nothing more.
-	abandoned bool
 	// sleep is whether the environment runs (sleep.go); nil without
 	// spec.suspend or spec.sleep.
 	sleep *sleepState
@@ -152,7 +144,8 @@ type scope struct {
 }
 
 // errBlueprintGone stops a reconcile of a Blueprint deleted since the cache
-// last saw it.
+// last saw it: the reconcile writes nothing more, status included, and
+// returns no error.
 var errBlueprintGone = errors.New("the Blueprint was deleted")
 
 // blueprintGone reports whether bp no longer exists as the cache saw it:
@@ -179,7 +172,6 @@ func (r *BlueprintReconciler) stopIfGone(ctx context.Context, sc *scope) error {
 		return err
 	}
 	if gone {
-		sc.abandoned = true
 		return errBlueprintGone
 	}
 	return nil
@@ -252,16 +244,23 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		suspended:        map[string]int32{},
 	}
 	defer func() {
+		if errors.Is(retErr, errBlueprintGone) {
+			// What the reconcile saw says nothing final about a Blueprint
+			// that is gone: no status, no retry.
+			result, retErr = ctrl.Result{}, nil
+			return
+		}
+		statusResult, statusErr := r.patchStatus(ctx, sc, retErr)
 		// controller-runtime logs the returned error: its text must not
 		// carry an API server's message (see internal/apierror).
-		retErr = apierror.Sanitize(errors.Join(retErr, r.patchStatus(ctx, sc, retErr)))
-		if held := sc.statusHeldFor; held > 0 && retErr == nil && (result.RequeueAfter == 0 || held < result.RequeueAfter) {
-			result.RequeueAfter = held
+		retErr = apierror.Sanitize(errors.Join(retErr, statusErr))
+		if retErr == nil {
+			result = lowestNonZero(result, statusResult)
 		}
 	}()
 
 	r.buildPlan(sc)
-	for _, phase := range []func(context.Context, *scope) error{
+	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcileGeneratedSecret,
 		r.decideSleep,
 		r.checkReferences,
@@ -272,14 +271,27 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.deleteStaleObjects,
 		r.awaitCreated,
 	} {
-		if err := phase(ctx, sc); err != nil {
-			if sc.abandoned {
-				return ctrl.Result{}, nil
-			}
+		res, err := phase(ctx, sc)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
+		result = lowestNonZero(result, res)
 	}
-	return ctrl.Result{RequeueAfter: sc.requeueAfter}, nil
+	return result, nil
+}
+
+// lowestNonZero merges the results of two phases (Cluster API's
+// util.LowestNonZeroResult): the one that comes back sooner, where a
+// RequeueAfter of 0 means no timer. Phases set only RequeueAfter.
+func lowestNonZero(a, b ctrl.Result) ctrl.Result {
+	switch {
+	case a.RequeueAfter == 0:
+		return b
+	case b.RequeueAfter == 0 || a.RequeueAfter <= b.RequeueAfter:
+		return a
+	default:
+		return b
+	}
 }
 
 // buildPlan renders the Blueprint. Services that hold a literal credential,
@@ -289,21 +301,16 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	plan, errs := render.Build(sc.bp)
 	sc.plan = plan
 	for _, err := range errs {
-		if len(err.Plaintext) > 0 {
-			sc.problem(status.Problem{Reason: staxv1alpha1.ReasonPlaintextSecret, Message: err.Error(), Stalling: true}, err.Service)
-			continue
+		p := status.RenderProblem(err.Error(), len(err.Plaintext) > 0)
+		sc.problem(p, err.Service)
+		if p.Reason == staxv1alpha1.ReasonInvalidReference {
+			metrics.ReferenceFailure(p.Reason)
 		}
-		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidReference, Message: err.Error(), Stalling: true}, err.Service)
-		metrics.ReferenceFailure(staxv1alpha1.ReasonInvalidReference)
 	}
 	// Admission rejects unknown and self dependencies; longer cycles need the
 	// whole graph, which a CEL rule cannot walk within its cost budget.
 	if cycle := depgraph.Cycle(sc.bp.Spec.Services); cycle != nil {
-		sc.problem(status.Problem{
-			Reason:   staxv1alpha1.ReasonDependencyCycle,
-			Message:  "dependsOn forms a cycle: " + depgraph.Format(cycle),
-			Stalling: true,
-		}, cycle...)
+		sc.problem(status.CycleProblem(cycle), cycle...)
 	}
 }
 
@@ -311,7 +318,7 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 // reads from the API server, because Secrets are not cached: the operator
 // watches only their metadata, so that it does not hold every Secret of the
 // cluster in memory.
-func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	secrets := sc.referenced
 	for _, svc := range sc.plan.Services {
 		for _, use := range svc.Uses {
@@ -323,55 +330,22 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) er
 			if !seen {
 				var err error
 				if secret, err = r.readReferenced(ctx, sc, name); err != nil {
-					return err
+					return ctrl.Result{}, err
 				}
 				secrets[name] = secret
 			}
-			// Messages name the env var, or else the field (args[1], a
-			// file) that consumes the value.
-			switch {
-			case sc.notReferenceable[name] && use.EnvKey != "":
-				sc.problem(status.Problem{
-					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
-						svc.Name, use.EnvKey, name, staxv1alpha1.LabelReferenceable),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
-			case sc.notReferenceable[name]:
-				sc.problem(status.Problem{
-					Reason: staxv1alpha1.ReasonSecretNotReferenceable,
-					Message: fmt.Sprintf("service %s, %s: Secret %s is not labelled %s=\"true\"; this operator reads only Secrets so labelled",
-						svc.Name, use.Field, name, staxv1alpha1.LabelReferenceable),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotReferenceable)
-			case secret == nil && use.EnvKey != "":
-				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s not found in namespace %s", svc.Name, use.EnvKey, name, sc.bp.Namespace),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
-			case secret == nil:
-				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretNotFound,
-					Message: fmt.Sprintf("service %s, %s: Secret %s not found in namespace %s", svc.Name, use.Field, name, sc.bp.Namespace),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretNotFound)
-			case !hasKey(secret, use.Ref.Key) && use.EnvKey != "":
-				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
-					Message: fmt.Sprintf("service %s, env %s: Secret %s has no key %s", svc.Name, use.EnvKey, name, use.Ref.Key),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
-			case !hasKey(secret, use.Ref.Key):
-				sc.problem(status.Problem{
-					Reason:  staxv1alpha1.ReasonSecretKeyNotFound,
-					Message: fmt.Sprintf("service %s, %s: Secret %s has no key %s", svc.Name, use.Field, name, use.Ref.Key),
-				}, svc.Name)
-				metrics.ReferenceFailure(staxv1alpha1.ReasonSecretKeyNotFound)
+			state := status.ReferenceStateOf(sc.notReferenceable[name], secret != nil, secret != nil && hasKey(secret, use.Ref.Key))
+			p, ok := status.ReferenceProblem(status.ReferenceUse{
+				Service: svc.Name, EnvKey: use.EnvKey, Field: use.Field,
+				Secret: name, Key: use.Ref.Key, Namespace: sc.bp.Namespace,
+			}, state)
+			if ok {
+				sc.problem(p, svc.Name)
+				metrics.ReferenceFailure(p.Reason)
 			}
 		}
 	}
-	return nil
+	return ctrl.Result{}, nil
 }
 
 func hasKey(s *corev1.Secret, key string) bool {
@@ -385,7 +359,7 @@ func hasKey(s *corev1.Secret, key string) bool {
 // reconcileWorkloads applies each renderable service's Deployment and Service,
 // with the digest of the values it consumes on its pod template, and with no
 // replicas while a service it depends on is not yet available.
-func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	available := map[string]bool{}
 	started := map[string]bool{}
 	current := map[string]*appsv1.Deployment{}
@@ -404,7 +378,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 	held := depgraph.StartOrder(sc.bp.Spec.Services, available, started)
 	// The digest of each service's values, or the one it runs with while a
 	// change of values read from Secrets settles.
-	r.settleValues(sc, current)
+	hold := r.settleValues(sc, current)
 
 	for i := range sc.plan.Services {
 		svc := &sc.plan.Services[i]
@@ -430,14 +404,14 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			svc.SetReplicas(0)
 		case step.Restore:
 			if err := r.resumeReplicas(ctx, current[svc.Name], step.RestoreTo); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 		}
 
 		dep := &appsv1.Deployment{}
 		changed, err := r.applyOwned(ctx, sc, dep, svc.Name, svc.Deployment)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		sc.applied[svc.Name] = changed
 		if dep.Name != "" && ownership.Rendered(dep, sc.bp) == ownership.Owned {
@@ -448,7 +422,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 		}
 		service := &corev1.Service{}
 		if _, err := r.applyOwned(ctx, sc, service, svc.Name, svc.Service); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	// Services left as they run still report what runs, and sleep with
@@ -468,16 +442,16 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			sc.suspended[svc.Name] = step.ResumeTo
 			if step.Patch {
 				if err := r.scaleDownUnrendered(ctx, dep, step.ResumeTo); err != nil {
-					return err
+					return ctrl.Result{}, err
 				}
 			}
 		case step.Restore:
 			if err := r.resumeReplicas(ctx, dep, step.RestoreTo); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 		}
 	}
-	return nil
+	return ctrl.Result{RequeueAfter: hold}, nil
 }
 
 // lookupValue finds the value behind a resolved reference among the Secrets
@@ -494,12 +468,15 @@ func (s *scope) lookupValue(ref reference.Ref) ([]byte, bool) {
 	return v, ok
 }
 
-func (r *BlueprintReconciler) reportConflict(sc *scope, kind, name string) {
-	sc.problem(status.Problem{
-		Reason:   staxv1alpha1.ReasonConflict,
-		Message:  fmt.Sprintf("%s %s exists and is not controlled by this Blueprint; it is left untouched", kind, name),
-		Stalling: true,
-	}, name)
+// reportIfForeign reports obj, a rendered object of kind under name, as a
+// Conflict when the Blueprint does not control it (ownership.Rendered), and
+// says whether it did: such an object is never written.
+func (s *scope) reportIfForeign(obj metav1.Object, kind, name string) bool {
+	p, ok := status.OwnershipProblem(status.Held{Kind: kind, Name: name}, ownership.Rendered(obj, s.bp))
+	if ok {
+		s.problem(p, name)
+	}
+	return ok
 }
 
 // kindOf names obj's Go type, which is its kind: Deployment, Service.
@@ -514,7 +491,7 @@ func kindOf(obj client.Object) string {
 // deleteStaleObjects deletes Deployments of services no longer declared and
 // Services of services that no longer have ports. Only objects this
 // Blueprint controls are considered.
-func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	wantDeployment := map[string]bool{}
 	wantService := map[string]bool{}
 	for _, svc := range sc.bp.Spec.Services {
@@ -524,23 +501,23 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return apierror.Wrap(apierror.OpList, "Deployments", "", err)
+		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Deployments", "", err)
 	}
 	for i := range deployments.Items {
 		if err := r.deleteIfStale(ctx, sc, &deployments.Items[i], wantDeployment); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	services := &corev1.ServiceList{}
 	if err := r.List(ctx, services, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return apierror.Wrap(apierror.OpList, "Services", "", err)
+		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Services", "", err)
 	}
 	for i := range services.Items {
 		if err := r.deleteIfStale(ctx, sc, &services.Items[i], wantService); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
-	return nil
+	return ctrl.Result{}, nil
 }
 
 func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj client.Object, want map[string]bool) error {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -21,9 +22,9 @@ const createdCacheWait = 5 * time.Second
 // them from the API server. Reads of the cache cost no request. Waiting
 // past the bound changes nothing but the request count: the create path
 // stays safe on a stale cache.
-func (r *BlueprintReconciler) awaitCreated(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) awaitCreated(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	if len(sc.created) == 0 {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, createdCacheWait, true, func(ctx context.Context) (bool, error) {
 		for len(sc.created) > 0 {
@@ -39,5 +40,5 @@ func (r *BlueprintReconciler) awaitCreated(ctx context.Context, sc *scope) error
 		log.FromContext(ctx).V(1).Info("the cache did not show every created object in time; the next reconcile may read them from the API server",
 			"waited", createdCacheWait.String(), "missing", len(sc.created))
 	}
-	return nil
+	return ctrl.Result{}, nil
 }

@@ -43,8 +43,8 @@ func TestAwaitCreated(t *testing.T) {
 		cache := &laggingCache{misses: 3, reads: map[string]int{}}
 		r := &BlueprintReconciler{Client: cache}
 		sc := &scope{created: created()}
-		if err := r.awaitCreated(context.Background(), sc); err != nil {
-			t.Fatalf("awaitCreated: %v", err)
+		if res, err := r.awaitCreated(context.Background(), sc); err != nil || !res.IsZero() {
+			t.Fatalf("awaitCreated: %v, %+v", err, res)
 		}
 		if len(sc.created) != 0 {
 			t.Fatalf("%d objects still awaited", len(sc.created))
@@ -63,8 +63,8 @@ func TestAwaitCreated(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		start := time.Now()
-		if err := r.awaitCreated(ctx, sc); err != nil {
-			t.Fatalf("awaitCreated: %v", err)
+		if res, err := r.awaitCreated(ctx, sc); err != nil || !res.IsZero() {
+			t.Fatalf("awaitCreated: %v, %+v", err, res)
 		}
 		if waited := time.Since(start); waited >= createdCacheWait {
 			t.Fatalf("waited %v with a cancelled context", waited)
@@ -76,8 +76,8 @@ func TestAwaitCreated(t *testing.T) {
 	t.Run("nothing created: no read", func(t *testing.T) {
 		cache := &laggingCache{reads: map[string]int{}}
 		r := &BlueprintReconciler{Client: cache}
-		if err := r.awaitCreated(context.Background(), &scope{}); err != nil {
-			t.Fatalf("awaitCreated: %v", err)
+		if res, err := r.awaitCreated(context.Background(), &scope{}); err != nil || !res.IsZero() {
+			t.Fatalf("awaitCreated: %v, %+v", err, res)
 		}
 		if len(cache.reads) != 0 {
 			t.Fatalf("read %v", cache.reads)

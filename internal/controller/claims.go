@@ -8,11 +8,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
-	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
@@ -32,19 +32,19 @@ import (
 // volume declares any more. It never deletes a claim, and never writes one
 // that is not the Blueprint's. Claims are read from the API server: their
 // adoption, like the generated Secret's, is never decided on a stale cache.
-func (r *BlueprintReconciler) reconcileClaims(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) reconcileClaims(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	var declared []render.Claim
 	for _, svc := range sc.plan.Services {
 		declared = append(declared, svc.Claims...)
 	}
 	for _, c := range declared {
 		if err := r.reconcileClaim(ctx, sc, c); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	live := &corev1.PersistentVolumeClaimList{}
 	if err := r.List(ctx, live, client.InNamespace(sc.bp.Namespace), client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}); err != nil {
-		return apierror.Wrap(apierror.OpList, "PersistentVolumeClaims", "", err)
+		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "PersistentVolumeClaims", "", err)
 	}
 	// Services that could not be rendered declare their claims all the
 	// same: they are not undeclared.
@@ -58,18 +58,17 @@ func (r *BlueprintReconciler) reconcileClaims(ctx context.Context, sc *scope) er
 	sc.undeclaredClaims = render.UndeclaredClaims(live.Items, declared, sc.bp)
 	req, ok := render.ParseClaimPruneRequest(sc.bp.Annotations)
 	if !ok {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	for _, pvc := range render.ClaimsToPrune(live.Items, sc.undeclaredClaims, req) {
 		uid := pvc.UID
 		if err := r.Delete(ctx, &pvc, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
-			return apierror.Wrap(apierror.OpDelete, "PersistentVolumeClaim", pvc.Name, err)
+			return ctrl.Result{}, apierror.Wrap(apierror.OpDelete, "PersistentVolumeClaim", pvc.Name, err)
 		}
 		sc.undeclaredClaims = slices.DeleteFunc(sc.undeclaredClaims, func(n string) bool { return n == pvc.Name })
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Pruned", "PruneClaims",
-			"deleted PersistentVolumeClaim %s, no longer declared, as %s requested", pvc.Name, staxv1alpha1.PruneClaimsAnnotation)
+		r.emit(sc, status.ClaimPrunedEvent(pvc.Name))
 	}
-	return nil
+	return ctrl.Result{}, nil
 }
 
 func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c render.Claim) error {
@@ -103,30 +102,14 @@ func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c r
 		case err != nil:
 			return apierror.Wrap(apierror.OpRead, "PersistentVolumeClaim", c.Name, err)
 		}
-		switch render.ClaimVerdict(live, sc.bp) {
-		case ownership.Foreign:
-			sc.problem(status.Problem{
-				Reason:   staxv1alpha1.ReasonConflict,
-				Message:  fmt.Sprintf("PersistentVolumeClaim %s exists and is not controlled by this Blueprint; it is left untouched, and service %s waits until it is removed", c.Name, c.Service),
-				Stalling: true,
-			}, c.Service)
-			return nil
-		case ownership.Superseded, ownership.Deleting:
-			sc.problem(status.Problem{
-				Reason:  staxv1alpha1.ReasonProgressing,
-				Message: fmt.Sprintf("waiting for PersistentVolumeClaim %s, left by a deleted Blueprint of the same name, to be deleted", c.Name),
-			}, c.Service)
+		if p, ok := status.OwnershipProblem(status.Held{Kind: status.KindClaim, Name: c.Name, Service: c.Service}, render.ClaimVerdict(live, sc.bp)); ok {
+			sc.problem(p, c.Service)
 			return nil
 		}
 		u := render.UpdateClaim(live, c, sc.bp)
 		if u.Shrink {
 			current := live.Spec.Resources.Requests[corev1.ResourceStorage]
-			sc.problem(status.Problem{
-				Reason: staxv1alpha1.ReasonVolumeShrinkRefused,
-				Message: fmt.Sprintf("service %s, volume %s: size %s is smaller than the %s PersistentVolumeClaim %s requests; a claim cannot shrink, so it is left at %s",
-					c.Service, c.Volume, c.Size.String(), current.String(), c.Name, current.String()),
-				Stalling: true,
-			})
+			sc.problem(status.ShrinkProblem(c.Service, c.Volume, c.Name, c.Size.String(), current.String()))
 		}
 		if !u.Changed {
 			return nil
@@ -138,8 +121,7 @@ func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c r
 			return apierror.Wrap(apierror.OpUpdate, "PersistentVolumeClaim", c.Name, err)
 		}
 		if u.Expanded {
-			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Expanded", "ExpandClaim",
-				"requested expansion of PersistentVolumeClaim %s to %s", c.Name, c.Size.String())
+			r.emit(sc, status.ClaimExpandedEvent(c.Name, c.Size.String()))
 		}
 		return nil
 	}

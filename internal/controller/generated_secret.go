@@ -3,13 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
@@ -29,7 +29,7 @@ import (
 // Every decision is taken on a fresh read from the API server and written
 // with that read's resourceVersion, so a stale cache or a concurrent writer
 // makes the write fail and the loop read again, never overwrite.
-func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	name := sc.plan.GeneratedSecretName
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	rotateNames, rotateID := values.ParseRotateRequest(sc.bp.Annotations)
@@ -37,8 +37,8 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 	req := values.Request{
 		Managed: sc.plan.Managed, RotateNames: rotateNames, RotateID: rotateID,
 		PruneNames: pruneNames, PruneID: pruneID,
-		Retention: values.Retention(sc.bp.Spec.RemovedValueRetention, r.RemovedValueRetention),
-		Now:       r.Clock.Now(),
+		Retention: values.Retention(sc.bp.Spec.RemovedValueRetention, r.removedValueRetention),
+		Now:       r.clock.Now(),
 		Blueprint: sc.bp.Name,
 	}
 	for attempt := range maxSecretAttempts {
@@ -51,12 +51,12 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			// generating values for it would make a Secret nobody owns (under
 			// Retain, one that is never collected). Ask the API server.
 			if err := r.stopIfGone(ctx, sc); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 			st := values.State{}
 			change, err := values.Sync(&st, req, r.generator(sc.bp))
 			if err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 			secret := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.bp.Namespace},
@@ -68,56 +68,41 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 				if apierrors.IsAlreadyExists(err) {
 					continue
 				}
-				return apierror.Wrap(apierror.OpCreate, "Secret", name, err)
+				return ctrl.Result{}, apierror.Wrap(apierror.OpCreate, "Secret", name, err)
 			}
 			r.secrets.put(secret)
 			r.recordGeneratedSecret(sc, secret, &st, change)
-			return r.runHooks(ctx, sc, &st, change)
+			return r.nextDue(change), r.runHooks(ctx, sc, &st, change)
 		case err != nil:
-			return apierror.Wrap(apierror.OpRead, "Secret", name, err)
+			return ctrl.Result{}, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
 
-		switch values.Claim(live, sc.bp) {
-		case ownership.Foreign:
-			sc.problem(status.Problem{
-				Reason:   staxv1alpha1.ReasonConflict,
-				Message:  fmt.Sprintf("Secret %s exists and is not controlled by this Blueprint; it is left untouched, and services that consume secret values wait until it is removed", name),
-				Stalling: true,
-			}, servicesConsumingValues(sc.plan)...)
-			return nil
-		case ownership.Superseded:
-			// Controlled by a deleted predecessor of the same name: the
-			// garbage collector deletes it. Adopting it would make the new
-			// Blueprint's values depend on who wins that race.
-			sc.problem(status.Problem{
-				Reason: staxv1alpha1.ReasonProgressing,
-				Message: fmt.Sprintf("waiting for the garbage collector to delete Secret %s, controlled by a deleted Blueprint of the same name (uid %s); new values are generated once it is gone",
-					name, metav1.GetControllerOf(live).UID),
-			}, servicesConsumingValues(sc.plan)...)
-			return nil
-		case ownership.Deleting:
-			// The Secret of a deleted predecessor on its way out: its values
-			// are going, so wait for it rather than adopt what is being
-			// deleted.
-			sc.problem(status.Problem{
-				Reason:  staxv1alpha1.ReasonProgressing,
-				Message: fmt.Sprintf("waiting for the deletion of Secret %s, left by a deleted Blueprint of the same name", name),
-			}, servicesConsumingValues(sc.plan)...)
-			return nil
+		// Superseded: controlled by a deleted predecessor of the same name,
+		// which the garbage collector deletes; adopting it would make the
+		// new Blueprint's values depend on who wins that race. Deleting: the
+		// values of a deleted predecessor on their way out; wait for them
+		// rather than adopt what is being deleted.
+		held := status.Held{Kind: status.KindSecret, Name: name}
+		if ref := metav1.GetControllerOf(live); ref != nil {
+			held.Predecessor = ref.UID
+		}
+		if p, ok := status.OwnershipProblem(held, values.Verdict(live, sc.bp)); ok {
+			sc.problem(p, servicesConsumingValues(sc.plan)...)
+			return ctrl.Result{}, nil
 		}
 
 		st := values.FromSecret(live)
 		if req.Jobs, err = r.observeHookJobs(ctx, sc, &st); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		change, err := values.Sync(&st, req, r.generator(sc.bp))
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		ownershipChanged := values.MarkOwned(live, sc.bp)
 		if !change.Modified && !ownershipChanged {
 			r.recordGeneratedSecret(sc, live, &st, change)
-			return r.runHooks(ctx, sc, &st, change)
+			return r.nextDue(change), r.runHooks(ctx, sc, &st, change)
 		}
 		st.WriteTo(live)
 		// Update carries live's resourceVersion: if anyone wrote the Secret
@@ -126,22 +111,22 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 			if apierrors.IsConflict(err) {
 				continue
 			}
-			return apierror.Wrap(apierror.OpUpdate, "Secret", name, err)
+			return ctrl.Result{}, apierror.Wrap(apierror.OpUpdate, "Secret", name, err)
 		}
 		r.secrets.put(live)
 		r.recordGeneratedSecret(sc, live, &st, change)
 		// Only now, with the staged value and the rotation's state on the
 		// Secret, may a hook's Job exist.
-		return r.runHooks(ctx, sc, &st, change)
+		return r.nextDue(change), r.runHooks(ctx, sc, &st, change)
 	}
-	return fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
+	return ctrl.Result{}, fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
 }
 
-// generator makes what values.Sync asks for, with secretgen, from r.Rand;
+// generator makes what values.Sync asks for, with secretgen, from r.rand;
 // the CA is named after bp.
 func (r *BlueprintReconciler) generator(bp *staxv1alpha1.Blueprint) values.Generator {
 	return func(d values.Draw) (map[string][]byte, error) {
-		return secretgen.Value(r.Rand, secretgen.Spec{
+		return secretgen.Value(r.rand, secretgen.Spec{
 			Type: d.Secret.Type, Charset: string(d.Secret.Charset), Length: d.Secret.Length, Exclude: d.Secret.Exclude,
 			DNSNames: d.Secret.DNSNames, NotBefore: d.NotBefore, NotAfter: d.NotAfter, CAKey: d.CAKey, CACert: d.CACert,
 			CA: d.CA, CAName: "stax.dev Blueprint " + bp.Namespace + "/" + bp.Name + " CA",
@@ -149,8 +134,18 @@ func (r *BlueprintReconciler) generator(bp *staxv1alpha1.Blueprint) values.Gener
 	}
 }
 
+// nextDue comes back when the next scheduled rotation or prune, or the
+// deadline of a hook in flight, falls due.
+func (r *BlueprintReconciler) nextDue(change values.Change) ctrl.Result {
+	due := change.NextDue()
+	if due.IsZero() {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: max(due.Sub(r.clock.Now()), time.Second)}
+}
+
 // recordGeneratedSecret keeps what later phases and status need, and tells
-// the user what changed, by name.
+// the user what changed, by name (values.Events).
 func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
 	sc.generatedSecret = secret
 	sc.valuesChanged = sc.valuesChanged || len(change.Generated) > 0 || len(change.Rotated) > 0
@@ -162,70 +157,19 @@ func (r *BlueprintReconciler) recordGeneratedSecret(sc *scope, secret *corev1.Se
 		}
 		sc.secrets = append(sc.secrets, ms)
 	}
-	r.recordHooks(sc, secret, st, change)
+	r.recordHooks(sc, st)
 	for _, p := range change.Pending {
 		sc.pendingRemovals = append(sc.pendingRemovals, staxv1alpha1.PendingRemoval{
 			Name: p.Name, RemovedAt: &metav1.Time{Time: p.RemovedAt.UTC().Truncate(time.Second)}, PruneAfter: &metav1.Time{Time: p.PruneAfter.UTC().Truncate(time.Second)},
 		})
 	}
-	if due := change.NextDue(); !due.IsZero() {
-		sc.requeueAfter = max(due.Sub(r.Clock.Now()), time.Second)
-	}
-	name := secret.Name
 	metrics.ValuesGenerated(len(change.Generated))
 	for trigger, names := range change.Rotated {
 		metrics.Rotated(trigger, len(names))
 	}
-	// Values generated with the Blueprint are reported by its first status
-	// (status.secrets[].lastRotated), which outlives an Event's hour; an
-	// Event there would be one more write per Blueprint for news nobody
-	// needs. Values generated later (a secret added to the spec, a value or
-	// the whole Secret deleted by hand) are news: they get the Event.
-	if len(change.Generated) > 0 && status.Written(&sc.bp.Status) {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Generated", "GenerateValues",
-			"generated value(s) in Secret %s: %s", name, strings.Join(change.Generated, ", "))
-	}
-	for _, trigger := range []string{values.TriggerField, values.TriggerAnnotation, values.TriggerSchedule} {
-		if names := change.Rotated[trigger]; len(names) > 0 {
-			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Rotated", "RotateValues",
-				"rotated value(s) in Secret %s (%s): %s; previous values stay under NAME%s until the next rotation",
-				name, trigger, strings.Join(names, ", "), staxv1alpha1.PreviousValueSuffix)
-		}
-	}
-	// One event per deadline: values removed together are kept until the
-	// same time.
-	var deadlines []time.Time
-	kept := map[time.Time][]string{}
-	for _, rm := range change.Removed {
-		due := rm.PruneAfter.UTC().Truncate(time.Second)
-		if _, ok := kept[due]; !ok {
-			deadlines = append(deadlines, due)
-		}
-		kept[due] = append(kept[due], rm.Name)
-	}
-	for _, due := range deadlines {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Removed", "RemoveValues",
-			"value(s) no longer declared are kept in Secret %s until %s, and come back unchanged if declared again before then (kubectl blueprint prune deletes them now): %s",
-			name, due.Format(time.RFC3339), strings.Join(kept[due], ", "))
-	}
-	if len(change.Restored) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Restored", "RestoreValues",
-			"value(s) declared again before their retention ended are kept unchanged in Secret %s: %s", name, strings.Join(change.Restored, ", "))
-	}
-	for _, trigger := range []string{values.PruneExpired, values.PruneRequested} {
-		if names := change.Pruned[trigger]; len(names) > 0 {
-			r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "Pruned", "PruneValues",
-				"pruned value(s) no longer declared from Secret %s (%s), with their previous values: %s", name, trigger, strings.Join(names, ", "))
-		}
-	}
-	if len(change.UnknownPruneNames) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "PruneIgnored", "PruneValues",
-			"%s names no value pending removal: %s", staxv1alpha1.PruneAnnotation, strings.Join(change.UnknownPruneNames, ", "))
-	}
-	if len(change.UnknownRotateNames) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, "RotateIgnored", "RotateValues",
-			"%s names no auto-generated secret of this Blueprint: %s", staxv1alpha1.RotateAnnotation, strings.Join(change.UnknownRotateNames, ", "))
-	}
+	r.emit(sc, values.Events(st, change, values.EventContext{
+		Secret: secret.Name, Blueprint: sc.bp.Name, StatusWritten: status.Written(&sc.bp.Status),
+	})...)
 }
 
 // servicesConsumingValues lists the services that consume any value. Without
@@ -248,7 +192,7 @@ func servicesConsumingValues(plan *render.Plan) []string {
 // without a request (the create that follows cannot overwrite anything: it
 // fails with AlreadyExists should the Secret exist after all, and the next
 // attempt reads from the API server, as every retry does). A Secret whose
-// metadata says it is not the Blueprint's (values.ClaimByMetadata) is
+// metadata says it is not the Blueprint's (values.VerdictByMetadata) is
 // never read in full: live gets its metadata only, which is all the
 // verdict needs.
 func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, bp *staxv1alpha1.Blueprint, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
@@ -261,7 +205,7 @@ func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, bp *staxv
 	if err := metadata.Get(ctx, key, m); err != nil {
 		return err
 	}
-	if v := values.ClaimByMetadata(m, bp); v != ownership.Owned && v != ownership.Adoptable {
+	if v := values.VerdictByMetadata(m, bp); v != ownership.Owned && v != ownership.Adoptable {
 		m.ObjectMeta.DeepCopyInto(&live.ObjectMeta)
 		return nil
 	}

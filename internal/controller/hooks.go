@@ -2,11 +2,8 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,7 +84,7 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	for _, name := range change.CreateJobs {
 		m := byName[name]
 		h := st.Values[name].Hook
-		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.Clock.Now()),
+		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.clock.Now()),
 			digest.HookToken(st.Data[staxv1alpha1.DigestKey], string(sc.bp.UID), name, h.Attempt))
 		if err != nil {
 			// render.Build reported it, by service: the Job waits for a fix
@@ -126,10 +123,10 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 	return nil
 }
 
-// recordHooks reports hooked rotations: status per hooked secret, a
-// RotationFailed problem while the latest rotation of a secret failed, and
-// events for what this Sync did.
-func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *values.State, change values.Change) {
+// recordHooks reports hooked rotations: status per hooked secret, and a
+// RotationFailed problem while the latest rotation of a secret failed.
+// Their events are values.Events'.
+func (r *BlueprintReconciler) recordHooks(sc *scope, st *values.State) {
 	for i := range sc.secrets {
 		s := &sc.secrets[i]
 		h := st.Values[s.Name].Hook
@@ -139,28 +136,7 @@ func (r *BlueprintReconciler) recordHooks(sc *scope, secret *corev1.Secret, st *
 		job := render.HookJobName(sc.bp.Name, s.Name, h.Attempt)
 		s.Hook = &staxv1alpha1.RotationHookStatus{State: h.Phase, JobName: job}
 		if h.Phase == staxv1alpha1.RotationStateFailed {
-			sc.problem(status.Problem{
-				Reason: staxv1alpha1.ReasonRotationFailed,
-				// The failure is a sentence of values' own (never the Job's
-				// logs), hence the concatenation.
-				Message: fmt.Sprintf("rotation of secret %s failed: ", s.Name) + h.Failure +
-					fmt.Sprintf(" (Job %s); consumers keep the value in use and the new value was discarded; inspect the Job, then request a new rotation (kubectl blueprint rotate %s %s)", job, sc.bp.Name, s.Name),
-				Stalling: true,
-			})
+			sc.problem(status.RotationFailedProblem(sc.bp.Name, s.Name, h.Failure, job))
 		}
-	}
-	for _, name := range change.Staged {
-		h := st.Values[name].Hook
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "RotationStaged", "RotateValues",
-			"staged a new value of %s in Secret %s; Job %s runs its onRotate hook before consumers switch",
-			name, secret.Name, render.HookJobName(sc.bp.Name, name, h.Attempt))
-	}
-	if len(change.Committed) > 0 {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeNormal, "RotationCommitted", "RotateValues",
-			"onRotate hook completed; committed the new value(s) of %s in Secret %s", strings.Join(change.Committed, ", "), secret.Name)
-	}
-	for _, f := range change.HookFailed {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, staxv1alpha1.ReasonRotationFailed, "RotateValues",
-			"rotation of %s failed, consumers keep the value in use and the new value was discarded (Job %s): %s", f.Name, f.Job, f.Failure)
 	}
 }

@@ -2,14 +2,13 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 
-	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
@@ -30,7 +29,7 @@ const podReferenceRecheck = 30 * time.Second
 // Both are read as metadata only: ServiceAccounts from the API server (they
 // are not cached), pull Secrets from the Secret metadata cache; no Secret's
 // data is read.
-func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	exists := func(kind, name string) (bool, error) {
 		obj := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kind}}
 		reader := r.APIReader
@@ -49,36 +48,27 @@ func (r *BlueprintReconciler) checkPodReferences(ctx context.Context, sc *scope)
 		}
 		return true, nil
 	}
+	var result ctrl.Result
 	for _, svc := range sc.bp.Spec.Services {
 		if svc.ServiceAccountName != "" {
 			ok, err := exists("ServiceAccount", svc.ServiceAccountName)
 			if err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 			if !ok {
-				sc.problems = append(sc.problems, status.Problem{
-					Reason: staxv1alpha1.ReasonServiceAccountNotFound,
-					Message: fmt.Sprintf("service %s: ServiceAccount %s not found in namespace %s; no pod can be created until it exists",
-						svc.Name, svc.ServiceAccountName, sc.bp.Namespace),
-				})
-				if sc.requeueAfter == 0 || sc.requeueAfter > podReferenceRecheck {
-					sc.requeueAfter = podReferenceRecheck
-				}
+				sc.problems = append(sc.problems, status.ServiceAccountProblem(svc.Name, svc.ServiceAccountName, sc.bp.Namespace))
+				result.RequeueAfter = podReferenceRecheck
 			}
 		}
 		for _, s := range svc.ImagePullSecrets {
 			ok, err := exists("Secret", s.Name)
 			if err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 			if !ok {
-				sc.problems = append(sc.problems, status.Problem{
-					Reason: staxv1alpha1.ReasonImagePullSecretNotFound,
-					Message: fmt.Sprintf("service %s: image pull Secret %s not found in namespace %s; kubelet pulls %s without it",
-						svc.Name, s.Name, sc.bp.Namespace, svc.Image),
-				})
+				sc.problems = append(sc.problems, status.PullSecretProblem(svc.Name, s.Name, sc.bp.Namespace, svc.Image))
 			}
 		}
 	}
-	return nil
+	return result, nil
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -47,10 +48,13 @@ func TestPodReferencesRecheck(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := &BlueprintReconciler{APIReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build()}
-			sc := &scope{bp: bp, requeueAfter: c.requeueAfter}
-			if err := r.checkPodReferences(context.Background(), sc); err != nil {
+			sc := &scope{bp: bp}
+			res, err := r.checkPodReferences(context.Background(), sc)
+			if err != nil {
 				t.Fatal(err)
 			}
+			// Merged with the result of an earlier phase, as Reconcile does.
+			res = lowestNonZero(ctrl.Result{RequeueAfter: c.requeueAfter}, res)
 			var reasons []string
 			for _, p := range sc.problems {
 				reasons = append(reasons, p.Reason)
@@ -58,8 +62,8 @@ func TestPodReferencesRecheck(t *testing.T) {
 			if len(reasons) != len(c.wantReasons) || (len(reasons) > 0 && reasons[0] != c.wantReasons[0]) || (len(reasons) > 1 && reasons[1] != c.wantReasons[1]) {
 				t.Errorf("problems %v, want %v", reasons, c.wantReasons)
 			}
-			if sc.requeueAfter != c.wantRequeue {
-				t.Errorf("requeueAfter %v, want %v", sc.requeueAfter, c.wantRequeue)
+			if res.RequeueAfter != c.wantRequeue {
+				t.Errorf("requeueAfter %v, want %v", res.RequeueAfter, c.wantRequeue)
 			}
 		})
 	}

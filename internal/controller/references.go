@@ -29,7 +29,7 @@ import (
 func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, name string) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	metadata := r.secretMetadata
-	if metadata == nil && r.RequireReferenceableLabel {
+	if metadata == nil && r.requireReferenceableLabel {
 		// No metadata cache: ask the API server for the metadata alone
 		// (no data crosses the wire) before reading anything else.
 		metadata = r.APIReader
@@ -38,7 +38,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 	// metadata shows it is the Blueprint's: a foreign Secret that took its
 	// name is any other Secret.
 	ours := func(m metav1.Object) bool {
-		return name == sc.plan.GeneratedSecretName && values.ClaimByMetadata(m, sc.bp) == ownership.Owned
+		return name == sc.plan.GeneratedSecretName && values.VerdictByMetadata(m, sc.bp) == ownership.Owned
 	}
 	if metadata != nil {
 		m := &metav1.PartialObjectMetadata{}
@@ -50,7 +50,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 		case err != nil:
 			return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 		}
-		if r.RequireReferenceableLabel && !referenceable(m.Labels) && !ours(m) {
+		if r.requireReferenceableLabel && !referenceable(m.Labels) && !ours(m) {
 			sc.notReferenceable[name] = true
 			return nil, nil
 		}
@@ -63,7 +63,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 	case err != nil:
 		return nil, apierror.Wrap(apierror.OpRead, "Secret", name, err)
 	}
-	if r.RequireReferenceableLabel && !referenceable(secret.Labels) && !ours(secret) {
+	if r.requireReferenceableLabel && !referenceable(secret.Labels) && !ours(secret) {
 		sc.notReferenceable[name] = true
 		return nil, nil
 	}

@@ -2,11 +2,11 @@ package controller
 
 import (
 	"context"
-	"fmt"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -34,7 +34,7 @@ func (r *BlueprintReconciler) gatewayAPIInstalled() (bool, error) {
 // and deletes those this Blueprint controls and no longer renders. Ready
 // waits for none of them: whether an Ingress controller or a Gateway serves
 // a route is theirs to report.
-func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	// Discovery is asked only for a Blueprint that routes through a Gateway,
 	// or when HTTPRoutes were served at start (then the answer is cached):
 	// on a cluster without the Gateway API, other Blueprints cost no
@@ -45,7 +45,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 	if (sc.bp.Spec.Routing != nil && sc.bp.Spec.Routing.Gateway.Name != "") || r.httpRoutesWatched {
 		var err error
 		if installed, err = r.gatewayAPIInstalled(); err != nil {
-			return apierror.Wrap(apierror.OpRead, "API discovery", "gateway.networking.k8s.io", err)
+			return ctrl.Result{}, apierror.Wrap(apierror.OpRead, "API discovery", "gateway.networking.k8s.io", err)
 		}
 	}
 	wantIngress, wantRoute := map[string]bool{}, map[string]bool{}
@@ -62,22 +62,17 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 			wantIngress[svc.Name] = true
 			ing := &networkingv1.Ingress{}
 			if _, err := r.applyOwned(ctx, sc, ing, svc.Name, rt.Ingress); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 		case !installed:
-			sc.problem(status.Problem{
-				Reason: staxv1alpha1.ReasonGatewayAPINotInstalled,
-				Message: fmt.Sprintf("service %s: spec.routing.gateway asks for an HTTPRoute, but the cluster serves no HTTPRoute of %s; nothing is routed until the Gateway API CRDs are installed",
-					svc.Name, render.HTTPRouteGVK.GroupVersion().String()),
-				Stalling: true,
-			})
+			sc.problem(status.GatewayAPIProblem(svc.Name, render.HTTPRouteGVK.GroupVersion().String()))
 			continue
 		default:
 			wantRoute[svc.Name] = true
 			live := &unstructured.Unstructured{}
 			live.SetGroupVersionKind(render.HTTPRouteGVK)
 			if _, err := r.applyOwned(ctx, sc, live, svc.Name, client.ApplyConfigurationFromUnstructured(rt.HTTPRoute)); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
 		}
 		sc.urls[svc.Name] = rt.URL
@@ -90,27 +85,27 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) er
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	ingresses := &networkingv1.IngressList{}
 	if err := r.List(ctx, ingresses, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return apierror.Wrap(apierror.OpList, "Ingresses", "", err)
+		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Ingresses", "", err)
 	}
 	for i := range ingresses.Items {
 		if err := r.deleteIfStale(ctx, sc, &ingresses.Items[i], wantIngress); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	if !installed {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	routes := &unstructured.UnstructuredList{}
 	routes.SetGroupVersionKind(render.HTTPRouteGVK.GroupVersion().WithKind("HTTPRouteList"))
 	if err := r.List(ctx, routes, client.InNamespace(sc.bp.Namespace), selector); err != nil {
-		return apierror.Wrap(apierror.OpList, "HTTPRoutes", "", err)
+		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "HTTPRoutes", "", err)
 	}
 	for i := range routes.Items {
 		if err := r.deleteIfStale(ctx, sc, &routes.Items[i], wantRoute); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // unrendered lists the services of the spec that the plan left out because

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,10 +19,12 @@ import (
 // status. A reconcile that sees a new spec generation, or that generated or
 // rotated a value itself, rolls out the latest values at once.
 //
+// It returns when values held back are due to roll out, 0 when none is.
+//
 // The change is recognised on what this reconcile read, not on watch
 // events: a label or annotation edit of a Secret, or an edit of a key nobody
 // consumes, leaves every digest as it is and restarts nothing.
-func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1.Deployment) {
+func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1.Deployment) (hold time.Duration) {
 	// The generated Secret is unknown when it is foreign, superseded or
 	// being deleted: every service that reads a value is blocked then, and
 	// a service that reads none has an empty digest, which needs no key.
@@ -44,11 +48,9 @@ func (r *BlueprintReconciler) settleValues(sc *scope, current map[string]*appsv1
 		services = append(services, s)
 	}
 	immediate := sc.valuesChanged || ptr.Deref(sc.bp.Status.ObservedGeneration, -1) != sc.bp.Generation
-	stamp, hold := r.settle.Stamp(client.ObjectKeyFromObject(sc.bp).String(), services, immediate, r.SettleClock.Now())
+	stamp, hold := r.settle.Stamp(client.ObjectKeyFromObject(sc.bp).String(), services, immediate, r.settleClock.Now())
 	for name, d := range stamp {
 		sc.digests[name] = d
 	}
-	if hold > 0 && (sc.requeueAfter == 0 || hold < sc.requeueAfter) {
-		sc.requeueAfter = hold
-	}
+	return hold
 }

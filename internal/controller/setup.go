@@ -82,7 +82,7 @@ type Options struct {
 	// and index, to these namespaces; none means the whole cluster.
 	WatchNamespaces []string
 	// StripSecretMetadata keeps only what identifies each Secret in the
-	// metadata-only Secret watch's cache (see StripSecretMetadata).
+	// metadata-only Secret watch's cache (see StripWatchedMetadata).
 	StripSecretMetadata bool
 	// SecretQuietPeriod is DefaultSecretQuietPeriod unless set.
 	SecretQuietPeriod time.Duration
@@ -186,7 +186,7 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		&staxv1alpha1.Blueprint{}: {Transform: StripBlueprintMetadata},
 	}
 	if o.StripSecretMetadata {
-		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripSecretMetadata}
+		cacheOptions.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: StripWatchedMetadata}
 	}
 	base.Cache = cacheOptions
 	return base
@@ -210,28 +210,28 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	r := &BlueprintReconciler{
 		Client:                    mgr.GetClient(),
 		APIReader:                 mgr.GetAPIReader(),
-		Recorder:                  mgr.GetEventRecorder("blueprint-controller"),
-		Rand:                      o.Rand,
-		Clock:                     o.Clock,
-		SettleClock:               o.SettleClock,
-		RequireReferenceableLabel: o.RequireReferenceableLabel,
-		RemovedValueRetention:     o.RemovedValueRetention,
-		ProgressStatusDelay:       o.ProgressStatusDelay,
+		recorder:                  mgr.GetEventRecorder("blueprint-controller"),
+		rand:                      o.Rand,
+		clock:                     o.Clock,
+		settleClock:               o.SettleClock,
+		requireReferenceableLabel: o.RequireReferenceableLabel,
+		removedValueRetention:     o.RemovedValueRetention,
+		progressStatusDelay:       o.ProgressStatusDelay,
 		reconciled:                o.Reconciled,
 		secretMetadata:            mgr.GetCache(),
 		secrets:                   newSecretMemo(),
 		workloadMetadata:          map[schema.GroupVersionKind]client.Reader{},
 	}
-	if r.Rand == nil {
-		r.Rand = rand.Reader
+	if r.rand == nil {
+		r.rand = rand.Reader
 	}
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
+	if r.clock == nil {
+		r.clock = clock.RealClock{}
 	}
-	if r.SettleClock == nil {
+	if r.settleClock == nil {
 		// The quiet period is wall-clock time, whatever clock schedules
 		// rotations.
-		r.SettleClock = clock.RealClock{}
+		r.settleClock = clock.RealClock{}
 	}
 	quiet, maxWait := o.SecretQuietPeriod, o.SecretMaxWait
 	if quiet == 0 {
@@ -313,7 +313,7 @@ func watchWorkloadMetadata(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.R
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
 		// Only metadata objects live in this cache, and nothing reads them
 		// but the map function, which needs namespace and name.
-		DefaultTransform: StripSecretMetadata,
+		DefaultTransform: StripWatchedMetadata,
 	}
 	opts.DefaultNamespaces = namespaceConfigs(namespaces)
 	metadata, err := cache.New(mgr.GetConfig(), opts)
@@ -373,7 +373,7 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
-// StripSecretMetadata is the cache transform of the metadata-only watches
+// StripWatchedMetadata is the cache transform of the metadata-only watches
 // (Secrets; every Deployment and Service, in a cache of their own): of each
 // object it keeps only what the reconciler reads from these caches, that
 // is namespace, name and resourceVersion (does it exist, has it changed
@@ -386,7 +386,7 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 // a Secret's whole data). Never use it for the typed caches of what
 // Blueprints render: the reconciler reads their fingerprint annotation and
 // our managedFields entries.
-func StripSecretMetadata(obj any) (any, error) {
+func StripWatchedMetadata(obj any) (any, error) {
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
 		if a, err := meta.Accessor(obj); err == nil {

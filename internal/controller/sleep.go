@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -36,16 +37,16 @@ type sleepState struct {
 // decideSleep asks internal/sleep whether the environment runs, from the
 // spec, the clock kept in status.sleep, the wake and sleep requests and
 // the time; and comes back when that may change.
-func (r *BlueprintReconciler) decideSleep(ctx context.Context, sc *scope) error {
+func (r *BlueprintReconciler) decideSleep(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	spec, err := sleep.SpecOf(sc.bp)
 	if err != nil {
-		sc.problem(status.Problem{Reason: staxv1alpha1.ReasonInvalidSchedule, Message: err.Error(), Stalling: true})
+		sc.problem(status.ScheduleProblem(err.Error()))
 	}
 	events := sleep.EventsOf(sc.bp)
 	if !spec.Configured() && events.SleepRequest == "" {
-		return nil
+		return ctrl.Result{}, nil
 	}
-	now := r.Clock.Now()
+	now := r.clock.Now()
 	rec, err := sleep.Update(sleep.FromStatus(sc.bp.Status.Sleep), events, now)
 	if err != nil {
 		log.FromContext(ctx).Info("wake request", "problem", err.Error())
@@ -55,17 +56,10 @@ func (r *BlueprintReconciler) decideSleep(ctx context.Context, sc *scope) error 
 	if d.Asleep {
 		sc.sleep.message = sleep.Message(spec, d, sc.bp.Name)
 	}
-	if !d.Next.IsZero() {
-		sc.requeueBy(max(d.Next.Sub(now), time.Second))
+	if d.Next.IsZero() {
+		return ctrl.Result{}, nil
 	}
-	return nil
-}
-
-// requeueBy brings the requeue in to after, unless one is due sooner.
-func (s *scope) requeueBy(after time.Duration) {
-	if s.requeueAfter == 0 || after < s.requeueAfter {
-		s.requeueAfter = after
-	}
+	return ctrl.Result{RequeueAfter: max(d.Next.Sub(now), time.Second)}, nil
 }
 
 // asleep reports whether this reconcile scales the Blueprint to 0.

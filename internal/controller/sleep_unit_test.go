@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
@@ -44,16 +45,19 @@ func TestDecideSleepRequeuesAtTheNextMoment(t *testing.T) {
 				Spec:       staxv1alpha1.BlueprintSpec{Sleep: c.sleep, Suspend: ptr.To(c.suspend)},
 				Status:     c.status,
 			}
-			r := &BlueprintReconciler{Clock: clocktesting.NewFakePassiveClock(now)}
-			sc := &scope{bp: bp, blocked: map[string]bool{}, requeueAfter: c.requeueAfter}
-			if err := r.decideSleep(context.Background(), sc); err != nil {
+			r := &BlueprintReconciler{clock: clocktesting.NewFakePassiveClock(now)}
+			sc := &scope{bp: bp, blocked: map[string]bool{}}
+			res, err := r.decideSleep(context.Background(), sc)
+			if err != nil {
 				t.Fatal(err)
 			}
+			// Merged with the result of an earlier phase, as Reconcile does.
+			res = lowestNonZero(ctrl.Result{RequeueAfter: c.requeueAfter}, res)
 			if sc.asleep() != c.wantAsleep {
 				t.Errorf("asleep = %v, want %v", sc.asleep(), c.wantAsleep)
 			}
-			if sc.requeueAfter != c.wantRequeue {
-				t.Errorf("requeueAfter = %v, want %v", sc.requeueAfter, c.wantRequeue)
+			if res.RequeueAfter != c.wantRequeue {
+				t.Errorf("requeueAfter = %v, want %v", res.RequeueAfter, c.wantRequeue)
 			}
 			if len(sc.problems) > 0 {
 				t.Errorf("problems: %+v", sc.problems)

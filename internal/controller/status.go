@@ -4,11 +4,11 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -63,12 +63,13 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 }
 
 // patchStatus writes the status computed from this reconcile, once, and only
-// if it differs from what is stored.
-func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) error {
-	if ctx.Err() != nil || sc.abandoned {
-		// The manager is stopping, or the Blueprint is gone: what the
-		// reconcile saw says nothing final about it.
-		return nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
+// if it differs from what is stored. While the first status write waits for
+// the rollout (status.FirstWriteHold), it comes back by then.
+func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconcileErr error) (ctrl.Result, error) {
+	if ctx.Err() != nil {
+		// The manager is stopping: what the reconcile saw says nothing
+		// final about the Blueprint.
+		return ctrl.Result{}, nil //nolint:nilerr // a stopping manager's context error is not the reconcile's
 	}
 	var saved int64
 	for _, n := range sc.suspended {
@@ -80,32 +81,36 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 	// status.Apply always sets Ready.
 	newReady := meta.FindStatusCondition(sc.bp.Status.Conditions, staxv1alpha1.ConditionReady)
 	key := client.ObjectKeyFromObject(sc.bp)
-	if held := status.FirstWriteHold(&before.Status, &sc.bp.Status, sc.rolloutStarted(), time.Now(), r.ProgressStatusDelay); held > 0 {
+	if held := status.FirstWriteHold(&before.Status, &sc.bp.Status, sc.rolloutStarted(), time.Now(), r.progressStatusDelay); held > 0 {
 		// Wall-clock time, as the Deployments' creationTimestamps are.
-		sc.statusHeldFor = held
 		metrics.SetReady(key, newReady.Status)
-		return nil
+		return ctrl.Result{RequeueAfter: held}, nil
 	}
 	if equality.Semantic.DeepEqual(before.Status, sc.bp.Status) {
 		// Reported even when nothing changed: after a restart the gauge
 		// starts empty and learns every Blueprint from the initial reconciles.
 		metrics.SetReady(key, newReady.Status)
-		return nil
+		return ctrl.Result{}, nil
 	}
 	if err := r.Status().Patch(ctx, sc.bp, client.MergeFrom(before)); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(key)
 		}
-		return apierror.Wrap(apierror.OpPatch, "Blueprint status", sc.bp.Name, client.IgnoreNotFound(err))
+		return ctrl.Result{}, apierror.Wrap(apierror.OpPatch, "Blueprint status", sc.bp.Name, client.IgnoreNotFound(err))
 	}
 	metrics.SetReady(key, newReady.Status)
-	oldReady := meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady)
-	if newReady != nil && newReady.Status == metav1.ConditionFalse && newReady.Reason != staxv1alpha1.ReasonProgressing && newReady.Reason != staxv1alpha1.ReasonSuspended &&
-		(oldReady == nil || oldReady.Reason != newReady.Reason || oldReady.Message != newReady.Message) {
-		r.Recorder.Eventf(sc.bp, nil, corev1.EventTypeWarning, newReady.Reason, "Reconcile", "%s", newReady.Message)
+	if e, ok := status.ReadyEvent(meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady), newReady); ok {
+		r.emit(sc, e)
 	}
 	log.FromContext(ctx).V(1).Info("status updated", "ready", readyString(newReady), "readyServices", sc.bp.Status.ReadyServices)
-	return nil
+	return ctrl.Result{}, nil
+}
+
+// emit records events on the Blueprint, as the pure packages word them.
+func (r *BlueprintReconciler) emit(sc *scope, events ...status.Event) {
+	for _, e := range events {
+		r.recorder.Eventf(sc.bp, nil, e.Type, e.Reason, e.Action, "%s", e.Note)
+	}
 }
 
 // rolloutStarted is when the first of the Blueprint's Deployments was

@@ -139,7 +139,7 @@ func TestStripBlueprintMetadata(t *testing.T) {
 	}
 }
 
-func TestStripSecretMetadataKeepsIdentity(t *testing.T) {
+func TestStripWatchedMetadataKeepsIdentity(t *testing.T) {
 	in := &metav1.PartialObjectMetadata{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -154,7 +154,7 @@ func TestStripSecretMetadataKeepsIdentity(t *testing.T) {
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
 		},
 	}
-	got, err := StripSecretMetadata(in)
+	got, err := StripWatchedMetadata(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestStripSecretMetadataKeepsIdentity(t *testing.T) {
 		},
 	}
 	if !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("StripSecretMetadata =\n%+v\nwant\n%+v", got, want)
+		t.Errorf("StripWatchedMetadata =\n%+v\nwant\n%+v", got, want)
 	}
 	// What the reconciler asks of a stripped object still has its answer.
 	if uid := metav1.GetControllerOf(got.(*metav1.PartialObjectMetadata)).UID; uid != "bp1" {

@@ -13,57 +13,119 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
-// problemLiteral is one status.Problem composite literal the controller
-// builds: its Reason (the api/v1alpha1 constant's name, "" when it is not
+// wordingDirs are the pure packages that word what the controller reports:
+// status.Problem and status.Event literals live there, never in
+// internal/controller (TestControllerHoldsNoWording).
+var wordingDirs = []string{filepath.Join("internal", "status"), filepath.Join("internal", "values")}
+
+// isLiteralOf reports whether lit is a composite literal of type name,
+// spelled status.Name or, inside the package, Name.
+func isLiteralOf(lit *ast.CompositeLit, name string) bool {
+	switch typ := lit.Type.(type) {
+	case *ast.SelectorExpr:
+		return typ.Sel.Name == name
+	case *ast.Ident:
+		return typ.Name == name
+	}
+	return false
+}
+
+// problemLiteral is one status.Problem composite literal of the wording
+// packages: its Reason (the api/v1alpha1 constant's name, "" when it is not
 // one), and its Message and Stalling expressions (nil when unset).
 type problemLiteral struct {
 	reason            string
 	message, stalling ast.Expr
 }
 
-// controllerProblems reads every status.Problem literal of internal/controller.
-func controllerProblems(t *testing.T) []problemLiteral {
+// problemLiterals reads every status.Problem literal of the wording
+// packages, but the zero Problem{} (no problem).
+func problemLiterals(t *testing.T) []problemLiteral {
 	t.Helper()
 	var out []problemLiteral
-	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok {
-				return true
-			}
-			if sel, ok := lit.Type.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Problem" {
-				return true
-			}
-			var p problemLiteral
-			for _, elt := range lit.Elts {
-				kv, ok := elt.(*ast.KeyValueExpr)
-				if !ok {
-					continue
+	for _, dir := range wordingDirs {
+		for _, f := range parseDir(t, dir) {
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.CompositeLit)
+				if !ok || !isLiteralOf(lit, "Problem") || len(lit.Elts) == 0 {
+					return true
 				}
-				switch kv.Key.(*ast.Ident).Name {
-				case "Reason":
-					if s, ok := kv.Value.(*ast.SelectorExpr); ok {
-						p.reason = s.Sel.Name
+				var p problemLiteral
+				for _, elt := range lit.Elts {
+					kv, ok := elt.(*ast.KeyValueExpr)
+					if !ok {
+						continue
 					}
-				case "Message":
-					p.message = kv.Value
-				case "Stalling":
-					p.stalling = kv.Value
+					switch kv.Key.(*ast.Ident).Name {
+					case "Reason":
+						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
+							p.reason = s.Sel.Name
+						}
+					case "Message":
+						p.message = kv.Value
+					case "Stalling":
+						p.stalling = kv.Value
+					}
 				}
-			}
-			out = append(out, p)
-			return true
-		})
+				out = append(out, p)
+				return true
+			})
+		}
 	}
 	return out
 }
 
+// The controller words nothing itself: it builds no status.Problem or
+// status.Event, and every event it records is one a wording package
+// returned (Eventf's note is "%s" of a value that is not literal text).
+func TestControllerHoldsNoWording(t *testing.T) {
+	eventfs := 0
+	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CompositeLit:
+				if sel, ok := n.Type.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Problem" || sel.Sel.Name == "Event") {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "status" && len(n.Elts) > 0 {
+						t.Errorf("internal/controller builds a status.%s: word it in internal/status or internal/values", sel.Sel.Name)
+					}
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "Eventf" {
+					return true
+				}
+				eventfs++
+				// Eventf(regarding, related, type, reason, action, "%s", note)
+				worded := len(n.Args) == 7
+				if worded {
+					note, isText := n.Args[5].(*ast.BasicLit)
+					_, argIsText := n.Args[6].(*ast.BasicLit)
+					worded = isText && note.Value == `"%s"` && !argIsText
+					// Nor a type, reason or action of its own.
+					for _, a := range n.Args[2:5] {
+						if _, isText := a.(*ast.BasicLit); isText {
+							worded = false
+						}
+					}
+				}
+				if !worded {
+					t.Errorf("internal/controller records an event with wording of its own: record what internal/status or internal/values returns")
+				}
+			}
+			return true
+		})
+	}
+	if eventfs != 1 {
+		t.Errorf("found %d Eventf calls in internal/controller, want the one that records what the wording packages return", eventfs)
+	}
+}
+
 // problemStalling returns, per reason constant, whether each status.Problem
-// the controller builds with it stalls (its Stalling field).
+// the wording packages build with it stalls (its Stalling field).
 func problemStalling(t *testing.T) map[string][]bool {
 	t.Helper()
 	out := map[string][]bool{}
-	for _, p := range controllerProblems(t) {
+	for _, p := range problemLiterals(t) {
 		stalling := false
 		if p.stalling != nil {
 			id, ok := p.stalling.(*ast.Ident)
@@ -98,7 +160,8 @@ func conditionOf(obs status.Observation) string {
 // The README's reason table and each section of docs/troubleshooting.md say
 // whether a reason comes with Stalled=True (a person must act) or
 // Reconciling=True (it resolves by itself). What the code does is read from
-// the controller's status.Problem literals and put through status.Apply.
+// the status.Problem literals of the wording packages (internal/status) and
+// put through status.Apply.
 func TestReasonsStallAsDocumented(t *testing.T) {
 	stalling := problemStalling(t)
 	want := map[string]string{}
@@ -115,12 +178,12 @@ func TestReasonsStallAsDocumented(t *testing.T) {
 		default:
 			flags := stalling["Reason"+r]
 			if len(flags) == 0 {
-				t.Errorf("the controller builds no status.Problem with reason %s", r)
+				t.Errorf("internal/status builds no status.Problem with reason %s", r)
 				continue
 			}
 			for _, s := range flags[1:] {
 				if s != flags[0] {
-					t.Errorf("the controller builds %s both stalling and not: the docs cannot say which", r)
+					t.Errorf("internal/status builds %s both stalling and not: the docs cannot say which", r)
 				}
 			}
 			obs.Problems = []status.Problem{{Reason: r, Message: "m", Stalling: flags[0]}}

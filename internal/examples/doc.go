@@ -7,8 +7,10 @@
 // the CRD has and deny none it has, and the README's tables of fields,
 // flags and their defaults, Ready reasons (and whether each stalls), RBAC
 // grants, metrics and Helm values match the CRD, the manager's FlagSet,
-// api/v1alpha1, the controller's problems, config/rbac/role.yaml, the
-// metrics registry and the chart's values. It also holds the rotation-hook
+// api/v1alpha1, the problems internal/status words, config/rbac/role.yaml,
+// the metrics registry and the chart's values; internal/controller holds no
+// wording of its own (internal/status and internal/values word problems and
+// events). It also holds the rotation-hook
 // recipes to the validator and renderer, docs/reliability.md's figures and
 // test names to the repository, and the code to the rules docs state about
 // it (no math/rand outside tests, pure packages stay pure).

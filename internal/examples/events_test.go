@@ -2,54 +2,88 @@ package examples
 
 import (
 	"go/ast"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
 
+// eventLiteral is one status.Event composite literal of the wording
+// packages: its type (Normal, Warning), its reason (a literal, or an
+// api/v1alpha1 Reason constant without its prefix; "" when it is neither,
+// which is the Ready reason), and its Note expression.
+type eventLiteral struct {
+	typ, reason string
+	note        ast.Expr
+}
+
+// eventLiterals reads every status.Event literal of the wording packages,
+// but the zero Event{} (no event).
+func eventLiterals(t *testing.T) []eventLiteral {
+	t.Helper()
+	var out []eventLiteral
+	for _, dir := range wordingDirs {
+		for _, f := range parseDir(t, dir) {
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.CompositeLit)
+				if !ok || !isLiteralOf(lit, "Event") || len(lit.Elts) == 0 {
+					return true
+				}
+				var e eventLiteral
+				for _, elt := range lit.Elts {
+					kv, ok := elt.(*ast.KeyValueExpr)
+					if !ok {
+						continue
+					}
+					switch kv.Key.(*ast.Ident).Name {
+					case "Type":
+						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
+							e.typ = strings.TrimPrefix(s.Sel.Name, "EventType")
+						}
+					case "Reason":
+						switch r := kv.Value.(type) {
+						case *ast.BasicLit:
+							e.reason, _ = strconv.Unquote(r.Value)
+						case *ast.SelectorExpr:
+							if id, ok := r.X.(*ast.Ident); ok && id.Name == "staxv1alpha1" {
+								// A reason constant, e.g. ReasonRotationFailed.
+								e.reason = strings.TrimPrefix(r.Sel.Name, "Reason")
+							}
+						default:
+							t.Errorf("a status.Event whose reason this test cannot read: %T", r)
+						}
+					case "Note":
+						e.note = kv.Value
+					}
+				}
+				out = append(out, e)
+				return true
+			})
+		}
+	}
+	return out
+}
+
 // The table "Events the operator records" of docs/troubleshooting.md has a
-// row, with the right type, for every event the controller records
-// (Recorder.Eventf with a literal reason), and no row for an event it does
-// not record. The Ready-reason Warning (its reason is the Ready reason) is
-// the table's last row.
+// row, with the right type, for every event the wording packages word for
+// the controller to record (a status.Event with a literal reason), and no
+// row for an event they do not. The Ready-reason Warning (its reason is the
+// Ready reason) is the table's last row.
 func TestTroubleshootingListsEveryEvent(t *testing.T) {
 	type event struct{ typ, reason string }
 	recorded := map[event]bool{}
 	readyWarnings := 0
-	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
+	for _, e := range eventLiterals(t) {
+		if e.reason == "" {
+			if e.typ != "Warning" {
+				t.Errorf("the Ready-reason event is a %s event, not a Warning", e.typ)
 			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || sel.Sel.Name != "Eventf" || len(call.Args) < 6 {
-				return true
-			}
-			typ := ""
-			if s, ok := call.Args[2].(*ast.SelectorExpr); ok {
-				typ = strings.TrimPrefix(s.Sel.Name, "EventType")
-			}
-			switch r := call.Args[3].(type) {
-			case *ast.BasicLit:
-				reason, _ := strconv.Unquote(r.Value)
-				recorded[event{typ, reason}] = true
-			case *ast.SelectorExpr:
-				if id, ok := r.X.(*ast.Ident); ok && id.Name == "staxv1alpha1" {
-					// A reason constant, e.g. ReasonRotationFailed.
-					recorded[event{typ, strings.TrimPrefix(r.Sel.Name, "Reason")}] = true
-				} else {
-					readyWarnings++ // newReady.Reason
-				}
-			default:
-				t.Errorf("an Eventf whose reason this test cannot read: %T", r)
-			}
-			return true
-		})
+			readyWarnings++ // status.ReadyEvent
+			continue
+		}
+		recorded[event{e.typ, e.reason}] = true
 	}
 	if len(recorded) < 10 || readyWarnings != 1 {
-		t.Fatalf("read %d events and %d Ready-reason warnings from internal/controller: has the code's shape changed?", len(recorded), readyWarnings)
+		t.Fatalf("read %d events and %d Ready-reason warnings from %v: has the code's shape changed?", len(recorded), readyWarnings, wordingDirs)
 	}
 
 	page := readFile(t, "docs", "troubleshooting.md")
@@ -68,12 +102,12 @@ func TestTroubleshootingListsEveryEvent(t *testing.T) {
 	}
 	for e := range recorded {
 		if !listed[e] {
-			t.Errorf("the controller records a %s event %s, which docs/troubleshooting.md's event table does not list", e.typ, e.reason)
+			t.Errorf("the operator records a %s event %s, which docs/troubleshooting.md's event table does not list", e.typ, e.reason)
 		}
 	}
 	for e := range listed {
 		if !recorded[e] {
-			t.Errorf("docs/troubleshooting.md lists a %s event %s, which the controller does not record", e.typ, e.reason)
+			t.Errorf("docs/troubleshooting.md lists a %s event %s, which the operator does not record", e.typ, e.reason)
 		}
 	}
 	if !readyRow {

@@ -173,54 +173,38 @@ func messageRegexp(e ast.Expr) (string, bool) {
 	return "", false
 }
 
-// Every condition message and event the controller writes from literal text
-// must be quoted on the page in a form that matches it, so that rewording one
-// in the code fails here until the page is updated.
+// Every condition message and event the operator writes from literal text
+// (worded in internal/status and internal/values, see wordingDirs) must be
+// quoted on the page in a form that matches it, so that rewording one in
+// the code fails here until the page is updated.
 func TestTroubleshootingQuotesControllerMessages(t *testing.T) {
 	page := readFile(t, "docs", "troubleshooting.md")
 	type message struct{ what, pattern string }
 	var messages []message
 	reasons := map[string]bool{}
 
-	for _, p := range controllerProblems(t) {
+	for _, p := range problemLiterals(t) {
 		if pattern, ok := messageRegexp(p.message); ok {
 			messages = append(messages, message{"status.Problem " + p.reason, pattern})
 			reasons[p.reason] = true
 		}
 	}
-	for _, f := range parseDir(t, filepath.Join("internal", "controller")) {
-		ast.Inspect(f, func(node ast.Node) bool {
-			// Recorder.Eventf(regarding, related, type, reason, action, note, args...)
-			n, ok := node.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			sel, ok := n.Fun.(*ast.SelectorExpr)
-			if !ok || sel.Sel.Name != "Eventf" || len(n.Args) < 6 {
-				return true
-			}
-			reason := ""
-			if lit, ok := n.Args[3].(*ast.BasicLit); ok {
-				reason, _ = strconv.Unquote(lit.Value)
-			}
-			// A note of just "%s" (the Ready message, quoted above) has
-			// no text of its own to check.
-			if p, ok := messageRegexp(&ast.CallExpr{Fun: &ast.SelectorExpr{Sel: ast.NewIdent("Sprintf")}, Args: n.Args[5:]}); ok &&
-				p != formatRegexp("%s") {
-				messages = append(messages, message{"event " + reason, p})
-			}
-			return true
-		})
+	for _, e := range eventLiterals(t) {
+		// The Ready-reason event's note is the Ready message, quoted
+		// above; it has no text of its own to check.
+		if p, ok := messageRegexp(e.note); ok {
+			messages = append(messages, message{"event " + e.reason, p})
+		}
 	}
 
 	// The parsing must keep finding what it was written for.
 	for _, r := range []string{"ReasonSecretNotFound", "ReasonSecretKeyNotFound", "ReasonConflict", "ReasonDependencyCycle", "ReasonProgressing"} {
 		if !reasons[r] {
-			t.Errorf("no status.Problem with %s found in internal/controller", r)
+			t.Errorf("no status.Problem with %s found in %v", r, wordingDirs)
 		}
 	}
 	if len(messages) < 10 {
-		t.Errorf("found only %d messages in internal/controller; has the code's shape changed?", len(messages))
+		t.Errorf("found only %d messages in %v; has the code's shape changed?", len(messages), wordingDirs)
 	}
 	for _, m := range messages {
 		if !regexp.MustCompile(m.pattern).MatchString(page) {
@@ -318,6 +302,20 @@ func TestTroubleshootingQuotesComputedMessages(t *testing.T) {
 	} else {
 		quoted("docs/troubleshooting.md (kubectl blueprint validate, PlaintextSecret)", page,
 			"blueprint.yaml: blueprint/"+res.Name+": "+res.Problems[0].Field+": "+res.Problems[0].Message)
+	}
+
+	// SecretNotFound, SecretKeyNotFound and SecretNotReferenceable, for a
+	// value read by an env var and by another field, as status words them
+	// for the controller.
+	for _, state := range []status.ReferenceState{status.ReferenceSecretNotFound, status.ReferenceKeyNotFound, status.ReferenceNotReferenceable} {
+		for _, use := range []status.ReferenceUse{{EnvKey: "STRIPE_KEY"}, {Field: "args[1]"}} {
+			use.Service, use.Secret, use.Key, use.Namespace = "api", "stripe", "api-key", "payments"
+			p, ok := status.ReferenceProblem(use, state)
+			if !ok {
+				t.Fatalf("status.ReferenceProblem(%+v, %v) reports no problem", use, state)
+			}
+			quoted("docs/troubleshooting.md ("+p.Reason+")", page, p.Message)
+		}
 	}
 
 	// DependencyCycle, spelled by depgraph as the controller spells it.

@@ -9,23 +9,23 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
-// Claim says what the operator may do with secret, the Secret found under
+// Verdict says what the operator may do with secret, the Secret found under
 // the name of bp's generated Secret: only an Opaque Secret can be the
 // generated Secret, and then the adoption table of ownership.Retained
 // decides, with the marker annotation stax.dev/generated-for.
-func Claim(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) ownership.Verdict {
-	v := ClaimByMetadata(secret, bp)
+func Verdict(secret *corev1.Secret, bp *staxv1alpha1.Blueprint) ownership.Verdict {
+	v := VerdictByMetadata(secret, bp)
 	if (v == ownership.Owned || v == ownership.Adoptable) && secret.Type != corev1.SecretTypeOpaque {
 		return ownership.Foreign
 	}
 	return v
 }
 
-// ClaimByMetadata is Claim from the Secret's metadata alone, so that a
+// VerdictByMetadata is Verdict from the Secret's metadata alone, so that a
 // Secret that is not the Blueprint's need never be read in full: Foreign,
 // Superseded and Deleting are final; Owned and Adoptable still depend on
-// the Secret's type, which only Claim sees.
-func ClaimByMetadata(secret metav1.Object, bp *staxv1alpha1.Blueprint) ownership.Verdict {
+// the Secret's type, which only Verdict sees.
+func VerdictByMetadata(secret metav1.Object, bp *staxv1alpha1.Blueprint) ownership.Verdict {
 	return ownership.Retained(secret, bp, staxv1alpha1.GeneratedForAnnotation)
 }
 

@@ -11,9 +11,9 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
 )
 
-// TestClaim: the type check comes before the adoption table, so a
+// TestVerdict: the type check comes before the adoption table, so a
 // non-Opaque Secret is never the generated Secret, whoever controls it.
-func TestClaim(t *testing.T) {
+func TestVerdict(t *testing.T) {
 	bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "payments-dev", Namespace: "team", UID: "uid-1"}}
 	own := *metav1.NewControllerRef(bp, staxv1alpha1.GroupVersion.WithKind("Blueprint"))
 	predecessor := metav1.OwnerReference{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "payments-dev", UID: "uid-0", Controller: ptr.To(true)}
@@ -34,8 +34,8 @@ func TestClaim(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			s := &corev1.Secret{Type: tt.typ, ObjectMeta: metav1.ObjectMeta{Annotations: tt.annot, OwnerReferences: tt.refs}}
-			if got := Claim(s, bp); got != tt.want {
-				t.Errorf("Claim = %v, want %v", got, tt.want)
+			if got := Verdict(s, bp); got != tt.want {
+				t.Errorf("Verdict = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -122,13 +122,12 @@ func (h *HookState) InFlight() bool {
 
 // Why a hooked rotation failed.
 const (
-	FailureJobFailed   = "the Job failed"
-	FailureTimeout     = "the Job did not complete within timeoutSeconds"
-	FailureJobDeleted  = "the Job was deleted before it completed"
-	FailureForeignJob  = "a Job of the same name exists that the operator did not create for this rotation"
-	FailureHookRemoved = "onRotate was removed while the hook ran"
-	FailureRemoved     = "the secret was removed while the hook ran"
-	FailureStagedLost  = "the staged value was removed from the generated Secret"
+	FailureJobFailed  = "the Job failed"
+	FailureTimeout    = "the Job did not complete within timeoutSeconds"
+	FailureJobDeleted = "the Job was deleted before it completed"
+	FailureForeignJob = "a Job of the same name exists that the operator did not create for this rotation"
+	FailureRemoved    = "the secret was removed while the hook ran"
+	FailureStagedLost = "the staged value was removed from the generated Secret"
 )
 
 // HookJobDeadline is the activeDeadlineSeconds of the Job of rotation h
