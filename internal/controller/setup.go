@@ -377,9 +377,13 @@ func blueprintByLabel(_ context.Context, obj client.Object) []reconcile.Request 
 // (Secrets; every Deployment and Service, in a cache of their own): of each
 // object it keeps only what the reconciler reads from these caches, that
 // is namespace, name and resourceVersion (does it exist, has it changed
-// since it was read: secretmemo.go), and its controller reference (is a
-// Deployment or Service in the way ours), and drops labels, annotations,
-// managedFields, finalizers and timestamps. These caches hold every such
+// since it was read: secretmemo.go), its controller reference (is a
+// Deployment or Service in the way ours), and what says whether a Secret is
+// a Blueprint's generated one or may be read under the lockdown without
+// reading it: the stax.dev/generated-for annotation, the
+// stax.dev/referenceable label and the deletion timestamp. It drops every
+// other label and annotation, managedFields, finalizers and the other
+// timestamps. These caches hold every such
 // object of the cluster, nearly all unrelated to any Blueprint, so each is
 // kept as one small struct, with the namespace and type strings shared;
 // annotations alone can be large (kubectl's last-applied-configuration holds
@@ -404,6 +408,13 @@ func StripWatchedMetadata(obj any) (any, error) {
 	if ref := metav1.GetControllerOf(m); ref != nil {
 		out.OwnerReferences = []metav1.OwnerReference{*ref}
 	}
+	if v, ok := m.Labels[staxv1alpha1.LabelReferenceable]; ok {
+		out.Labels = map[string]string{staxv1alpha1.LabelReferenceable: interned.of(v)}
+	}
+	if v, ok := m.Annotations[staxv1alpha1.GeneratedForAnnotation]; ok {
+		out.Annotations = map[string]string{staxv1alpha1.GeneratedForAnnotation: v}
+	}
+	out.DeletionTimestamp = m.DeletionTimestamp
 	return out, nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/ownership"
+	"github.com/stax-dev/blueprint-operator/internal/values"
 )
 
 func entry(manager string, op metav1.ManagedFieldsOperationType, sub, fields string) metav1.ManagedFieldsEntry {
@@ -173,5 +175,37 @@ func TestStripWatchedMetadataKeepsIdentity(t *testing.T) {
 	// What the reconciler asks of a stripped object still has its answer.
 	if uid := metav1.GetControllerOf(got.(*metav1.PartialObjectMetadata)).UID; uid != "bp1" {
 		t.Errorf("controller UID %q", uid)
+	}
+}
+
+// A Secret's stripped metadata still says whether it is a Blueprint's
+// generated Secret, on its way out, or may be read under the lockdown.
+func TestStripWatchedMetadataKeepsVerdictAndLabel(t *testing.T) {
+	deleted := metav1.Now()
+	in := &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "shop", Name: "web-generated", ResourceVersion: "7", DeletionTimestamp: &deleted,
+			Labels: map[string]string{staxv1alpha1.LabelReferenceable: "true", "team": "payments"},
+			Annotations: map[string]string{
+				staxv1alpha1.GeneratedForAnnotation:                "web",
+				"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{...}}",
+			},
+		},
+	}
+	got, err := StripWatchedMetadata(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.(*metav1.PartialObjectMetadata)
+	if !equality.Semantic.DeepEqual(m.Labels, map[string]string{staxv1alpha1.LabelReferenceable: "true"}) {
+		t.Errorf("labels = %v, want the referenceable label alone", m.Labels)
+	}
+	if !equality.Semantic.DeepEqual(m.Annotations, map[string]string{staxv1alpha1.GeneratedForAnnotation: "web"}) {
+		t.Errorf("annotations = %v, want the generated-for marker alone", m.Annotations)
+	}
+	bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "new"}}
+	if v := values.VerdictByMetadata(m, bp); v != ownership.Deleting {
+		t.Errorf("verdict from the stripped metadata = %v, want Deleting (marked for web, being deleted)", v)
 	}
 }
