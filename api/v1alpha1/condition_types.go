@@ -28,6 +28,16 @@ const (
 	// --require-referenceable-label and a referenced Secret does not carry
 	// LabelReferenceable="true"; its data is not read.
 	ReasonSecretNotReferenceable = "SecretNotReferenceable"
+	// ReasonServiceAccountNotReferenceable: the operator runs with
+	// --require-referenceable-label and a service's serviceAccountName
+	// names a ServiceAccount that does not carry
+	// LabelReferenceable="true". The service is held back: its pods would
+	// run with that account's permissions.
+	ReasonServiceAccountNotReferenceable = "ServiceAccountNotReferenceable"
+	// ReasonTooManySecrets: the services name more distinct Secrets than one
+	// Blueprint may read (64). Nothing is rendered or read until fewer are
+	// named; what runs is left as it runs.
+	ReasonTooManySecrets = "TooManySecrets"
 	// ReasonInvalidReference: a reference cannot be resolved as written.
 	ReasonInvalidReference = "InvalidReference"
 	// ReasonPlaintextSecret: a service's env, command, args, onRotate hook

@@ -110,6 +110,10 @@ type scope struct {
 	generatedSecret *corev1.Secret
 	// referenced holds each referenced Secret, nil when it does not exist.
 	referenced map[string]*corev1.Secret
+	// heldHooks holds the managed secrets whose onRotate hook reads a
+	// Secret that is missing or may not be read: their Jobs are not
+	// created (status.HoldOf).
+	heldHooks map[string]bool
 	// notReferenceable holds the referenced Secrets that lack
 	// LabelReferenceable under RequireReferenceableLabel; never read.
 	notReferenceable map[string]bool
@@ -217,6 +221,8 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(req.NamespacedName)
 			r.settle.Forget(req.String())
+			r.secrets.retain(req.NamespacedName, nil)
+			r.secrets.retain(req.NamespacedName, nil)
 			r.secrets.forget(types.NamespacedName{Namespace: req.Namespace, Name: render.GeneratedSecretName(req.Name)})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -224,6 +230,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if !bp.DeletionTimestamp.IsZero() {
 		metrics.Forget(req.NamespacedName)
 		r.settle.Forget(req.String())
+		r.secrets.retain(req.NamespacedName, nil)
 		r.secrets.forget(types.NamespacedName{Namespace: req.Namespace, Name: render.GeneratedSecretName(req.Name)})
 		// Everything the Blueprint owns goes with it through garbage
 		// collection; a retained generated Secret has no owner to follow.
@@ -238,6 +245,7 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		referenced:  map[string]*corev1.Secret{},
 		// Set by readReferenced under RequireReferenceableLabel.
 		notReferenceable: map[string]bool{},
+		heldHooks:        map[string]bool{},
 		digests:          map[string]string{},
 		waitingFor:       map[string][]string{},
 		urls:             map[string]string{},
@@ -261,10 +269,11 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 	r.buildPlan(sc)
 	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
+		// References first: what they hold back includes a hook's Job,
+		// which the generated Secret's phase creates.
+		r.checkReferences,
 		r.reconcileGeneratedSecret,
 		r.decideSleep,
-		r.checkReferences,
-		r.checkPodReferences,
 		r.reconcileClaims,
 		r.reconcileWorkloads,
 		r.reconcileRoutes,
@@ -312,48 +321,6 @@ func (r *BlueprintReconciler) buildPlan(sc *scope) {
 	if cycle := depgraph.Cycle(sc.bp.Spec.Services); cycle != nil {
 		sc.problem(status.CycleProblem(cycle), cycle...)
 	}
-}
-
-// checkReferences confirms that every referenced Secret and key exists. It
-// reads from the API server, because Secrets are not cached: the operator
-// watches only their metadata, so that it does not hold every Secret of the
-// cluster in memory.
-func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) (ctrl.Result, error) {
-	secrets := sc.referenced
-	for _, svc := range sc.plan.Services {
-		for _, use := range svc.Uses {
-			if use.Managed {
-				continue
-			}
-			name := use.Ref.SecretName
-			secret, seen := secrets[name]
-			if !seen {
-				var err error
-				if secret, err = r.readReferenced(ctx, sc, name); err != nil {
-					return ctrl.Result{}, err
-				}
-				secrets[name] = secret
-			}
-			state := status.ReferenceStateOf(sc.notReferenceable[name], secret != nil, secret != nil && hasKey(secret, use.Ref.Key))
-			p, ok := status.ReferenceProblem(status.ReferenceUse{
-				Service: svc.Name, EnvKey: use.EnvKey, Field: use.Field,
-				Secret: name, Key: use.Ref.Key, Namespace: sc.bp.Namespace,
-			}, state)
-			if ok {
-				sc.problem(p, svc.Name)
-				metrics.ReferenceFailure(p.Reason)
-			}
-		}
-	}
-	return ctrl.Result{}, nil
-}
-
-func hasKey(s *corev1.Secret, key string) bool {
-	if _, ok := s.Data[key]; ok {
-		return true
-	}
-	_, ok := s.StringData[key]
-	return ok
 }
 
 // reconcileWorkloads applies each renderable service's Deployment and Service,
@@ -488,23 +455,18 @@ func kindOf(obj client.Object) string {
 	return kind[strings.LastIndex(kind, ".")+1:]
 }
 
-// deleteStaleObjects deletes Deployments of services no longer declared and
-// Services of services that no longer have ports. Only objects this
-// Blueprint controls are considered.
+// deleteStaleObjects deletes the Deployments and Services this Blueprint
+// controls that its plan no longer keeps (render.Plan.Keeps: a service no
+// longer declared, a Service of a service without ports; never an object
+// of a service left out of the plan).
 func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope) (ctrl.Result, error) {
-	wantDeployment := map[string]bool{}
-	wantService := map[string]bool{}
-	for _, svc := range sc.bp.Spec.Services {
-		wantDeployment[svc.Name] = true
-		wantService[svc.Name] = len(svc.Ports) > 0
-	}
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
 	deployments := &appsv1.DeploymentList{}
 	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), selector); err != nil {
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Deployments", "", err)
 	}
 	for i := range deployments.Items {
-		if err := r.deleteIfStale(ctx, sc, &deployments.Items[i], wantDeployment); err != nil {
+		if err := r.deleteIfStale(ctx, sc, &deployments.Items[i], sc.plan.Keeps("Deployment", deployments.Items[i].Name)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -513,15 +475,16 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Services", "", err)
 	}
 	for i := range services.Items {
-		if err := r.deleteIfStale(ctx, sc, &services.Items[i], wantService); err != nil {
+		if err := r.deleteIfStale(ctx, sc, &services.Items[i], sc.plan.Keeps("Service", services.Items[i].Name)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	return ctrl.Result{}, nil
 }
 
-func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj client.Object, want map[string]bool) error {
-	if want[obj.GetName()] || ownership.Rendered(obj, sc.bp) != ownership.Owned {
+// deleteIfStale deletes obj, unless it is kept or not the Blueprint's.
+func (r *BlueprintReconciler) deleteIfStale(ctx context.Context, sc *scope, obj client.Object, keep bool) error {
+	if keep || ownership.Rendered(obj, sc.bp) != ownership.Owned {
 		return nil
 	}
 	uid := obj.GetUID()

@@ -31,7 +31,7 @@ func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st
 		if !h.InFlight() {
 			continue
 		}
-		name := render.HookJobName(sc.bp.Name, m.Name, h.Attempt)
+		name := h.JobName(sc.bp.Name, m.Name)
 		job := &batchv1.Job{}
 		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, job)
 		switch {
@@ -75,16 +75,23 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 		// The rotation failed while its Job ran (values.Sync observed it,
 		// as ours, active): delete it with its pods before anything else,
 		// so that it cannot carry on with the value just discarded.
-		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: sc.bp.Namespace, Name: render.HookJobName(sc.bp.Name, name, st.Values[name].Hook.Attempt)}}
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: sc.bp.Namespace, Name: st.Values[name].Hook.JobName(sc.bp.Name, name)}}
 		uid := sc.hookJobs[job.Name]
 		if err := r.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationForeground)); client.IgnoreNotFound(err) != nil {
 			return apierror.Wrap(apierror.OpDelete, "Job", job.Name, err)
 		}
 	}
 	for _, name := range change.CreateJobs {
+		if sc.heldHooks[name] {
+			// Its env names a Secret that is missing or may not be read
+			// (checkReferences reported it): no Job reads it. The
+			// rotation stays staged, and fails at its deadline unless
+			// the reference resolves and a reconcile creates the Job.
+			continue
+		}
 		m := byName[name]
 		h := st.Values[name].Hook
-		job, err := render.HookJob(sc.bp, sc.plan, m, h.Attempt, values.HookJobDeadline(h, m.HookTimeout(), r.clock.Now()),
+		job, err := render.HookJob(sc.bp, sc.plan, m, h.JobName(sc.bp.Name, name), values.HookJobDeadline(h, m.HookTimeout(), r.clock.Now()),
 			digest.HookToken(st.Data[staxv1alpha1.DigestKey], string(sc.bp.UID), name, h.Attempt))
 		if err != nil {
 			// render.Build reported it, by service: the Job waits for a fix
@@ -100,7 +107,7 @@ func (r *BlueprintReconciler) runHooks(ctx context.Context, sc *scope, st *value
 		if h := st.Values[m.Name].Hook; h != nil && h.Phase != staxv1alpha1.RotationStateCommitted {
 			// In flight, or failed and kept for inspection until the next
 			// attempt.
-			keep[render.HookJobName(sc.bp.Name, m.Name, h.Attempt)] = true
+			keep[h.JobName(sc.bp.Name, m.Name)] = true
 		}
 	}
 	jobs := &batchv1.JobList{}
@@ -133,7 +140,7 @@ func (r *BlueprintReconciler) recordHooks(sc *scope, st *values.State) {
 		if h == nil {
 			continue
 		}
-		job := render.HookJobName(sc.bp.Name, s.Name, h.Attempt)
+		job := h.JobName(sc.bp.Name, s.Name)
 		s.Hook = &staxv1alpha1.RotationHookStatus{State: h.Phase, JobName: job}
 		if h.Phase == staxv1alpha1.RotationStateFailed {
 			sc.problem(status.RotationFailedProblem(sc.bp.Name, s.Name, h.Failure, job))

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/render"
 )
 
 // The README: a missing ServiceAccount is looked for again every 30 s (they
@@ -40,16 +41,17 @@ func TestPodReferencesRecheck(t *testing.T) {
 		wantReasons  []string
 		wantRequeue  time.Duration
 	}{
-		"both missing":                  {wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound, staxv1alpha1.ReasonImagePullSecretNotFound}, wantRequeue: 30 * time.Second},
+		"both missing":                  {wantReasons: []string{staxv1alpha1.ReasonImagePullSecretNotFound, staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 30 * time.Second},
 		"an earlier requeue is kept":    {requeueAfter: 5 * time.Second, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 5 * time.Second},
 		"a later requeue is brought in": {requeueAfter: time.Hour, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 30 * time.Second},
 		"pull Secret missing: no timer": {existing: []runtime.Object{sa}, wantReasons: []string{staxv1alpha1.ReasonImagePullSecretNotFound}},
 		"both exist":                    {existing: []runtime.Object{sa, pull}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := &BlueprintReconciler{APIReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build()}
-			sc := &scope{bp: bp}
-			res, err := r.checkPodReferences(context.Background(), sc)
+			r := &BlueprintReconciler{APIReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build(), secrets: newSecretMemo()}
+			plan, _ := render.Build(bp)
+			sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}, heldHooks: map[string]bool{}, referenced: map[string]*corev1.Secret{}, notReferenceable: map[string]bool{}}
+			res, err := r.checkReferences(context.Background(), sc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +63,9 @@ func TestPodReferencesRecheck(t *testing.T) {
 			}
 			if len(reasons) != len(c.wantReasons) || (len(reasons) > 0 && reasons[0] != c.wantReasons[0]) || (len(reasons) > 1 && reasons[1] != c.wantReasons[1]) {
 				t.Errorf("problems %v, want %v", reasons, c.wantReasons)
+			}
+			if len(sc.blocked) > 0 {
+				t.Errorf("blocked %v: a missing ServiceAccount or pull Secret holds nothing back", sc.blocked)
 			}
 			if res.RequeueAfter != c.wantRequeue {
 				t.Errorf("requeueAfter %v, want %v", res.RequeueAfter, c.wantRequeue)

@@ -79,7 +79,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) (c
 	}
 	// A service that failed to render keeps its route, as it keeps its
 	// Deployment, until it renders again or leaves the spec.
-	for _, name := range unrendered(sc) {
+	for _, name := range sc.plan.Unrendered {
 		wantIngress[name], wantRoute[name] = true, true
 	}
 	selector := client.MatchingLabels{staxv1alpha1.LabelBlueprint: sc.bp.Name}
@@ -88,7 +88,7 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) (c
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Ingresses", "", err)
 	}
 	for i := range ingresses.Items {
-		if err := r.deleteIfStale(ctx, sc, &ingresses.Items[i], wantIngress); err != nil {
+		if err := r.deleteIfStale(ctx, sc, &ingresses.Items[i], wantIngress[ingresses.Items[i].Name]); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -101,25 +101,9 @@ func (r *BlueprintReconciler) reconcileRoutes(ctx context.Context, sc *scope) (c
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "HTTPRoutes", "", err)
 	}
 	for i := range routes.Items {
-		if err := r.deleteIfStale(ctx, sc, &routes.Items[i], wantRoute); err != nil {
+		if err := r.deleteIfStale(ctx, sc, &routes.Items[i], wantRoute[routes.Items[i].GetName()]); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	return ctrl.Result{}, nil
-}
-
-// unrendered lists the services of the spec that the plan left out because
-// they failed to render (a literal credential, an invalid reference).
-func unrendered(sc *scope) []string {
-	rendered := map[string]bool{}
-	for _, svc := range sc.plan.Services {
-		rendered[svc.Name] = true
-	}
-	var out []string
-	for _, svc := range sc.bp.Spec.Services {
-		if !rendered[svc.Name] {
-			out = append(out, svc.Name)
-		}
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // secretMemo holds the Secrets reconciles read or wrote (the generated
@@ -201,4 +202,16 @@ func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.Namespac
 	}
 	r.secrets.put(out)
 	return nil
+}
+
+// retainSecrets tells the memo which Secrets sc's Blueprint reads now: its
+// generated Secret and the referenced Secrets that exist.
+func (r *BlueprintReconciler) retainSecrets(sc *scope) {
+	keys := []types.NamespacedName{{Namespace: sc.bp.Namespace, Name: sc.plan.GeneratedSecretName}}
+	for name, secret := range sc.referenced {
+		if secret != nil {
+			keys = append(keys, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name})
+		}
+	}
+	r.secrets.retain(client.ObjectKeyFromObject(sc.bp), keys)
 }

@@ -69,7 +69,7 @@ func TestRotationHookRecipes(t *testing.T) {
 			if i < 0 || plan.Managed[i].Hook == nil {
 				t.Fatalf("no managed secret %s with a hook in %+v", recipe.secret, plan.Managed)
 			}
-			job, err := render.HookJob(res.Blueprint, plan, plan.Managed[i], 1, int64(plan.Managed[i].HookTimeout().Seconds()), "token")
+			job, err := render.HookJob(res.Blueprint, plan, plan.Managed[i], render.HookJobName(res.Blueprint.Name, plan.Managed[i].Name, 1), int64(plan.Managed[i].HookTimeout().Seconds()), "token")
 			if err != nil {
 				t.Fatal(err)
 			}

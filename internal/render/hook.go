@@ -122,7 +122,8 @@ func HookLabels(blueprintName, secretName string) map[string]string {
 	}
 }
 
-// HookJob renders the Job of attempt of m's onRotate hook: owned by bp,
+// HookJob renders the Job named name (HookJobName, as the rotation
+// recorded it) of m's onRotate hook: owned by bp,
 // CURRENT_VALUE and NEW_VALUE as secretKeyRefs to the value in use and the
 // staged value, the hook's env rendered as a service's (references become
 // secretKeyRefs), its pod under the Pod Security restricted profile, its
@@ -130,7 +131,7 @@ func HookLabels(blueprintName, secretName string) map[string]string {
 // left of timeoutSeconds since the staging) and backoffLimit, marked with
 // token (digest.HookToken), by which the operator knows it. It returns nil
 // when m has no hook. Like everything render makes, it holds no value.
-func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, activeDeadline int64, token string) (*batchv1.Job, error) {
+func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, name string, activeDeadline int64, token string) (*batchv1.Job, error) {
 	if m.Hook == nil {
 		return nil, nil
 	}
@@ -155,7 +156,7 @@ func HookJob(bp *staxv1alpha1.Blueprint, plan *Plan, m ManagedSecret, attempt, a
 	}
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      HookJobName(bp.Name, m.Name, attempt),
+			Name:      name,
 			Namespace: bp.Namespace,
 			Labels:    labels,
 			Annotations: map[string]string{

@@ -44,7 +44,7 @@ func TestHookJob(t *testing.T) {
 	if m.Name != "db-password" || m.Hook == nil || m.Service != "db" {
 		t.Fatalf("managed = %+v", m)
 	}
-	job, err := HookJob(bp, plan, m, 3, 120, "mark-3")
+	job, err := HookJob(bp, plan, m, HookJobName(bp.Name, m.Name, 3), 120, "mark-3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestHookJob(t *testing.T) {
 func TestHookJobRestricted(t *testing.T) {
 	bp := hookedBlueprint(staxv1alpha1.RotationHook{Image: "redis:7", Command: []string{"true"}})
 	plan, _ := Build(bp)
-	job, err := HookJob(bp, plan, plan.Managed[1], 1, int64(plan.Managed[1].HookTimeout().Seconds()), "mark")
+	job, err := HookJob(bp, plan, plan.Managed[1], HookJobName(bp.Name, plan.Managed[1].Name, 1), int64(plan.Managed[1].HookTimeout().Seconds()), "mark")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestHookJobArgvAsWritten(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	job, err := HookJob(bp, plan, plan.Managed[1], 1, 300, "mark")
+	job, err := HookJob(bp, plan, plan.Managed[1], HookJobName(bp.Name, plan.Managed[1].Name, 1), 300, "mark")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestHookEnvPartReferences(t *testing.T) {
 			m = ms
 		}
 	}
-	job, err := HookJob(bp, plan, m, 1, 60, "mark")
+	job, err := HookJob(bp, plan, m, HookJobName(bp.Name, m.Name, 1), 60, "mark")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestHookEnvPartReferences(t *testing.T) {
 			m = ms
 		}
 	}
-	if _, err := HookJob(bp, plan, m, 1, 60, "mark"); err == nil || !strings.Contains(err.Error(), `secret "jwt" of type ed25519 has no part .crt`) {
+	if _, err := HookJob(bp, plan, m, HookJobName(bp.Name, m.Name, 1), 60, "mark"); err == nil || !strings.Contains(err.Error(), `secret "jwt" of type ed25519 has no part .crt`) {
 		t.Errorf("error %v, want the missing part named", err)
 	}
 }

@@ -240,7 +240,7 @@ func TestGeneratedNamesProperty(t *testing.T) {
 				continue
 			}
 			hooks++
-			job, err := HookJob(bp, plan, m, 1+g.r.Int64N(1000), int64(m.HookTimeout().Seconds()), "mark")
+			job, err := HookJob(bp, plan, m, HookJobName(bp.Name, m.Name, 1+g.r.Int64N(1000)), int64(m.HookTimeout().Seconds()), "mark")
 			if err != nil {
 				t.Fatalf("HookJob: %v", err)
 			}

@@ -142,9 +142,3 @@ func (s *Service) Refs() []reference.Ref {
 	}
 	return refs
 }
-
-// TooManySecretsMessage says that a Blueprint's objects name n distinct
-// Secrets, more than MaxSecretsRead, and what to do.
-func TooManySecretsMessage(n int) string {
-	return fmt.Sprintf("the services name %d distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the %d one Blueprint may read; nothing is rendered or read until fewer are named: gather values into fewer Secrets, or split the Blueprint", n, MaxSecretsRead)
-}

@@ -92,6 +92,60 @@ func ReferenceStateOf(notReferenceable, found, hasKey bool) ReferenceState {
 	}
 }
 
+// ReferenceHold is what an unresolved reference holds back.
+type ReferenceHold int
+
+const (
+	// HoldNothing: the objects are rendered as declared, and whoever
+	// reads the object (kubelet, the Ingress controller) decides.
+	HoldNothing ReferenceHold = iota
+	// HoldService: the service is left as it runs.
+	HoldService
+	// HoldHook: the onRotate hook's Job is not created; its rotation
+	// stays staged, and fails at its deadline unless the reference
+	// resolves.
+	HoldHook
+)
+
+// HoldOf says what a reference in state holds back. A value read by the
+// service's pods holds the service, one read by a hook holds the hook. An
+// object only named (a pull Secret, the route's TLS Secret, the
+// ServiceAccount: named, never read by the operator) holds nothing while
+// it is missing, and holds the service when the lockdown forbids it: its
+// pods or route would use what the Blueprint may not read.
+func HoldOf(state ReferenceState, named, hook bool) ReferenceHold {
+	switch {
+	case state == ReferenceResolved:
+		return HoldNothing
+	case named && state != ReferenceNotReferenceable:
+		return HoldNothing
+	case hook:
+		return HoldHook
+	}
+	return HoldService
+}
+
+// ServiceAccountNotReferenceableProblem is the problem of a service whose
+// ServiceAccount is not labelled referenceable under the lockdown.
+func ServiceAccountNotReferenceableProblem(service, account string) Problem {
+	return Problem{
+		Reason: staxv1alpha1.ReasonServiceAccountNotReferenceable,
+		Message: fmt.Sprintf("service %s: ServiceAccount %s is not labelled %s=\"true\"; this operator runs pods only as ServiceAccounts so labelled",
+			service, account, staxv1alpha1.LabelReferenceable),
+	}
+}
+
+// TooManySecretsProblem is the problem of a Blueprint whose services name
+// n distinct Secrets, more than max.
+func TooManySecretsProblem(n, max int) Problem {
+	return Problem{
+		Reason: staxv1alpha1.ReasonTooManySecrets,
+		Message: fmt.Sprintf("the services name %d distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the %d one Blueprint may read; nothing is rendered or read until fewer are named: gather values into fewer Secrets, or split the Blueprint",
+			n, max),
+		Stalling: true,
+	}
+}
+
 // ReferenceProblem is the problem of a use whose Secret or key is in state;
 // ok is false for ReferenceResolved. The message names the env var that
 // consumes the value, or else the field. None of these stall: each

@@ -132,6 +132,12 @@ func TestProblems(t *testing.T) {
 		"pull Secret": {status.PullSecretProblem("api", "regcred", "payments", "registry.example.com/payments/api:1.4.2"),
 			status.Problem{Reason: staxv1alpha1.ReasonImagePullSecretNotFound,
 				Message: "service api: image pull Secret regcred not found in namespace payments; kubelet pulls registry.example.com/payments/api:1.4.2 without it"}},
+		"ServiceAccount not referenceable": {status.ServiceAccountNotReferenceableProblem("api", "ci-deployer"),
+			status.Problem{Reason: staxv1alpha1.ReasonServiceAccountNotReferenceable,
+				Message: "service api: ServiceAccount ci-deployer is not labelled stax.dev/referenceable=\"true\"; this operator runs pods only as ServiceAccounts so labelled"}},
+		"too many Secrets": {status.TooManySecretsProblem(65, 64),
+			status.Problem{Reason: staxv1alpha1.ReasonTooManySecrets, Stalling: true,
+				Message: "the services name 65 distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the 64 one Blueprint may read; nothing is rendered or read until fewer are named: gather values into fewer Secrets, or split the Blueprint"}},
 		"Gateway API": {status.GatewayAPIProblem("web", "gateway.networking.k8s.io/v1"),
 			status.Problem{Reason: staxv1alpha1.ReasonGatewayAPINotInstalled, Stalling: true,
 				Message: "service web: spec.routing.gateway asks for an HTTPRoute, but the cluster serves no HTTPRoute of gateway.networking.k8s.io/v1; nothing is routed until the Gateway API CRDs are installed"}},
@@ -141,5 +147,28 @@ func TestProblems(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", c.got, c.want)
 			}
 		})
+	}
+}
+
+func TestHoldOf(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		state       status.ReferenceState
+		named, hook bool
+		want        status.ReferenceHold
+	}{
+		{"resolved value", status.ReferenceResolved, false, false, status.HoldNothing},
+		{"missing value of the pods", status.ReferenceSecretNotFound, false, false, status.HoldService},
+		{"missing key of the pods", status.ReferenceKeyNotFound, false, false, status.HoldService},
+		{"unlabelled value of the pods", status.ReferenceNotReferenceable, false, false, status.HoldService},
+		{"missing value of a hook", status.ReferenceSecretNotFound, false, true, status.HoldHook},
+		{"unlabelled value of a hook", status.ReferenceNotReferenceable, false, true, status.HoldHook},
+		{"missing pull Secret, TLS Secret or ServiceAccount", status.ReferenceSecretNotFound, true, false, status.HoldNothing},
+		{"unlabelled pull Secret, TLS Secret or ServiceAccount", status.ReferenceNotReferenceable, true, false, status.HoldService},
+		{"resolved named object", status.ReferenceResolved, true, false, status.HoldNothing},
+	} {
+		if got := status.HoldOf(c.state, c.named, c.hook); got != c.want {
+			t.Errorf("%s: HoldOf = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

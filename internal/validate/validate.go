@@ -29,6 +29,7 @@ import (
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/secretgen"
 	"github.com/stax-dev/blueprint-operator/internal/sleep"
+	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
 // Problem is one reason a Blueprint would be refused, by the API server or by
@@ -157,7 +158,7 @@ func controllerChecks(bp *staxv1alpha1.Blueprint) field.ErrorList {
 	// patterns let through and the references to undeclared managed secrets.
 	plan, renderErrs := render.Build(bp)
 	if plan.TooManySecrets > 0 {
-		errs = append(errs, field.Forbidden(services, render.TooManySecretsMessage(plan.TooManySecrets)))
+		errs = append(errs, field.Forbidden(services, status.TooManySecretsProblem(plan.TooManySecrets, render.MaxSecretsRead).Message))
 	}
 	for _, serr := range renderErrs {
 		i := slices.IndexFunc(bp.Spec.Services, func(s staxv1alpha1.BlueprintService) bool { return s.Name == serr.Service })
