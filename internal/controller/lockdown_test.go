@@ -7,9 +7,12 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/render"
@@ -63,5 +66,80 @@ var _ = Describe("Referenceable-label lockdown", func() {
 		Expect(k8sClient.Update(ctx, closed)).To(Succeed())
 		Eventually(getDeployment(ns, "reads-closed"), timeout, interval).Should(Not(BeNil()))
 		Expect(secretReadsOf(ns, "closed")).To(ContainElement(ns + "/closed full"))
+	})
+})
+
+// label sets the referenceable label on obj, which exists.
+func labelReferenceable(obj client.Object) {
+	GinkgoHelper()
+	Expect(k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	obj.SetLabels(map[string]string{staxv1alpha1.LabelReferenceable: "true"})
+	Expect(k8sClient.Update(context.Background(), obj)).To(Succeed())
+}
+
+var _ = Describe("The lockdown covers every path a rendered object reads by", func() {
+	It("holds back a hook's Job, a pull Secret, a ServiceAccount and a TLS Secret that are not labelled, and lets each through once labelled", func(ctx SpecContext) {
+		restartManager(func(o *Options) { o.RequireReferenceableLabel = true })
+		DeferCleanup(func() { restartManager() })
+		ns := newNamespace()
+
+		admin := createSecret(ns, "db-admin", map[string]string{"password": "admin-value-5c1d9e"})
+		pull := createSecret(ns, "regcred", map[string]string{"config": "pull-value-0a7f3b"})
+		tls := createSecret(ns, "shop-tls", map[string]string{"tls.crt": "crt-value-6e2b8d", "tls.key": "key-value-91fa07"})
+		account := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ci-deployer", Namespace: ns}}
+		Expect(k8sClient.Create(ctx, account)).To(Succeed())
+
+		bp := hookedBlueprint(ns)
+		db := &bp.Spec.Services[0]
+		db.Secrets[0].OnRotate.Env = map[string]staxv1alpha1.HookEnvValue{"PGPASSWORD": "${secret:db-admin/password}"}
+		bp.Spec.Routing = &staxv1alpha1.Routing{Domain: "shop.example.test", TLS: staxv1alpha1.RoutingTLS{SecretName: "shop-tls"}}
+		bp.Spec.Services = append(bp.Spec.Services,
+			staxv1alpha1.BlueprintService{Name: "pulls", Image: "registry.example.test/private:1", ImagePullSecrets: []staxv1alpha1.ImagePullSecret{{Name: "regcred"}}},
+			staxv1alpha1.BlueprintService{Name: "runs-as", Image: "busybox:1.37", ServiceAccountName: "ci-deployer"},
+			staxv1alpha1.BlueprintService{Name: "web", Image: "nginx:1.27", Ports: []staxv1alpha1.ServicePort{{ContainerPort: 80}}, Expose: ptr.To(true)},
+		)
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+
+		By("each unlabelled object is reported by the field that names it")
+		Eventually(func(g Gomega) []string {
+			var messages []string
+			for _, c := range fetchBlueprint(g, ns, bp.Name).Status.Conditions {
+				if c.Type == staxv1alpha1.ConditionReady {
+					messages = append(messages, c.Message)
+				}
+			}
+			return messages
+		}, timeout, interval).Should(ConsistOf(And(
+			ContainSubstring(`service db, env PGPASSWORD (onRotate of secret db-password): Secret db-admin is not labelled stax.dev/referenceable="true"`),
+			ContainSubstring(`service pulls, imagePullSecrets[0]: Secret regcred is not labelled stax.dev/referenceable="true"`),
+			ContainSubstring(`service runs-as: ServiceAccount ci-deployer is not labelled stax.dev/referenceable="true"`),
+			ContainSubstring(`service web, routing.tls.secretName: Secret shop-tls is not labelled stax.dev/referenceable="true"`),
+		)))
+		By("the services whose pods or route would use them are held back; db and api, whose pods read neither, run")
+		Eventually(getDeployment(ns, "db"), timeout, interval).ShouldNot(BeNil())
+		Eventually(getDeployment(ns, "api"), timeout, interval).ShouldNot(BeNil())
+		for _, held := range []string{"pulls", "runs-as", "web"} {
+			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: held}, &appsv1.Deployment{})).To(Satisfy(apierrors.IsNotFound), held)
+		}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &networkingv1.Ingress{})).To(Satisfy(apierrors.IsNotFound))
+
+		By("a rotation is staged, and its hook's Job, which would read db-admin, is never created")
+		requestRotation(ns, "2026-12-01T10:00:00Z")
+		Eventually(hookStatus(ns, bp.Name), timeout, interval).Should(HaveField("State", staxv1alpha1.RotationStateStaged))
+		nudge(ns, "after-staging")
+		Consistently(hookJobs(ns), "2s", interval).Should(BeEmpty())
+		Expect(secretReadsOf(ns, "db-admin")).NotTo(ContainElement(ns + "/db-admin full"))
+
+		By("labelled, each is let through: the Job is created, the held services render")
+		for _, obj := range []client.Object{admin, pull, tls, account} {
+			labelReferenceable(obj)
+		}
+		Eventually(hookJobs(ns), timeout, interval).Should(HaveLen(1))
+		for _, svc := range []string{"pulls", "runs-as", "web"} {
+			Eventually(getDeployment(ns, svc), timeout, interval).ShouldNot(BeNil(), svc)
+		}
+		Eventually(func() error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &networkingv1.Ingress{})
+		}, timeout, interval).Should(Succeed())
 	})
 })

@@ -41,7 +41,7 @@ func TestPodReferencesRecheck(t *testing.T) {
 		wantReasons  []string
 		wantRequeue  time.Duration
 	}{
-		"both missing":                  {wantReasons: []string{staxv1alpha1.ReasonImagePullSecretNotFound, staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 30 * time.Second},
+		"both missing":                  {wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound, staxv1alpha1.ReasonImagePullSecretNotFound}, wantRequeue: 30 * time.Second},
 		"an earlier requeue is kept":    {requeueAfter: 5 * time.Second, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 5 * time.Second},
 		"a later requeue is brought in": {requeueAfter: time.Hour, existing: []runtime.Object{pull}, wantReasons: []string{staxv1alpha1.ReasonServiceAccountNotFound}, wantRequeue: 30 * time.Second},
 		"pull Secret missing: no timer": {existing: []runtime.Object{sa}, wantReasons: []string{staxv1alpha1.ReasonImagePullSecretNotFound}},

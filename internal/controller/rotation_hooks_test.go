@@ -397,7 +397,7 @@ var _ = Describe("onRotate hooks", func() {
 			m := metas["db-password"]
 			now := testClock.Now()
 			m.HookAttempts = 1
-			m.Hook = &values.HookState{Phase: staxv1alpha1.RotationStateStaged, Attempt: 1, Trigger: values.TriggerField, Rotation: "2026-12",
+			m.Hook = &values.HookState{Phase: staxv1alpha1.RotationStateStaged, Attempt: 1, Job: jobName(1), Trigger: values.TriggerField, Rotation: "2026-12",
 				StagedAt: now, Deadline: now.Add(time.Hour)}
 			metas["db-password"] = m
 			s.Annotations[staxv1alpha1.ValuesAnnotation] = values.EncodeValues(metas)

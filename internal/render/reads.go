@@ -58,19 +58,19 @@ func (r Read) Secret() bool {
 }
 
 // serviceReads lists, in a stable order, everything the objects rendered
-// for svc name: its pods' values (uses), its hooks' values, its pull
-// Secrets, its ServiceAccount, its route's TLS Secret.
+// for svc name: its pods' values (uses), its hooks' values, its
+// ServiceAccount, its pull Secrets, its route's TLS Secret.
 func serviceReads(bp *staxv1alpha1.Blueprint, svc *staxv1alpha1.BlueprintService, uses []Usage, hooks []Read, r *Route) []Read {
 	reads := make([]Read, 0, len(uses)+len(hooks)+len(svc.ImagePullSecrets)+2)
 	for _, u := range uses {
 		reads = append(reads, Read{Kind: ReadValue, Name: u.Ref.SecretName, Field: u.Field, Use: u})
 	}
 	reads = append(reads, hooks...)
-	for i, s := range svc.ImagePullSecrets {
-		reads = append(reads, Read{Kind: ReadImagePullSecret, Name: s.Name, Field: fmt.Sprintf("imagePullSecrets[%d]", i)})
-	}
 	if svc.ServiceAccountName != "" {
 		reads = append(reads, Read{Kind: ReadServiceAccount, Name: svc.ServiceAccountName, Field: "serviceAccountName"})
+	}
+	for i, s := range svc.ImagePullSecrets {
+		reads = append(reads, Read{Kind: ReadImagePullSecret, Name: s.Name, Field: fmt.Sprintf("imagePullSecrets[%d]", i)})
 	}
 	if r != nil && r.Ingress != nil && bp.Spec.Routing != nil && bp.Spec.Routing.TLS.SecretName != "" {
 		reads = append(reads, Read{Kind: ReadTLSSecret, Name: bp.Spec.Routing.TLS.SecretName, Field: "routing.tls.secretName"})
