@@ -85,7 +85,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	// conflict; the next reconcile's read then sees the foreign object.
 	fingerprinted.SetUID(live.GetUID())
 	// ForceOwnership: fields we render are ours; a hand edit is reverted.
-	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(fingerprinted), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(fingerprinted), client.ForceOwnership); err != nil {
 		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
 	}
 	return true, nil
@@ -130,7 +130,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 	if err := decodeInto(live, desired); err != nil {
 		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
 	}
-	err := r.Create(ctx, live, client.FieldOwner(FieldOwner))
+	err := r.Create(ctx, live)
 	if err == nil {
 		return created, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -349,4 +350,46 @@ func expectRBACMatchesAudit() {
 	} else {
 		GinkgoWriter.Printf("part of the suite ran: not judging unused grants %v\n", unused)
 	}
+}
+
+// expectEveryWriteNamesItsFieldManager fails if the manager sent a write of
+// the objects it manages (create, update, patch: the generated Secret,
+// Deployments, Services, claims, routes, hook Jobs, status) without naming
+// its field manager (client.WithFieldOwner in Setup), or naming another
+// than FieldOwner or ResumeFieldOwner. Events and leases are the
+// libraries' own.
+func expectEveryWriteNamesItsFieldManager() {
+	f, err := os.Open(auditLogPath)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = f.Close() }()
+	checked, seen := 0, map[string]bool{}
+	var unnamed []string
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 1<<20), 1<<24)
+	for scanner.Scan() {
+		var ev auditv1.Event
+		Expect(json.Unmarshal(scanner.Bytes(), &ev)).To(Succeed())
+		if ev.User.Username != managerUser || ev.ObjectRef == nil || seen[string(ev.AuditID)] {
+			continue
+		}
+		seen[string(ev.AuditID)] = true
+		switch {
+		case ev.Verb != "create" && ev.Verb != "update" && ev.Verb != "patch":
+			continue
+		case ev.ObjectRef.APIGroup == "events.k8s.io" || ev.ObjectRef.APIGroup == "coordination.k8s.io" || ev.ObjectRef.Resource == "events":
+			continue
+		}
+		checked++
+		u, err := url.Parse(ev.RequestURI)
+		Expect(err).NotTo(HaveOccurred())
+		if m := u.Query().Get("fieldManager"); m != FieldOwner && m != ResumeFieldOwner {
+			unnamed = append(unnamed, fmt.Sprintf("%s %s/%s %q", ev.Verb, ev.ObjectRef.Resource, ev.ObjectRef.Subresource, m))
+		}
+	}
+	Expect(scanner.Err()).NotTo(HaveOccurred())
+	if checked == 0 && !fullSuiteRan() {
+		return // a focused run whose specs wrote nothing through the manager
+	}
+	Expect(checked).To(BeNumerically(">", 0), "the audit log holds no write of the manager: the check saw nothing")
+	Expect(unnamed).To(BeEmpty(), "writes without the operator's field manager")
 }

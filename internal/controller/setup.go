@@ -208,7 +208,9 @@ func HookJobSelector() labels.Selector {
 // controller is wired, in production and in every test.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	r := &BlueprintReconciler{
-		Client:                    mgr.GetClient(),
+		// Every write goes under the operator's field manager, named once
+		// here (a write may name ResumeFieldOwner instead).
+		Client:                    client.WithFieldOwner(mgr.GetClient(), FieldOwner),
 		APIReader:                 mgr.GetAPIReader(),
 		recorder:                  mgr.GetEventRecorder("blueprint-controller"),
 		rand:                      o.Rand,

@@ -128,6 +128,7 @@ var _ = AfterSuite(func() {
 		expectNoValueLeaked()
 		expectNoPastedValueLeaked()
 		expectRBACMatchesAudit()
+		expectEveryWriteNamesItsFieldManager()
 		expectNoFullSecretInformer()
 		expectBlueprintLogLinesNameIt()
 	}
