@@ -70,4 +70,3 @@ var _ = Describe("The work one Blueprint can cause", func() {
 		Expect(secretReadsOf(ns, "missing-001")).To(HaveLen(1), "read once, by the Blueprint within the bound")
 	})
 })
-
