@@ -149,14 +149,14 @@ func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types
 	kind := kindOf(live)
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(gvk)
-	if err := r.APIReader.Get(ctx, key, m); err != nil {
+	if err := r.apiReader.Get(ctx, key, m); err != nil {
 		// NotFound too: deleted since; the next reconcile creates it.
 		return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
 	if sc.reportIfForeign(m, kind, key.Name) {
 		return inTheWay, nil
 	}
-	if err := r.APIReader.Get(ctx, key, live); err != nil {
+	if err := r.apiReader.Get(ctx, key, live); err != nil {
 		return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 	}
 	return ours, nil
@@ -223,7 +223,7 @@ func (r *BlueprintReconciler) foldCreateFields(ctx context.Context, live client.
 		return nil
 	}
 	full := live.DeepCopyObject().(client.Object)
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(live), full); err != nil {
+	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(live), full); err != nil {
 		return err
 	}
 	if full.GetUID() != live.GetUID() {

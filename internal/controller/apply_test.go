@@ -229,7 +229,7 @@ var _ = Describe("A forced apply after a cache read", func() {
 				return c.Get(ctx, key, obj, opts...)
 			},
 		})
-		r := &BlueprintReconciler{Client: client.WithFieldOwner(laggingCache, FieldOwner), APIReader: k8sClient}
+		r := &BlueprintReconciler{Client: client.WithFieldOwner(laggingCache, FieldOwner), apiReader: k8sClient}
 		sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}}
 		_, err := r.applyOwned(ctx, sc, &appsv1.Deployment{}, "api", plan.Services[0].Deployment)
 		Expect(err).To(HaveOccurred(), "the apply was refused")

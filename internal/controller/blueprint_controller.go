@@ -51,10 +51,10 @@ type BlueprintReconciler struct {
 	// Client reads Blueprints, Deployments and Services from the cache and
 	// writes everything. It never caches Secrets (see Options.ManagerOptions).
 	client.Client
-	// APIReader reads straight from the API server: Secrets, and objects the
+	// apiReader reads straight from the API server: Secrets, and objects the
 	// cache has not seen yet, so that cache lag can neither make the operator
 	// regenerate a value nor adopt a foreign object.
-	APIReader client.Reader
+	apiReader client.Reader
 	recorder  events.EventRecorder
 	// rand is the entropy source of generated values: crypto/rand.Reader in
 	// production.
@@ -156,7 +156,7 @@ var errBlueprintGone = errors.New("the Blueprint was deleted")
 // deleted, being deleted, or replaced by a Blueprint of the same name.
 func (r *BlueprintReconciler) blueprintGone(ctx context.Context, bp *staxv1alpha1.Blueprint) (bool, error) {
 	live := &staxv1alpha1.Blueprint{}
-	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(bp), live)
+	err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(bp), live)
 	if apierrors.IsNotFound(err) {
 		return true, nil
 	}

@@ -83,7 +83,7 @@ func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c r
 			err = r.Get(ctx, key, live)
 		}
 		if apierrors.IsNotFound(err) {
-			err = r.APIReader.Get(ctx, key, live)
+			err = r.apiReader.Get(ctx, key, live)
 		}
 		switch {
 		case apierrors.IsNotFound(err):

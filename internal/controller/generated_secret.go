@@ -196,7 +196,7 @@ func servicesConsumingValues(plan *render.Plan) []string {
 // never read in full: live gets its metadata only, which is all the
 // verdict needs.
 func (r *BlueprintReconciler) readGeneratedSecret(ctx context.Context, bp *staxv1alpha1.Blueprint, key types.NamespacedName, live *corev1.Secret, firstAttempt bool) error {
-	metadata := r.APIReader
+	metadata := r.apiReader
 	if firstAttempt && r.secretMetadata != nil {
 		metadata = r.secretMetadata
 	}

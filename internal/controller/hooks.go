@@ -33,7 +33,7 @@ func (r *BlueprintReconciler) observeHookJobs(ctx context.Context, sc *scope, st
 		}
 		name := h.JobName(sc.bp.Name, m.Name)
 		job := &batchv1.Job{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, job)
+		err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}, job)
 		switch {
 		case apierrors.IsNotFound(err):
 			job = nil

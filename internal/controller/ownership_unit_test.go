@@ -72,7 +72,7 @@ func TestForeignGeneratedSecretIsNotRead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			plan, _ := render.Build(bp)
 			c, reads := dataReads(t, tc.secret)
-			r := &BlueprintReconciler{Client: c, APIReader: c, secretMetadata: c, secrets: newSecretMemo(), requireReferenceableLabel: true}
+			r := &BlueprintReconciler{Client: c, apiReader: c, secretMetadata: c, secrets: newSecretMemo(), requireReferenceableLabel: true}
 			sc := &scope{bp: bp, plan: plan, notReferenceable: map[string]bool{}}
 
 			live := &corev1.Secret{}

@@ -92,7 +92,7 @@ func (r *BlueprintReconciler) resolve(ctx context.Context, sc *scope, read rende
 		}
 		return status.ReferenceStateOf(sc.notReferenceable[read.Name], secret != nil, secret != nil && hasKey(secret, read.Use.Ref.Key)), nil
 	case render.ReadServiceAccount:
-		return r.resolveNamed(ctx, sc, "ServiceAccount", read.Name, r.APIReader)
+		return r.resolveNamed(ctx, sc, "ServiceAccount", read.Name, r.apiReader)
 	default:
 		return r.resolveNamed(ctx, sc, "Secret", read.Name, r.secretMetadataReader())
 	}
@@ -158,7 +158,7 @@ func (r *BlueprintReconciler) secretMetadataReader() client.Reader {
 	if r.secretMetadata != nil {
 		return r.secretMetadata
 	}
-	return r.APIReader
+	return r.apiReader
 }
 
 // readReferenced reads the referenced Secret name (readSecret: from the
@@ -179,7 +179,7 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 	if metadata == nil && r.requireReferenceableLabel {
 		// No metadata cache: ask the API server for the metadata alone
 		// (no data crosses the wire) before reading anything else.
-		metadata = r.APIReader
+		metadata = r.apiReader
 	}
 	// The Blueprint's own generated Secret needs no label, once its
 	// metadata shows it is the Blueprint's: a foreign Secret that took its

@@ -48,7 +48,7 @@ func TestPodReferencesRecheck(t *testing.T) {
 		"both exist":                    {existing: []runtime.Object{sa, pull}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := &BlueprintReconciler{APIReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build(), secrets: newSecretMemo()}
+			r := &BlueprintReconciler{apiReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(c.existing...).Build(), secrets: newSecretMemo()}
 			plan, _ := render.Build(bp)
 			sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}, heldHooks: map[string]bool{}, referenced: map[string]*corev1.Secret{}, notReferenceable: map[string]bool{}}
 			res, err := r.checkReferences(context.Background(), sc)

@@ -194,7 +194,7 @@ func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.Namespac
 			return nil
 		}
 	}
-	if err := r.APIReader.Get(ctx, key, out); err != nil {
+	if err := r.apiReader.Get(ctx, key, out); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.secrets.forget(key)
 		}

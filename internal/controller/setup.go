@@ -211,7 +211,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		// Every write goes under the operator's field manager, named once
 		// here (a write may name ResumeFieldOwner instead).
 		Client:                    client.WithFieldOwner(mgr.GetClient(), FieldOwner),
-		APIReader:                 mgr.GetAPIReader(),
+		apiReader:                 mgr.GetAPIReader(),
 		recorder:                  mgr.GetEventRecorder("blueprint-controller"),
 		rand:                      o.Rand,
 		clock:                     o.Clock,
