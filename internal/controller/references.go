@@ -182,10 +182,12 @@ func (r *BlueprintReconciler) readReferenced(ctx context.Context, sc *scope, nam
 		metadata = r.apiReader
 	}
 	// The Blueprint's own generated Secret needs no label, once its
-	// metadata shows it is the Blueprint's: a foreign Secret that took its
-	// name is any other Secret.
+	// metadata shows it is the Blueprint's (controlled by it, or, under
+	// Retain, marked for it): a foreign Secret that took its name is any
+	// other Secret.
 	ours := func(m metav1.Object) bool {
-		return name == sc.plan.GeneratedSecretName && values.VerdictByMetadata(m, sc.bp) == ownership.Owned
+		v := values.VerdictByMetadata(m, sc.bp)
+		return name == sc.plan.GeneratedSecretName && (v == ownership.Owned || v == ownership.Adoptable)
 	}
 	if metadata != nil {
 		m := &metav1.PartialObjectMetadata{}
