@@ -42,7 +42,7 @@ func (rs rows) report(res *results) {
 
 // hostScenarios run on the cluster of one curve size, with its Blueprints
 // Ready: the largest size ≤ 1000.
-var hostScenarios = []string{"latency", "shared", "memory"}
+var hostScenarios = []string{"latency", "shared", "hostile", "memory"}
 
 func newHostScenario(name string) scenario {
 	switch name {
@@ -50,6 +50,8 @@ func newHostScenario(name string) scenario {
 		return &latencyScenario{}
 	case "shared":
 		return &sharedScenario{}
+	case "hostile":
+		return &hostileScenario{}
 	case "memory":
 		return &memoryScenario{}
 	}

@@ -18,6 +18,7 @@ func TestPlanRun(t *testing.T) {
 		err         string
 	}{
 		{scenarios: "peer,curve,latency,shared,memory", sizes: []int{100, 1000}, peer: true, curve: true, hosted: []string{"latency", "shared", "memory"}, host: 1000},
+		{scenarios: "peer,curve,latency,shared,hostile,memory", sizes: []int{10, 20}, peer: true, curve: true, hosted: []string{"latency", "shared", "hostile", "memory"}, host: 20},
 		{scenarios: "curve", sizes: []int{10000}, curve: true, host: 0},
 		{scenarios: "memory,latency", sizes: []int{10, 20, 5000}, hosted: []string{"memory", "latency"}, host: 20},
 		{scenarios: "latency", sizes: []int{10000}, err: "has none"},
