@@ -35,8 +35,9 @@ const (
 	// run with that account's permissions.
 	ReasonServiceAccountNotReferenceable = "ServiceAccountNotReferenceable"
 	// ReasonTooManySecrets: the services name more distinct Secrets than one
-	// Blueprint may read (64). Nothing is rendered or read until fewer are
-	// named; what runs is left as it runs.
+	// Blueprint may read (64). No service is rendered and no referenced
+	// Secret is read until fewer are named (the generated Secret is kept
+	// as usual); what runs is left as it runs.
 	ReasonTooManySecrets = "TooManySecrets"
 	// ReasonInvalidReference: a reference cannot be resolved as written.
 	ReasonInvalidReference = "InvalidReference"

@@ -35,7 +35,7 @@ func namingSecrets(ns, name string, n int) *staxv1alpha1.Blueprint {
 }
 
 var _ = Describe("The work one Blueprint can cause", func() {
-	It("is bounded: missing Secrets cost no read, and past 64 distinct Secrets nothing is read or rendered", func(ctx SpecContext) {
+	It("is bounded: missing Secrets cost no read, and past 64 distinct Secrets no service is rendered and no Secret read", func(ctx SpecContext) {
 		ns := newNamespace()
 		reads := func() int {
 			n := 0

@@ -140,7 +140,7 @@ func ServiceAccountNotReferenceableProblem(service, account string) Problem {
 func TooManySecretsProblem(n, max int) Problem {
 	return Problem{
 		Reason: staxv1alpha1.ReasonTooManySecrets,
-		Message: fmt.Sprintf("the services name %d distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the %d one Blueprint may read; nothing is rendered or read until fewer are named: gather values into fewer Secrets, or split the Blueprint",
+		Message: fmt.Sprintf("the services name %d distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the %d one Blueprint may read; no service is rendered and no referenced Secret is read until fewer are named: gather values into fewer Secrets, or split the Blueprint",
 			n, max),
 		Stalling: true,
 	}

@@ -137,7 +137,7 @@ func TestProblems(t *testing.T) {
 				Message: "service api: ServiceAccount ci-deployer is not labelled stax.dev/referenceable=\"true\"; this operator runs pods only as ServiceAccounts so labelled"}},
 		"too many Secrets": {status.TooManySecretsProblem(65, 64),
 			status.Problem{Reason: staxv1alpha1.ReasonTooManySecrets, Stalling: true,
-				Message: "the services name 65 distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the 64 one Blueprint may read; nothing is rendered or read until fewer are named: gather values into fewer Secrets, or split the Blueprint"}},
+				Message: "the services name 65 distinct Secrets (env, args, files, onRotate env, imagePullSecrets, routing.tls), more than the 64 one Blueprint may read; no service is rendered and no referenced Secret is read until fewer are named: gather values into fewer Secrets, or split the Blueprint"}},
 		"Gateway API": {status.GatewayAPIProblem("web", "gateway.networking.k8s.io/v1"),
 			status.Problem{Reason: staxv1alpha1.ReasonGatewayAPINotInstalled, Stalling: true,
 				Message: "service web: spec.routing.gateway asks for an HTTPRoute, but the cluster serves no HTTPRoute of gateway.networking.k8s.io/v1; nothing is routed until the Gateway API CRDs are installed"}},
