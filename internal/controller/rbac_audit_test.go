@@ -242,20 +242,8 @@ var neverUsed = map[permission]string{
 // per resource. A server-side apply that created its object (HTTP 201) was
 // authorized as create too.
 func usedPermissions() map[permission]int {
-	f, err := os.Open(auditLogPath)
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = f.Close() }()
 	used := map[permission]int{}
-	seen := map[string]bool{}
-	scanner := bufio.NewScanner(f)
-	scanner.Buffer(make([]byte, 1<<20), 1<<24)
-	for scanner.Scan() {
-		var ev auditv1.Event
-		Expect(json.Unmarshal(scanner.Bytes(), &ev)).To(Succeed())
-		if ev.User.Username != managerUser || ev.ObjectRef == nil || seen[string(ev.AuditID)] {
-			continue
-		}
-		seen[string(ev.AuditID)] = true
+	for _, ev := range managerAuditEvents() {
 		resource := ev.ObjectRef.Resource
 		if ev.ObjectRef.Subresource != "" {
 			resource += "/" + ev.ObjectRef.Subresource
@@ -266,8 +254,30 @@ func usedPermissions() map[permission]int {
 			used[permission{p.group, p.resource, "create"}]++
 		}
 	}
-	Expect(scanner.Err()).NotTo(HaveOccurred())
 	return used
+}
+
+// managerAuditEvents reads the audit log: every request the manager's user
+// sent about an object, once each (the log has a line per stage).
+func managerAuditEvents() []auditv1.Event {
+	f, err := os.Open(auditLogPath)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = f.Close() }()
+	var events []auditv1.Event
+	seen := map[string]bool{}
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 1<<20), 1<<24)
+	for scanner.Scan() {
+		var ev auditv1.Event
+		Expect(json.Unmarshal(scanner.Bytes(), &ev)).To(Succeed())
+		if ev.User.Username != managerUser || ev.ObjectRef == nil || seen[string(ev.AuditID)] {
+			continue
+		}
+		seen[string(ev.AuditID)] = true
+		events = append(events, ev)
+	}
+	Expect(scanner.Err()).NotTo(HaveOccurred())
+	return events
 }
 
 func grantedPermissions(role *rbacv1.ClusterRole) map[permission]bool {
@@ -359,20 +369,9 @@ func expectRBACMatchesAudit() {
 // than FieldOwner or ResumeFieldOwner. Events and leases are the
 // libraries' own.
 func expectEveryWriteNamesItsFieldManager() {
-	f, err := os.Open(auditLogPath)
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = f.Close() }()
-	checked, seen := 0, map[string]bool{}
+	checked := 0
 	var unnamed []string
-	scanner := bufio.NewScanner(f)
-	scanner.Buffer(make([]byte, 1<<20), 1<<24)
-	for scanner.Scan() {
-		var ev auditv1.Event
-		Expect(json.Unmarshal(scanner.Bytes(), &ev)).To(Succeed())
-		if ev.User.Username != managerUser || ev.ObjectRef == nil || seen[string(ev.AuditID)] {
-			continue
-		}
-		seen[string(ev.AuditID)] = true
+	for _, ev := range managerAuditEvents() {
 		switch {
 		case ev.Verb != "create" && ev.Verb != "update" && ev.Verb != "patch":
 			continue
@@ -386,7 +385,6 @@ func expectEveryWriteNamesItsFieldManager() {
 			unnamed = append(unnamed, fmt.Sprintf("%s %s/%s %q", ev.Verb, ev.ObjectRef.Resource, ev.ObjectRef.Subresource, m))
 		}
 	}
-	Expect(scanner.Err()).NotTo(HaveOccurred())
 	if checked == 0 && !fullSuiteRan() {
 		return // a focused run whose specs wrote nothing through the manager
 	}
