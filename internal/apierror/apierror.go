@@ -183,3 +183,22 @@ func Sanitize(err error) error {
 	}
 	return sanitized{err: err}
 }
+
+// Exhausted is the error of a read-modify-write loop on kind name that met
+// a conflict on every one of its attempts: the reconcile is retried.
+func Exhausted(kind, name string, attempts int) error {
+	return fmt.Errorf("%s %s changed on every one of %d attempts; retrying", kind, name, attempts)
+}
+
+// Encoding is the error of an object the operator rendered but could not
+// encode or compare (step: OpRender or OpCompare): a bug, never the API
+// server's, and never holding a value (rendered objects hold none).
+func Encoding(step, kind, name string, err error) error {
+	return fmt.Errorf("%s %s %s: %w", step, kind, name, err)
+}
+
+// Steps of Encoding.
+const (
+	OpRender  = "rendering"
+	OpCompare = "comparing"
+)

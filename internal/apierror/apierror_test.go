@@ -150,3 +150,20 @@ func TestMessage(t *testing.T) {
 		t.Error("Sanitize(nil) != nil")
 	}
 }
+
+func TestExhaustedAndEncoding(t *testing.T) {
+	if got, want := Exhausted("Secret", "payments-dev-generated", 5).Error(), "Secret payments-dev-generated changed on every one of 5 attempts; retrying"; got != want {
+		t.Errorf("Exhausted = %q, want %q", got, want)
+	}
+	inner := errors.New("json: unsupported value")
+	err := Encoding(OpRender, "Deployment", "api", inner)
+	if got, want := err.Error(), "rendering Deployment api: json: unsupported value"; got != want {
+		t.Errorf("Encoding = %q, want %q", got, want)
+	}
+	if !errors.Is(err, inner) {
+		t.Error("Encoding does not unwrap to its cause")
+	}
+	if got := Message(Exhausted("PersistentVolumeClaim", "shop-db-data", 5)); got != "PersistentVolumeClaim shop-db-data changed on every one of 5 attempts; retrying" {
+		t.Errorf("Message = %q: status shows what Exhausted says", got)
+	}
+}

@@ -2,8 +2,8 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,7 +41,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	}
 	fingerprinted, fingerprint, err := withFingerprint(desired, gvk)
 	if err != nil {
-		return false, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
+		return false, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
 	}
 	err = r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
@@ -70,7 +70,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	}
 	same, err := applied.UpToDate(desired, live, fingerprint, live.GetAnnotations()[staxv1alpha1.RenderedFingerprintAnnotation])
 	if err != nil {
-		return false, fmt.Errorf("comparing %s %s: %w", kind, key.Name, err)
+		return false, apierror.Encoding(apierror.OpCompare, kind, key.Name, err)
 	}
 	if same {
 		return false, nil
@@ -128,7 +128,7 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 	// live, empty, becomes the object to create, and then what the API
 	// server stored (status reads it).
 	if err := decodeInto(live, desired); err != nil {
-		return 0, fmt.Errorf("rendering %s %s: %w", kind, key.Name, err)
+		return 0, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
 	}
 	err := r.Create(ctx, live)
 	if err == nil {
@@ -201,6 +201,10 @@ func decodeInto(obj client.Object, desired *unstructured.Unstructured) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(desired.Object, obj)
 }
 
+// errRecreated is the cause of the conflict foldCreateFields returns for an
+// object deleted and re-created since the cache read it.
+var errRecreated = errors.New("re-created since it was read")
+
 // fieldOwners are the managers whose Update entries are ours: a Create
 // records its fields under FieldOwner with operation Update, an apply under
 // FieldOwner with operation Apply.
@@ -228,7 +232,7 @@ func (r *BlueprintReconciler) foldCreateFields(ctx context.Context, live client.
 	}
 	if full.GetUID() != live.GetUID() {
 		// Deleted and re-created since the cache read: not ours to patch.
-		return apierrors.NewConflict(schema.GroupResource{}, live.GetName(), fmt.Errorf("re-created since it was read"))
+		return apierrors.NewConflict(schema.GroupResource{}, live.GetName(), errRecreated)
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(full, fieldOwners, FieldOwner)
 	if err != nil || patch == nil {

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -125,5 +124,5 @@ func (r *BlueprintReconciler) reconcileClaim(ctx context.Context, sc *scope, c r
 		}
 		return nil
 	}
-	return fmt.Errorf("PersistentVolumeClaim %s changed on every one of %d attempts; retrying", c.Name, maxSecretAttempts)
+	return apierror.Exhausted("PersistentVolumeClaim", c.Name, maxSecretAttempts)
 }

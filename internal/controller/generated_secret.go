@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,7 +118,7 @@ func (r *BlueprintReconciler) reconcileGeneratedSecret(ctx context.Context, sc *
 		// Secret, may a hook's Job exist.
 		return r.nextDue(change), r.runHooks(ctx, sc, &st, change)
 	}
-	return ctrl.Result{}, fmt.Errorf("the generated Secret %s changed on every one of %d attempts; retrying", name, maxSecretAttempts)
+	return ctrl.Result{}, apierror.Exhausted("Secret", name, maxSecretAttempts)
 }
 
 // generator makes what values.Sync asks for, with secretgen, from r.rand;

@@ -91,6 +91,13 @@ func TestControllerHoldsNoWording(t *testing.T) {
 				}
 			case *ast.CallExpr:
 				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if ok && sel.Sel.Name == "Errorf" {
+					if x, isIdent := sel.X.(*ast.Ident); isIdent && x.Name == "fmt" {
+						// An error's text can reach the Ready message
+						// (ReconcileError): apierror words it.
+						t.Errorf("internal/controller words an error with fmt.Errorf: use internal/apierror")
+					}
+				}
 				if !ok || sel.Sel.Name != "Eventf" {
 					return true
 				}
