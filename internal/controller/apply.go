@@ -2,8 +2,8 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
