@@ -388,6 +388,10 @@ func (s *curveScenario) measure(ctx context.Context, e *env) (outcome, error) {
 	p.Memory.ConvergencePeakKiB = conv.peak.PeakKiB
 	p.Ratio = p.Operator.Seconds / floor.Seconds
 	p.APIServerCPURatio = p.Operator.APIServerCPUPerBlueprintMs / floor.APIServerCPUPerBlueprintMs
+	// After the peak RSS was read, which the profile's GC would not lower.
+	if err := e.heapProfile(ctx, fmt.Sprint(n)); err != nil {
+		return nil, err
+	}
 	if err := measureSteady(ctx, e, &p); err != nil {
 		return nil, err
 	}
@@ -441,6 +445,9 @@ func measureRestart(ctx context.Context, e *env, p *curvePoint) error {
 	}
 	mem, err := e.memoryAfter(ctx, maxTime(synced, resynced.Add(-e.cfg.rssSettle)))
 	if err != nil {
+		return err
+	}
+	if err := e.heapProfile(ctx, fmt.Sprintf("%d-restart", n)); err != nil {
 		return err
 	}
 	if err := sleepCtx(ctx, time.Until(resynced.Add(e.cfg.restartWindow))); err != nil {

@@ -49,6 +49,8 @@ type managerProc struct {
 	cur    *proc.Manager
 	// metricsURL is the running process's metrics endpoint.
 	metricsURL string
+	// pprofURL is its pprof endpoint (/debug/pprof), with -heap-profile.
+	pprofURL string
 }
 
 // startControlPlane starts a fresh control plane for size Blueprints, in a
@@ -129,6 +131,15 @@ func (e *env) startManager(ctx context.Context, extra ...string) (time.Time, err
 		"--metrics-secure=false",
 		"--health-probe-bind-address=0",
 	}, m.args...)
+	m.pprofURL = ""
+	if e.cfg.heapProfile != "" {
+		pport, err := freePort()
+		if err != nil {
+			return time.Time{}, err
+		}
+		args = append(args, fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", pport))
+		m.pprofURL = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", pport)
+	}
 	args = append(args, extra...)
 	p, err := proc.Start(m.bin, args, filepath.Join(m.dir, fmt.Sprintf("manager-%d.log", m.starts)))
 	if err != nil {

@@ -77,6 +77,9 @@ type config struct {
 	tail             time.Duration
 	failOnMiss       bool
 	memoryVariants   [][]string
+	// heapProfile is where the curve writes the manager's heap profiles,
+	// or "" for none.
+	heapProfile string
 
 	// The memory scenario's other unrelated kinds, and the peer scenario
 	// (bench/memory.go, bench/unrelated.go, bench/peer.go).
@@ -153,6 +156,7 @@ func parseFlags() (config, string) {
 	flag.StringVar(&cfg.managerArgs, "manager-args", "", "extra manager flags, space-separated (e.g. '--max-concurrent-reconciles=8')")
 	flag.StringVar(&cfg.managerBin, "manager-bin", "", "a manager binary to use instead of building ./cmd")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the figures as JSON")
+	flag.StringVar(&cfg.heapProfile, "heap-profile", "", "serve the manager's pprof on a free loopback port and, at each curve size, write its heap profile (after a GC) to `DIR`/heap-<size>.pb.gz once converged and DIR/heap-<size>-restart.pb.gz once a restart has resynced; read them with 'go tool pprof'")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (audit log, manager logs)")
 	// hostile before memory: it wants the manager left running with every
 	// Blueprint Ready, and memory leaves none running.

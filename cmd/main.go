@@ -65,6 +65,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  flags.ProbeAddr,
+		PprofBindAddress:        flags.PprofAddr,
 		LeaderElection:          flags.LeaderElect,
 		LeaderElectionID:        "blueprint-operator.stax.dev",
 		LeaderElectionNamespace: flags.LeaderElectionNamespace,

@@ -21,6 +21,7 @@ import (
 type Manager struct {
 	MetricsAddr             string
 	ProbeAddr               string
+	PprofAddr               string
 	LeaderElect             bool
 	SecureMetrics           bool
 	EnableHTTP2             bool
@@ -43,6 +44,8 @@ func Bind(fs *flag.FlagSet) *Manager {
 	fs.StringVar(&m.MetricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	fs.StringVar(&m.ProbeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	fs.StringVar(&m.PprofAddr, "pprof-bind-address", "0", "The address Go's pprof endpoints (/debug/pprof/) bind to, "+
+		"plain HTTP without authentication, for profiling (e.g. 127.0.0.1:6060); 0 (the default) disables them.")
 	fs.BoolVar(&m.LeaderElect, "leader-elect", false,
 		"Enable leader election for controller manager. Enabling this will ensure there is only one active controller manager.")
 	fs.StringVar(&m.LeaderElectionNamespace, "leader-election-namespace", "",
