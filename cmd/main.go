@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -29,12 +31,31 @@ func init() {
 	utilruntime.Must(staxv1alpha1.AddToScheme(scheme))
 }
 
+// memoryLimitRatio is the share of the container's memory limit the Go
+// runtime may use before it collects harder: the rest is left for what
+// the runtime does not count (stacks, OS buffers), so the collector, not
+// the kernel's OOM killer, acts first.
+const memoryLimitRatio = 0.9
+
+// setMemoryLimit sets GOMEMLIMIT to memoryLimitRatio of the limit provider
+// reports (the container's cgroup in production), unless GOMEMLIMIT or
+// AUTOMEMLIMIT is set in the environment; without a limit the Go limit
+// stays off. It returns the Go memory limit in effect.
+func setMemoryLimit(provider memlimit.Provider) (int64, error) {
+	return memlimit.Set(memlimit.WithRatio(memoryLimitRatio), memlimit.WithProvider(provider))
+}
+
 func main() {
 	flags := managerflags.Bind(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&flags.Zap)))
 	setupLog := ctrl.Log.WithName("setup")
+	if limit, err := setMemoryLimit(memlimit.FromCgroup); err != nil {
+		setupLog.Error(err, "could not read the container's memory limit; GOMEMLIMIT is left as it was")
+	} else {
+		setupLog.Info("Go memory limit", "GOMEMLIMIT", limit)
+	}
 	controllerOptions := flags.Controller
 	if controllerOptions.RemovedValueRetention < 0 {
 		setupLog.Error(nil, "--removed-value-retention must not be negative", "value", controllerOptions.RemovedValueRetention.String())
