@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Cache transforms that keep less of each cached object than the API server
@@ -13,10 +16,11 @@ import (
 // Ingresses): it keeps the managedFields entries of FieldOwner, whatever
 // their operation (an Apply, or the Update a plain Create records), and drops
 // every other manager's (the Deployment controller's status updates,
-// kubectl's, an autoscaler's). The reconciler reads only FieldOwner's
-// entries of a cached object (whether a create's entry still needs folding
-// into its apply entry); the fold itself reads the whole list from the API
-// server (foldCreateFields).
+// kubectl's, an autoscaler's), and of FieldOwner's entries keeps only
+// whether they own spec.replicas. The reconciler reads only that of a
+// cached object, and whether a create's entry still needs folding into its
+// apply entry; the fold itself reads the whole list from the API server
+// (foldCreateFields).
 //
 // Never use it for a kind the reconciler writes with Update from the cache:
 // an Update that carries managedFields replaces the object's whole list, and
@@ -27,19 +31,41 @@ func TrimForeignManagedFields(obj any) (any, error) {
 		return obj, nil //nolint:nilerr // no metadata (a tombstone): nothing to trim, kept as it is
 	}
 	fields := m.GetManagedFields()
-	kept := fields[:0:0]
+	if len(fields) == 0 {
+		return obj, nil
+	}
+	var kept []metav1.ManagedFieldsEntry
 	for _, f := range fields {
 		if f.Manager == FieldOwner {
+			f.FieldsV1 = fieldsRead(f.FieldsV1)
 			kept = append(kept, f)
 		}
 	}
-	if len(kept) != len(fields) {
-		if len(kept) == 0 {
-			kept = nil
-		}
-		m.SetManagedFields(kept)
-	}
+	m.SetManagedFields(kept)
 	return obj, nil
+}
+
+// ownedReplicas is the one field of an entry of ours the reconciler reads
+// (ownsReplicas): whether it owns spec.replicas.
+var ownedReplicas = metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`)
+
+// fieldsRead keeps of an entry's fields only what the reconciler reads of
+// them: whether they hold spec.replicas. The rest (every rendered field,
+// about a kilobyte per object) is read only by foldCreateFields, from the
+// API server.
+func fieldsRead(fields *metav1.FieldsV1) *metav1.FieldsV1 {
+	if fields == nil {
+		return nil
+	}
+	var set struct {
+		Spec map[string]json.RawMessage `json:"f:spec"`
+	}
+	if json.Unmarshal(fields.GetRawBytes(), &set) == nil {
+		if _, ok := set.Spec["f:replicas"]; ok {
+			return ownedReplicas.DeepCopy()
+		}
+	}
+	return nil
 }
 
 // StripBlueprintMetadata is the cache transform for Blueprints: it drops
