@@ -54,7 +54,7 @@ var _ = Describe("The manager's cache", func() {
 			HaveField("Message", ContainSubstring("Deployment web exists and is not controlled by this Blueprint"))))
 		uid := getBlueprint(ns, bp.Name).UID
 
-		By("caching what it rendered, in full, with the managedFields the no-op check reads")
+		By("caching what it rendered, in full, with its own managedFields entries (the cache keeps whether they own replicas)")
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(managerCache.Get(ctx, types.NamespacedName{Namespace: ns, Name: "worker"}, d)).To(Succeed())
