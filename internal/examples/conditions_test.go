@@ -38,40 +38,48 @@ type problemLiteral struct {
 	message, stalling ast.Expr
 }
 
+// wordingFields calls field with the key and value of each field of every
+// non-empty literal of type typeName (Problem, Event) in the wording
+// packages, and done after each literal.
+func wordingFields(t *testing.T, typeName string, field func(key string, value ast.Expr), done func()) {
+	t.Helper()
+	for _, dir := range wordingDirs {
+		for _, f := range parseDir(t, dir) {
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.CompositeLit)
+				if !ok || !isLiteralOf(lit, typeName) || len(lit.Elts) == 0 {
+					return true
+				}
+				for _, elt := range lit.Elts {
+					if kv, ok := elt.(*ast.KeyValueExpr); ok {
+						field(kv.Key.(*ast.Ident).Name, kv.Value)
+					}
+				}
+				done()
+				return true
+			})
+		}
+	}
+}
+
 // problemLiterals reads every status.Problem literal of the wording
 // packages, but the zero Problem{} (no problem).
 func problemLiterals(t *testing.T) []problemLiteral {
 	t.Helper()
 	var out []problemLiteral
-	for _, dir := range wordingDirs {
-		for _, f := range parseDir(t, dir) {
-			ast.Inspect(f, func(n ast.Node) bool {
-				lit, ok := n.(*ast.CompositeLit)
-				if !ok || !isLiteralOf(lit, "Problem") || len(lit.Elts) == 0 {
-					return true
-				}
-				var p problemLiteral
-				for _, elt := range lit.Elts {
-					kv, ok := elt.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					switch kv.Key.(*ast.Ident).Name {
-					case "Reason":
-						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
-							p.reason = s.Sel.Name
-						}
-					case "Message":
-						p.message = kv.Value
-					case "Stalling":
-						p.stalling = kv.Value
-					}
-				}
-				out = append(out, p)
-				return true
-			})
+	var p problemLiteral
+	wordingFields(t, "Problem", func(key string, value ast.Expr) {
+		switch key {
+		case "Reason":
+			if s, ok := value.(*ast.SelectorExpr); ok {
+				p.reason = s.Sel.Name
+			}
+		case "Message":
+			p.message = value
+		case "Stalling":
+			p.stalling = value
 		}
-	}
+	}, func() { out, p = append(out, p), problemLiteral{} })
 	return out
 }
 

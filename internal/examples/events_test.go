@@ -21,45 +21,29 @@ type eventLiteral struct {
 func eventLiterals(t *testing.T) []eventLiteral {
 	t.Helper()
 	var out []eventLiteral
-	for _, dir := range wordingDirs {
-		for _, f := range parseDir(t, dir) {
-			ast.Inspect(f, func(n ast.Node) bool {
-				lit, ok := n.(*ast.CompositeLit)
-				if !ok || !isLiteralOf(lit, "Event") || len(lit.Elts) == 0 {
-					return true
+	var e eventLiteral
+	wordingFields(t, "Event", func(key string, value ast.Expr) {
+		switch key {
+		case "Type":
+			if s, ok := value.(*ast.SelectorExpr); ok {
+				e.typ = strings.TrimPrefix(s.Sel.Name, "EventType")
+			}
+		case "Reason":
+			switch r := value.(type) {
+			case *ast.BasicLit:
+				e.reason, _ = strconv.Unquote(r.Value)
+			case *ast.SelectorExpr:
+				if id, ok := r.X.(*ast.Ident); ok && id.Name == "staxv1alpha1" {
+					// A reason constant, e.g. ReasonRotationFailed.
+					e.reason = strings.TrimPrefix(r.Sel.Name, "Reason")
 				}
-				var e eventLiteral
-				for _, elt := range lit.Elts {
-					kv, ok := elt.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					switch kv.Key.(*ast.Ident).Name {
-					case "Type":
-						if s, ok := kv.Value.(*ast.SelectorExpr); ok {
-							e.typ = strings.TrimPrefix(s.Sel.Name, "EventType")
-						}
-					case "Reason":
-						switch r := kv.Value.(type) {
-						case *ast.BasicLit:
-							e.reason, _ = strconv.Unquote(r.Value)
-						case *ast.SelectorExpr:
-							if id, ok := r.X.(*ast.Ident); ok && id.Name == "staxv1alpha1" {
-								// A reason constant, e.g. ReasonRotationFailed.
-								e.reason = strings.TrimPrefix(r.Sel.Name, "Reason")
-							}
-						default:
-							t.Errorf("a status.Event whose reason this test cannot read: %T", r)
-						}
-					case "Note":
-						e.note = kv.Value
-					}
-				}
-				out = append(out, e)
-				return true
-			})
+			default:
+				t.Errorf("a status.Event whose reason this test cannot read: %T", r)
+			}
+		case "Note":
+			e.note = value
 		}
-	}
+	}, func() { out, e = append(out, e), eventLiteral{} })
 	return out
 }
 
