@@ -116,10 +116,10 @@ func (r *BlueprintReconciler) resolveNamed(ctx context.Context, sc *scope, kind,
 }
 
 // readProblem words what read's state means for service.
-func (r *BlueprintReconciler) readProblem(sc *scope, service string, read render.Read, state status.ReferenceState) (status.Problem, bool) {
+func (r *BlueprintReconciler) readProblem(sc *scope, service string, read render.Read, state status.ReferenceState) (none status.Problem, ok bool) {
 	switch {
 	case state == status.ReferenceResolved:
-		return status.Problem{}, false
+		return none, false
 	case read.Kind == render.ReadServiceAccount && state == status.ReferenceNotReferenceable:
 		return status.ServiceAccountNotReferenceableProblem(service, read.Name), true
 	case read.Kind == render.ReadServiceAccount:
