@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
 
@@ -35,7 +34,7 @@ func Events(st *State, change Change, in EventContext) []status.Event {
 		out = append(out, status.Event{
 			Type: corev1.EventTypeNormal, Reason: "RotationStaged", Action: "RotateValues",
 			Note: fmt.Sprintf("staged a new value of %s in Secret %s; Job %s runs its onRotate hook before consumers switch",
-				name, in.Secret, render.HookJobName(in.Blueprint, name, h.Attempt)),
+				name, in.Secret, h.JobName(in.Blueprint, name)),
 		})
 	}
 	if len(change.Committed) > 0 {
