@@ -14,7 +14,7 @@ import (
 
 func TestEvents(t *testing.T) {
 	in := EventContext{Secret: "payments-dev-generated", Blueprint: "payments-dev", StatusWritten: true}
-	st := &State{Values: map[string]ValueMeta{"db-password": {Hook: &HookState{Phase: staxv1alpha1.RotationStateStaged, Attempt: 1}}}}
+	st := &State{Values: map[string]ValueMeta{"db-password": {Hook: &HookState{Phase: staxv1alpha1.RotationStateStaged, Attempt: 1, Job: render.HookJobName("payments-dev", "db-password", 1)}}}}
 	normal := func(reason, action, note string) status.Event {
 		return status.Event{Type: corev1.EventTypeNormal, Reason: reason, Action: action, Note: note}
 	}
