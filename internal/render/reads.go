@@ -93,9 +93,14 @@ func (p *Plan) Reads() []Read {
 // SecretNames lists, sorted and once each, the Secrets the plan reads
 // that the Blueprint does not generate.
 func (p *Plan) SecretNames() []string {
+	// A set, not a search of the list: a Blueprint within the API server's
+	// size limit can name tens of thousands (MaxSecretsRead is checked on
+	// this count).
+	seen := map[string]bool{}
 	var names []string
 	for _, r := range p.Reads() {
-		if r.Secret() && !slices.Contains(names, r.Name) {
+		if r.Secret() && !seen[r.Name] {
+			seen[r.Name] = true
 			names = append(names, r.Name)
 		}
 	}
