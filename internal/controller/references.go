@@ -39,8 +39,10 @@ const podReferenceRecheck = 30 * time.Second
 // data is never read.
 func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) (ctrl.Result, error) {
 	if n := sc.plan.TooManySecrets; n > 0 {
-		// render.Build rendered nothing: no Secret is read.
+		// render.Build rendered nothing: no Secret is read, and the memo
+		// lets go of those read before the spec named too many.
 		sc.problem(status.TooManySecretsProblem(n, render.MaxSecretsRead), sc.plan.Unrendered...)
+		r.retainSecrets(sc)
 		return ctrl.Result{}, nil
 	}
 	var result ctrl.Result

@@ -2,12 +2,14 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -71,5 +73,47 @@ func TestPodReferencesRecheck(t *testing.T) {
 				t.Errorf("requeueAfter %v, want %v", res.RequeueAfter, c.wantRequeue)
 			}
 		})
+	}
+}
+
+// A Blueprint edited to name more Secrets than it may read reads none, and
+// the memo lets go of the Secrets it read before, keeping its generated one.
+func TestTooManySecretsLetsGoOfReadSecrets(t *testing.T) {
+	bp := &staxv1alpha1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "ns"},
+		Spec:       staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{Name: "api", Image: "api:1"}, {Name: "worker", Image: "worker:1"}}},
+	}
+	for i := range render.MaxSecretsRead + 1 {
+		svc := &bp.Spec.Services[i%2]
+		if svc.Env == nil {
+			svc.Env = map[string]staxv1alpha1.EnvValue{}
+		}
+		svc.Env[fmt.Sprintf("V%03d", i)] = staxv1alpha1.EnvValue(fmt.Sprintf("${secret:s%03d/key}", i))
+	}
+	plan, _ := render.Build(bp)
+	if plan.TooManySecrets == 0 {
+		t.Fatal("the fixture is within the bound")
+	}
+	memo := newSecretMemo()
+	key := func(n string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: n} }
+	for _, n := range []string{"s000", "shop-generated"} {
+		memo.put(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: n, ResourceVersion: "1"}})
+	}
+	memo.retain(key("shop"), []types.NamespacedName{key("s000"), key("shop-generated")})
+
+	r := &BlueprintReconciler{secrets: memo}
+	sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}, heldHooks: map[string]bool{}, referenced: map[string]*corev1.Secret{}, notReferenceable: map[string]bool{}}
+	if _, err := r.checkReferences(context.Background(), sc); err != nil { // no reader: a read would panic
+		t.Fatal(err)
+	}
+	if len(sc.problems) != 1 || sc.problems[0].Reason != staxv1alpha1.ReasonTooManySecrets || !sc.blocked["api"] || !sc.blocked["worker"] {
+		t.Fatalf("problems %+v, blocked %v", sc.problems, sc.blocked)
+	}
+	var out corev1.Secret
+	if memo.get(key("s000"), "1", &out) {
+		t.Error("the memo still holds a Secret the Blueprint no longer reads")
+	}
+	if !memo.get(key("shop-generated"), "1", &out) {
+		t.Error("the memo let go of the generated Secret")
 	}
 }
