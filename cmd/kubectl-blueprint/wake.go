@@ -33,22 +33,9 @@ restarts the idle clock. It does not override spec.suspend.`,
 			if period <= 0 || period > sleep.MaxWakeFor {
 				return fmt.Errorf("--for %s: want a duration over 0s and at most 8760h", period)
 			}
-			c, namespace, err := newClient(flags, streams.ErrOut)
-			if err != nil {
-				return err
-			}
-			name := args[0]
-			requestedAt := time.Now().UTC().Format(time.RFC3339Nano)
-			if _, err := requestOnBlueprint(cmd.Context(), c, namespace, name,
-				func(*staxv1alpha1.Blueprint) error { return nil },
-				map[string]string{
-					staxv1alpha1.WakeRequestedAtAnnotation: requestedAt,
-					staxv1alpha1.WakeForAnnotation:         period.String(),
-				}); err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "blueprint.stax.dev/%s: wake for %s requested at %s\n", name, period, requestedAt)
-			return nil
+			return requestNow(cmd, flags, streams, args[0], "wake for "+period.String(), func(at string) map[string]string {
+				return map[string]string{staxv1alpha1.WakeRequestedAtAnnotation: at, staxv1alpha1.WakeForAnnotation: period.String()}
+			})
 		},
 	}
 	cmd.Flags().DurationVar(&period, "for", sleep.DefaultWakeFor, "how long the environment stays awake, even outside spec.sleep.uptime")
@@ -70,19 +57,25 @@ the request), carried out once.`,
 		Example: `  kubectl blueprint sleep payments-dev -n payments`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, namespace, err := newClient(flags, streams.ErrOut)
-			if err != nil {
-				return err
-			}
-			name := args[0]
-			requestedAt := time.Now().UTC().Format(time.RFC3339Nano)
-			if _, err := requestOnBlueprint(cmd.Context(), c, namespace, name,
-				func(*staxv1alpha1.Blueprint) error { return nil },
-				map[string]string{staxv1alpha1.SleepRequestedAtAnnotation: requestedAt}); err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "blueprint.stax.dev/%s: sleep requested at %s\n", name, requestedAt)
-			return nil
+			return requestNow(cmd, flags, streams, args[0], "sleep", func(at string) map[string]string {
+				return map[string]string{staxv1alpha1.SleepRequestedAtAnnotation: at}
+			})
 		},
 	}
+}
+
+// requestNow sets the annotations of a request made now on Blueprint name
+// and says so: "blueprint.stax.dev/NAME: WHAT requested at TIME".
+func requestNow(cmd *cobra.Command, flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, name, what string, annotations func(at string) map[string]string) error {
+	c, namespace, err := newClient(flags, streams.ErrOut)
+	if err != nil {
+		return err
+	}
+	requestedAt := time.Now().UTC().Format(time.RFC3339Nano)
+	if _, err := requestOnBlueprint(cmd.Context(), c, namespace, name,
+		func(*staxv1alpha1.Blueprint) error { return nil }, annotations(requestedAt)); err != nil {
+		return err
+	}
+	fmt.Fprintf(streams.Out, "blueprint.stax.dev/%s: %s requested at %s\n", name, what, requestedAt)
+	return nil
 }
