@@ -21,7 +21,8 @@ import (
 )
 
 // podReferenceRecheck is how soon a reconcile runs again while a
-// ServiceAccount a service names is missing: the operator does not watch
+// ServiceAccount a service names is missing or, under the lockdown,
+// unlabelled: the operator does not watch
 // ServiceAccounts (a watch would cache every one of the cluster), so it looks
 // again. Missing Secrets need no timer: the Secret metadata watch sees them
 // appear.
@@ -59,7 +60,9 @@ func (r *BlueprintReconciler) checkReferences(ctx context.Context, sc *scope) (c
 			if !ok {
 				continue
 			}
-			if read.Kind == render.ReadServiceAccount && state == status.ReferenceSecretNotFound {
+			if read.Kind == render.ReadServiceAccount {
+				// Missing or unlabelled: ServiceAccounts are not watched, so
+				// their creation or labelling is looked for again.
 				result.RequeueAfter = podReferenceRecheck
 			}
 			switch status.HoldOf(state, read.Kind != render.ReadValue, read.Hook != "") {

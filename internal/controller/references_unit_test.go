@@ -117,3 +117,44 @@ func TestTooManySecretsLetsGoOfReadSecrets(t *testing.T) {
 		t.Error("the memo let go of the generated Secret")
 	}
 }
+
+// Under the lockdown an unlabelled ServiceAccount holds its service back
+// and is looked at again after 30 s: ServiceAccounts are not watched, so
+// nothing else would notice it being labelled.
+func TestUnlabelledServiceAccountIsLookedForAgain(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	bp := &staxv1alpha1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "payments-dev", Namespace: "payments"},
+		Spec: staxv1alpha1.BlueprintSpec{Services: []staxv1alpha1.BlueprintService{{
+			Name: "api", Image: "api:1", ServiceAccountName: "ci-deployer",
+		}}},
+	}
+	for name, c := range map[string]struct {
+		labels      map[string]string
+		wantReasons int
+		wantRequeue time.Duration
+	}{
+		"unlabelled": {wantReasons: 1, wantRequeue: podReferenceRecheck},
+		"labelled":   {labels: map[string]string{staxv1alpha1.LabelReferenceable: "true"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ci-deployer", Namespace: "payments", Labels: c.labels}}
+			r := &BlueprintReconciler{apiReader: fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(sa).Build(), secrets: newSecretMemo(), requireReferenceableLabel: true}
+			plan, _ := render.Build(bp)
+			sc := &scope{bp: bp, plan: plan, blocked: map[string]bool{}, heldHooks: map[string]bool{}, referenced: map[string]*corev1.Secret{}, notReferenceable: map[string]bool{}}
+			res, err := r.checkReferences(context.Background(), sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sc.problems) != c.wantReasons || (c.wantReasons > 0 && (sc.problems[0].Reason != staxv1alpha1.ReasonServiceAccountNotReferenceable || !sc.blocked["api"])) {
+				t.Errorf("problems %+v, blocked %v", sc.problems, sc.blocked)
+			}
+			if res.RequeueAfter != c.wantRequeue {
+				t.Errorf("requeueAfter %v, want %v", res.RequeueAfter, c.wantRequeue)
+			}
+		})
+	}
+}
