@@ -25,13 +25,14 @@ import (
 // never writes an object the Blueprint does not control: such an object is
 // reported as a Conflict and left untouched. It returns whether it wrote.
 //
-// An object absent from the cache is created with a plain Create, which
-// fails with AlreadyExists on any object in the way, where an apply would
-// merge into it: no read is needed first to keep a foreign object safe.
-// Later changes are server-side applies under FieldOwner with
-// ForceOwnership, skipped when the live object already holds what we render
-// (internal/applied: the fingerprint of what was rendered, which every
-// object carries, and the live object containing every rendered field).
+// An object absent from the cache is created by a server-side apply that
+// only creates (createOnly): it fails with a conflict on any object in the
+// way, where a plain apply would merge into it, so no read is needed first
+// to keep a foreign object safe. Later changes are server-side applies
+// under FieldOwner with ForceOwnership, skipped when the live object
+// already holds what we render (internal/applied: the fingerprint of what
+// was rendered, which every object carries, and the live object containing
+// every rendered field).
 func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live client.Object, name string, desired runtime.ApplyConfiguration) (bool, error) {
 	key := types.NamespacedName{Namespace: sc.bp.Namespace, Name: name}
 	kind := kindOf(live)
@@ -125,22 +126,34 @@ func (r *BlueprintReconciler) createOwned(ctx context.Context, sc *scope, key ty
 			return 0, apierror.Wrap(apierror.OpRead, kind, key.Name, err)
 		}
 	}
-	// live, empty, becomes the object to create, and then what the API
-	// server stored (status reads it).
-	if err := decodeInto(live, desired); err != nil {
-		return 0, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
-	}
-	err := r.Create(ctx, live)
+	create := desired.DeepCopy()
+	create.SetResourceVersion(createOnly)
+	err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(create))
 	if err == nil {
+		// live, empty, becomes what the API server stored (status reads it).
+		if err := decodeInto(live, create); err != nil {
+			return 0, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
+		}
 		return created, nil
 	}
-	if !apierrors.IsAlreadyExists(err) {
+	if !apierrors.IsConflict(err) {
 		return 0, apierror.Wrap(apierror.OpCreate, kind, key.Name, err)
 	}
 	// Created since the caches last looked: by us, moments ago, or by
 	// someone else.
 	return r.readOurs(ctx, sc, key, gvk, live)
 }
+
+// createOnly is the resourceVersion an apply that must only create
+// carries. The API server reads an apply's resourceVersion as a
+// precondition on the live object, and creates an absent object whatever
+// it says (apply_test.go holds the API server to both); no object ever has
+// this one (the largest uint64: etcd's revisions are int64), so the apply
+// is refused with a conflict whenever an object holds the name. Created
+// this way, the object's fields are recorded under our Apply entry from the
+// start, so the first change needs no fold of a create's entry, and a
+// field we stop rendering is removed by the apply that stops sending it.
+const createOnly = "18446744073709551615"
 
 // readOurs reads the metadata of the object named key, of live's kind,
 // from the API server. A foreign one is reported as a Conflict (inTheWay);
@@ -188,11 +201,7 @@ func withFingerprint(desired runtime.ApplyConfiguration, gvk schema.GroupVersion
 	return obj, fingerprint, nil
 }
 
-// decodeInto fills obj, an empty object of desired's kind, with desired: a
-// typed object is created as protobuf, which the API server decodes more
-// cheaply than JSON. The create's managedFields entry owns the same fields
-// whatever the encoding: the API server decodes and defaults either into
-// the same object.
+// decodeInto fills obj, an empty object of desired's kind, with desired.
 func decodeInto(obj client.Object, desired *unstructured.Unstructured) error {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		u.Object = desired.DeepCopy().Object
@@ -210,12 +219,14 @@ var errRecreated = errors.New("re-created since it was read")
 // FieldOwner with operation Apply.
 var fieldOwners = sets.New(FieldOwner)
 
-// foldCreateFields moves the fields our create recorded (an Update entry)
-// into our apply entry on the server (client-go's csaupgrade, as kubectl
-// migrates client-side apply), before the first apply that changes the
-// object. Without it, fields we stop rendering would stay owned by the
-// Update entry, and an apply would never remove them; defaults the entry
-// also owned are released by the apply and defaulted again.
+// foldCreateFields moves the fields a plain create recorded (an Update
+// entry) into our apply entry on the server (client-go's csaupgrade, as
+// kubectl migrates client-side apply), before the first apply that changes
+// the object. Only objects an earlier operator created carry such an
+// entry: this one creates by apply (createOnly). Without the fold, fields
+// we stop rendering would stay owned by the Update entry, and an apply
+// would never remove them; defaults the entry also owned are released by
+// the apply and defaulted again.
 //
 // The cache keeps only our own managedFields entries
 // (TrimForeignManagedFields), and the patch replaces the whole list, so the

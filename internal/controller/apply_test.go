@@ -33,7 +33,58 @@ func managersOf(obj client.Object) []string {
 	return out
 }
 
-var _ = Describe("Objects created by Create and changed by apply", func() {
+// asCreatedByCreate rewrites obj's managedFields as a plain Create by an
+// earlier operator recorded them: our entry with operation Update. Objects
+// created before the operator created by apply still carry such an entry.
+func asCreatedByCreate(obj client.Object) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		fields := obj.GetManagedFields()
+		for i := range fields {
+			if fields[i].Manager == FieldOwner && fields[i].Subresource == "" {
+				fields[i].Operation = metav1.ManagedFieldsOperationUpdate
+			}
+		}
+		obj.SetManagedFields(fields)
+		g.Expect(k8sClient.Update(context.Background(), obj, client.FieldOwner("old-operator-test"))).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+	Expect(managersOf(obj)).To(Equal([]string{"Update"}), "%T", obj)
+	// The fold is decided on the cached object: wait until the cache shows it.
+	Eventually(func(g Gomega) []string {
+		cached := obj.DeepCopyObject().(client.Object)
+		g.Expect(managerCache.Get(context.Background(), client.ObjectKeyFromObject(obj), cached)).To(Succeed())
+		return managersOf(cached)
+	}, timeout, interval).Should(Equal([]string{"Update"}), "%T in the manager's cache", obj)
+}
+
+var _ = Describe("An apply carrying the createOnly resourceVersion", func() {
+	It("creates an absent object and is refused with a conflict on an existing one, whatever its fields", func(ctx SpecContext) {
+		ns := newNamespace()
+		apply := func(data string) error {
+			cm := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"k": data}}}
+			cm.SetAPIVersion("v1")
+			cm.SetKind("ConfigMap")
+			cm.SetNamespace(ns)
+			cm.SetName("only-once")
+			cm.SetResourceVersion(createOnly)
+			return k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(cm), client.FieldOwner(FieldOwner))
+		}
+		Expect(apply("first")).To(Succeed())
+		got := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "only-once"}, got)).To(Succeed())
+		Expect(got.Data).To(Equal(map[string]string{"k": "first"}))
+		Expect(managersOf(got)).To(Equal([]string{"Apply"}))
+		for _, data := range []string{"first", "second"} {
+			err := apply(data)
+			Expect(apierrors.IsConflict(err)).To(BeTrue(), "applying %q again: %v", data, err)
+		}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "only-once"}, got)).To(Succeed())
+		Expect(got.Data).To(Equal(map[string]string{"k": "first"}))
+	})
+})
+
+var _ = Describe("Objects the operator renders, created by apply and changed by apply", func() {
 	ctx := context.Background()
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
@@ -45,26 +96,26 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		}
 	}
 
-	It("drop the fields the Blueprint stops rendering, Deployment, Service and Ingress alike", func() {
+	// dropFields creates a Blueprint rendering an env var, a port and an
+	// ingress class, lets mutate rewrite what it created, then stops
+	// rendering all three and checks they are gone from the objects.
+	dropFields := func(mutate func(objs ...client.Object)) (dep *appsv1.Deployment, svc *corev1.Service, ing *networkingv1.Ingress, writes int64) {
 		bp := exposedBlueprint(ns, "shop")
 		bp.Spec.Services[0].Env = map[string]staxv1alpha1.EnvValue{"KEEP": "1", "DROP": "2"}
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
-		dep, svc, ing := &appsv1.Deployment{}, &corev1.Service{}, &networkingv1.Ingress{}
+		dep, svc, ing = &appsv1.Deployment{}, &corev1.Service{}, &networkingv1.Ingress{}
 		Eventually(get(ing), timeout, interval).ShouldNot(BeNil())
 		Expect(get(dep)(Default)).NotTo(BeNil())
 		Expect(get(svc)(Default)).NotTo(BeNil())
-		By("each was created with a plain Create: its fields are recorded under an Update entry of our field manager")
-		for _, obj := range []client.Object{dep, svc, ing} {
-			Expect(managersOf(obj)).To(Equal([]string{"Update"}), "%T", obj)
-			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")), "%T", obj)
-		}
 		Expect(dep.Spec.Template.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "DROP")))
 		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Name", "metrics")))
 		Expect(ing.Spec.IngressClassName).To(HaveValue(Equal("nginx")))
 		rollOut(ns, bp.Name)
+		mutate(dep, svc, ing)
 		expectQuietReconcile(ns, bp.Name)
 
 		By("no longer rendering an env var, a port and the ingress class")
+		before := reconcilerWrites.In(ns) - reconcilerStatusWrites.In(ns)
 		updateBlueprint(ns, bp.Name, func(b *staxv1alpha1.Blueprint) {
 			delete(b.Spec.Services[0].Env, "DROP")
 			b.Spec.Services[0].Ports = b.Spec.Services[0].Ports[:1]
@@ -80,7 +131,10 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Eventually(func(g Gomega) *string {
 			return get(ing)(g).(*networkingv1.Ingress).Spec.IngressClassName
 		}, timeout, interval).Should(BeNil())
-		By("the create's entry was folded into our apply entry, and other managers' entries kept")
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+		writes = reconcilerWrites.In(ns) - reconcilerStatusWrites.In(ns) - before
+		By("our entry is one Apply entry, and other managers' entries are kept")
 		Expect(dep.GetManagedFields()).To(ContainElement(And(
 			HaveField("Manager", Not(Equal(FieldOwner))), HaveField("Subresource", "status"))),
 			"the Deployment controller stand-in's status entry")
@@ -88,8 +142,27 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 			Expect(managersOf(obj)).To(Equal([]string{"Apply"}), "%T", obj)
 			Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")), "%T", obj)
 		}
-		rollOut(ns, bp.Name)
-		expectQuietReconcile(ns, bp.Name)
+		return dep, svc, ing, writes
+	}
+
+	It("record what they create under an Apply entry, so the first change is one apply per object and drops the fields no longer rendered", func() {
+		_, _, _, writes := dropFields(func(objs ...client.Object) {
+			By("each was created by a server-side apply: its fields are recorded under an Apply entry of our field manager")
+			for _, obj := range objs {
+				Expect(managersOf(obj)).To(Equal([]string{"Apply"}), "%T", obj)
+				Expect(obj.GetAnnotations()).To(HaveKeyWithValue(staxv1alpha1.RenderedFingerprintAnnotation, HavePrefix("sha256:")), "%T", obj)
+			}
+		})
+		Expect(writes).To(BeEquivalentTo(3), "one apply each to the Deployment, the Service and the Ingress, and nothing else but status")
+	})
+
+	It("fold the Update entry an earlier operator's plain Create recorded before the first change", func() {
+		_, _, _, writes := dropFields(func(objs ...client.Object) {
+			for _, obj := range objs {
+				asCreatedByCreate(obj)
+			}
+		})
+		Expect(writes).To(BeEquivalentTo(6), "a fold and an apply each")
 	})
 
 	It("apply an HTTPRoute it created once what it renders changes", func() {
@@ -99,7 +172,7 @@ var _ = Describe("Objects created by Create and changed by apply", func() {
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		route := getHTTPRoute(ns, "api")
 		Eventually(route, timeout, interval).ShouldNot(BeNil())
-		Expect(managersOf(route(Default))).To(Equal([]string{"Update"}))
+		Expect(managersOf(route(Default))).To(Equal([]string{"Apply"}))
 		rollOut(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 
