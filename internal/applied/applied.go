@@ -6,23 +6,28 @@
 // rendered (api/v1alpha1.RenderedFingerprintAnnotation). It is up to date
 // when the fingerprint is that of what is rendered now (so no field was
 // dropped from the rendering: a field the operator stops rendering changes
-// the fingerprint, and the apply then removes it) and the live object
-// still contains every rendered field with its rendered value (so nobody
-// changed or removed one; others' fields and the API server's defaults may
-// be added).
+// the fingerprint, and the apply then removes it) and the operator's
+// managedFields entries still own every field it renders (so nobody changed
+// or removed one).
 //
-// Why not Extract* over the field manager, as before: the operator creates
-// what it renders with a plain Create, which records its fields under an
-// Update entry together with every default the API server filled in, so
-// Extract* cannot tell a default from a rendered field; and client-go's
-// Extract* parses its whole embedded schema on first use, about 20 MiB of
-// the manager's peak memory.
+// Why ownership and not the values: the API server moves a field out of
+// every other manager's entry when a request changes or removes its value
+// (a hand edit, another controller's update, a forced apply), so a field
+// still in our entry, and in the object (Present), still holds the value
+// our apply gave it. The manager's
+// cache then keeps only our entry of each rendered object, and none of the
+// rendered values (the manager's memory: docs/architecture.md). A value
+// that a mutating webhook changes in our own apply is ours too, so it is
+// not applied again and again. Both are compared as JSON, so no schema is
+// needed: an associative list's items are found by the key fields the
+// entry itself records (`k:{"name":"api"}`).
 package applied
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 )
 
 // Fingerprint is "sha256:" and the SHA-256 of desired's JSON, which is
@@ -38,8 +43,7 @@ func Fingerprint(desired any) (string, error) {
 
 // Contains reports whether have holds want, both decoded from JSON: maps
 // key by key (have may hold more keys), lists item by item with the same
-// length, and scalars equal. A list that gained or lost an item does not
-// contain the other: the operator owns the lists it renders.
+// length, and scalars equal.
 func Contains(want, have any) bool {
 	switch w := want.(type) {
 	case map[string]any:
@@ -65,28 +69,277 @@ func Contains(want, have any) bool {
 		}
 		return true
 	default:
-		return want == have
+		return want == have || sameNumber(want, have)
 	}
 }
 
+// sameNumber reports whether a and b are the same number, whatever Go type
+// each was decoded into (encoding/json: float64; the unstructured
+// converter: int64).
+func sameNumber(a, b any) bool {
+	x, ok := number(a)
+	y, ok2 := number(b)
+	return ok && ok2 && x == y
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// Live is what UpToDate needs of a live object: the fingerprint it
+// carries, the field sets of the operator's managedFields entries (FieldsV1
+// JSON, any number: an earlier version's create entry and our apply entry),
+// and its ownerReferences, as JSON.
+type Live struct {
+	Fingerprint     string
+	FieldSets       [][]byte
+	OwnerReferences any
+}
+
 // UpToDate reports whether live still holds desired, whose Fingerprint is
-// fingerprint: live carries that fingerprint (liveFingerprint, from its
-// annotation), so nothing was rendered differently since it was written,
-// and live contains every field desired sets, with its value, so nobody
-// changed or removed one. Both are compared as JSON.
-func UpToDate(desired, live any, fingerprint, liveFingerprint string) (bool, error) {
-	if fingerprint != liveFingerprint {
+// fingerprint: live carries that fingerprint, every ownerReference desired
+// sets is on live with its values (the cache keeps them, and a field set
+// names a reference only by its uid), and our field sets own every other
+// field desired sets.
+func UpToDate(desired any, fingerprint string, live Live) (bool, error) {
+	if fingerprint != live.Fingerprint || len(live.FieldSets) == 0 {
 		return false, nil
 	}
 	d, err := asJSON(desired)
 	if err != nil {
 		return false, err
 	}
-	l, err := asJSON(live)
+	owners, err := asJSON(live.OwnerReferences)
 	if err != nil {
 		return false, err
 	}
-	return Contains(d, l), nil
+	// What names the object is no field of a field set.
+	object, _ := d.(map[string]any)
+	delete(object, "apiVersion")
+	delete(object, "kind")
+	if meta, ok := object["metadata"].(map[string]any); ok {
+		if !containsOwners(meta["ownerReferences"], owners) {
+			return false, nil
+		}
+		delete(meta, "ownerReferences")
+		delete(meta, "name")
+		delete(meta, "namespace")
+	}
+	owned := map[string]any{}
+	for _, raw := range live.FieldSets {
+		var set map[string]any
+		if err := json.Unmarshal(raw, &set); err != nil {
+			return false, err
+		}
+		merge(owned, set)
+	}
+	return Owns(owned, d), nil
+}
+
+// containsOwners reports whether every reference of want is in have, by
+// uid, with the values want gives it.
+func containsOwners(want, have any) bool {
+	w, _ := want.([]any)
+	h, _ := have.([]any)
+	for _, ref := range w {
+		uid := ref.(map[string]any)["uid"]
+		found := false
+		for _, other := range h {
+			if o, ok := other.(map[string]any); ok && o["uid"] == uid && Contains(ref, o) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Present is the part of the field set set whose fields obj (an object
+// decoded from JSON) has. The API server takes a field out of our entry
+// when another manager changes its value, but not when one removes it (a
+// removed env var, a port whose number was changed, a label deleted):
+// those stay in our entry with nothing in the object. What is left is what
+// Owns then holds desired against, so a removal reads as drift too.
+func Present(set map[string]any, obj any) map[string]any {
+	out := map[string]any{}
+	for key, c := range set {
+		child, _ := c.(map[string]any)
+		if key == "." {
+			out[key] = child
+			continue
+		}
+		v, ok := field(obj, key)
+		if !ok {
+			continue
+		}
+		if len(child) == 0 {
+			out[key] = child
+			continue
+		}
+		if sub := Present(child, v); len(sub) > 0 {
+			out[key] = sub
+		}
+	}
+	return out
+}
+
+// field is the field or list item key names in obj.
+func field(obj any, key string) (any, bool) {
+	switch {
+	case strings.HasPrefix(key, "f:"):
+		m, _ := obj.(map[string]any)
+		v, ok := m[key[2:]]
+		return v, ok && v != nil
+	case strings.HasPrefix(key, "k:"):
+		var keyFields map[string]any
+		if json.Unmarshal([]byte(key[2:]), &keyFields) != nil {
+			return nil, false
+		}
+		list, _ := obj.([]any)
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok && Contains(keyFields, m) {
+				return item, true
+			}
+		}
+	case strings.HasPrefix(key, "v:"):
+		var v any
+		if json.Unmarshal([]byte(key[2:]), &v) != nil {
+			return nil, false
+		}
+		list, _ := obj.([]any)
+		for _, item := range list {
+			if Contains(v, item) {
+				return item, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Owns reports whether the field set set (a managedFields entry's FieldsV1,
+// decoded) holds every field of want (an object decoded from JSON). A set
+// with nothing under a field owns it whole: a scalar, an atomic struct or
+// list. A map's fields are "f:<name>"; a list's items "k:<key fields>" (an
+// associative list, matched on those fields) or "v:<value>" (a set).
+// An empty value (null, "", {} or []) the set does not hold sets nothing.
+func Owns(set map[string]any, want any) bool {
+	if len(set) == 0 {
+		return true
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		for k, v := range w {
+			if v == nil {
+				continue
+			}
+			child, ok := set["f:"+k].(map[string]any)
+			if !ok && isEmpty(v) {
+				// A typed object drops an empty value (omitempty), so
+				// Present never keeps it: nothing to hold.
+				continue
+			}
+			if !ok || !Owns(child, v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, item := range w {
+			child, ok := listItem(set, item)
+			if !ok || !Owns(child, item) {
+				return false
+			}
+		}
+		return true
+	default:
+		// A scalar is owned as a leaf, with nothing under it.
+		return false
+	}
+}
+
+// isEmpty reports whether v is null, an empty string, or an empty map or
+// list: what a typed object drops where its field is omitempty (an env
+// var's value ""). Not false or 0: the API's optional booleans and numbers
+// are pointers, which keep them (allowPrivilegeEscalation: false).
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// listItem finds item's entry in the field set of a list.
+func listItem(set map[string]any, item any) (map[string]any, bool) {
+	fields, isMap := item.(map[string]any)
+	for key, child := range set {
+		c, ok := child.(map[string]any)
+		if !ok {
+			continue
+		}
+		switch {
+		case isMap && strings.HasPrefix(key, "k:"):
+			var keyFields map[string]any
+			if json.Unmarshal([]byte(key[2:]), &keyFields) == nil && matches(keyFields, fields) {
+				return c, true
+			}
+		case !isMap && strings.HasPrefix(key, "v:"):
+			var v any
+			if json.Unmarshal([]byte(key[2:]), &v) == nil && v == item {
+				return c, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// matches reports whether item has every key field's value. A key field
+// item leaves out matches: the API server defaults some (a port's
+// protocol) before it records the key.
+func matches(keyFields, item map[string]any) bool {
+	for k, v := range keyFields {
+		if got, ok := item[k]; ok && !Contains(v, got) {
+			return false
+		}
+	}
+	return true
+}
+
+// merge adds the field set src to dst.
+func merge(dst, src map[string]any) {
+	for k, v := range src {
+		sv, _ := v.(map[string]any)
+		dv, ok := dst[k].(map[string]any)
+		if !ok {
+			dst[k] = sv
+			continue
+		}
+		if len(dv) == 0 || len(sv) == 0 {
+			// Either owns the whole field.
+			dst[k] = map[string]any{}
+			continue
+		}
+		merge(dv, sv)
+	}
 }
 
 func asJSON(v any) (any, error) {

@@ -69,7 +69,7 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if sc.reportIfForeign(live, kind, key.Name) {
 		return false, nil
 	}
-	same, err := applied.UpToDate(desired, live, fingerprint, live.GetAnnotations()[staxv1alpha1.RenderedFingerprintAnnotation])
+	same, err := applied.UpToDate(desired, fingerprint, appliedState(live))
 	if err != nil {
 		return false, apierror.Encoding(apierror.OpCompare, kind, key.Name, err)
 	}
@@ -90,6 +90,22 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 		return false, apierror.Wrap(apierror.OpApply, kind, key.Name, err)
 	}
 	return true, nil
+}
+
+// appliedState is what internal/applied reads of a live object: its
+// fingerprint, the field sets of our managedFields entries (the cache keeps
+// only those: TrimForeignManagedFields), and its ownerReferences.
+func appliedState(live client.Object) applied.Live {
+	state := applied.Live{
+		Fingerprint:     live.GetAnnotations()[staxv1alpha1.RenderedFingerprintAnnotation],
+		OwnerReferences: live.GetOwnerReferences(),
+	}
+	for _, e := range live.GetManagedFields() {
+		if e.Manager == FieldOwner && e.Subresource == "" && e.FieldsV1 != nil {
+			state.FieldSets = append(state.FieldSets, e.FieldsV1.GetRawBytes())
+		}
+	}
+	return state
 }
 
 type createOutcome int

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -328,3 +329,133 @@ func watchingClient() client.WithWatch {
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }
+
+// driftEdit is a change another client makes to a rendered object, and what
+// the operator's revert looks like on it.
+type driftEdit struct {
+	what     string
+	obj      func() client.Object
+	edit     func(client.Object)
+	reverted func(client.Object) bool
+	// apply makes the edit by a forced server-side apply of another field
+	// manager instead of an update.
+	apply bool
+}
+
+var _ = Describe("Drift of what the operator renders", func() {
+	It("is reverted in every rendered kind, whoever edits a field and however, though the cache keeps no rendered value", func(ctx SpecContext) {
+		ns := newNamespace()
+		bp := exposedBlueprint(ns, "drift")
+		bp.Spec.Services[0].Env = map[string]staxv1alpha1.EnvValue{"MODE": "safe"}
+		bp.Spec.Services[0].Replicas = ptr.To[int32](2)
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		gw := exposedBlueprint(ns, "drift-gw")
+		gw.Spec.Services[0].Name = "gw"
+		gw.Spec.Routing.Gateway = staxv1alpha1.GatewayRef{Name: "edge", Namespace: "infra"}
+		Expect(k8sClient.Create(ctx, gw)).To(Succeed())
+		Eventually(getHTTPRoute(ns, "gw"), timeout, interval).ShouldNot(BeNil())
+		Eventually(func(g Gomega) error {
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "api"}, &networkingv1.Ingress{})
+		}, timeout, interval).Should(Succeed())
+		rollOut(ns, bp.Name)
+		rollOut(ns, gw.Name)
+
+		deployment := func() client.Object { return &appsv1.Deployment{} }
+		container := func(o client.Object) *corev1.Container { return &o.(*appsv1.Deployment).Spec.Template.Spec.Containers[0] }
+		named := func(name string) func() client.Object {
+			return func() client.Object {
+				u := &unstructured.Unstructured{}
+				u.SetGroupVersionKind(render.HTTPRouteGVK)
+				u.SetName(name)
+				return u
+			}
+		}
+		routePort := func(o client.Object) any {
+			rules, _, _ := unstructured.NestedSlice(o.(*unstructured.Unstructured).Object, "spec", "rules")
+			backends, _, _ := unstructured.NestedSlice(rules[0].(map[string]any), "backendRefs")
+			return backends[0].(map[string]any)["port"]
+		}
+		edits := []driftEdit{
+			{what: "a Deployment's env value", obj: deployment,
+				edit:     func(o client.Object) { container(o).Env[0].Value = "unsafe" },
+				reverted: func(o client.Object) bool { return container(o).Env[0].Value == "safe" }},
+			{what: "a Deployment's image", obj: deployment,
+				edit:     func(o client.Object) { container(o).Image = "evil:latest" },
+				reverted: func(o client.Object) bool { return container(o).Image == "ghcr.io/example/api:1.0" }},
+			{what: "a Deployment's replicas", obj: deployment,
+				edit:     func(o client.Object) { o.(*appsv1.Deployment).Spec.Replicas = ptr.To[int32](5) },
+				reverted: func(o client.Object) bool { return *o.(*appsv1.Deployment).Spec.Replicas == 2 }},
+			{what: "a Deployment's label, by another field manager's forced apply", obj: deployment, apply: true,
+				edit:     func(o client.Object) { o.SetLabels(map[string]string{staxv1alpha1.LabelName: "hijacked"}) },
+				reverted: func(o client.Object) bool { return o.GetLabels()[staxv1alpha1.LabelName] == "api" }},
+			// A port's number is its key: an edit of it adds another
+			// manager's port beside ours, which the apply puts back.
+			{what: "a Service's target port", obj: func() client.Object { return &corev1.Service{} },
+				edit:     func(o client.Object) { o.(*corev1.Service).Spec.Ports[0].TargetPort = intstr.FromInt32(1234) },
+				reverted: func(o client.Object) bool { return o.(*corev1.Service).Spec.Ports[0].TargetPort.IntValue() == 8080 }},
+			{what: "a Service's port, removed", obj: func() client.Object { return &corev1.Service{} },
+				edit: func(o client.Object) { s := o.(*corev1.Service); s.Spec.Ports = s.Spec.Ports[:1] },
+				reverted: func(o client.Object) bool {
+					return len(o.(*corev1.Service).Spec.Ports) == 2 && o.(*corev1.Service).Spec.Ports[1].Port == 9090
+				}},
+			{what: "a Deployment's env var, removed", obj: deployment,
+				edit:     func(o client.Object) { container(o).Env = nil },
+				reverted: func(o client.Object) bool { return len(container(o).Env) == 1 && container(o).Env[0].Value == "safe" }},
+			{what: "an Ingress's class", obj: func() client.Object { return &networkingv1.Ingress{} },
+				edit:     func(o client.Object) { o.(*networkingv1.Ingress).Spec.IngressClassName = ptr.To("other") },
+				reverted: func(o client.Object) bool { return ptr.Deref(o.(*networkingv1.Ingress).Spec.IngressClassName, "") == "nginx" }},
+			{what: "an HTTPRoute's backend port", obj: named("gw"),
+				edit: func(o client.Object) {
+					u := o.(*unstructured.Unstructured)
+					rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+					backends, _, _ := unstructured.NestedSlice(rules[0].(map[string]any), "backendRefs")
+					backends[0].(map[string]any)["port"] = int64(1234)
+					Expect(unstructured.SetNestedSlice(rules[0].(map[string]any), backends, "backendRefs")).To(Succeed())
+					Expect(unstructured.SetNestedSlice(u.Object, rules, "spec", "rules")).To(Succeed())
+				},
+				reverted: func(o client.Object) bool { return routePort(o) == int64(8080) }},
+		}
+		for _, e := range edits {
+			By("reverting " + e.what)
+			key := types.NamespacedName{Namespace: ns, Name: "api"}
+			if u, ok := e.obj().(*unstructured.Unstructured); ok {
+				key.Name = u.GetName()
+			}
+			read := func(g Gomega) client.Object {
+				o := e.obj()
+				g.Expect(k8sClient.Get(ctx, key, o)).To(Succeed())
+				return o
+			}
+			Expect(e.reverted(read(Default))).To(BeTrue(), "%s before the edit", e.what)
+			edited := ""
+			Eventually(func(g Gomega) {
+				o := read(g)
+				if e.apply {
+					patch := &unstructured.Unstructured{}
+					patch.SetGroupVersionKind(o.GetObjectKind().GroupVersionKind())
+					if patch.GetKind() == "" {
+						patch.SetAPIVersion("apps/v1")
+						patch.SetKind("Deployment")
+					}
+					patch.SetNamespace(ns)
+					patch.SetName(key.Name)
+					e.edit(patch)
+					g.Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner("other-applier"), client.ForceOwnership)).To(Succeed())
+					edited = patch.GetResourceVersion()
+					return
+				}
+				e.edit(o)
+				g.Expect(k8sClient.Update(ctx, o, client.FieldOwner("kubectl-edit"))).To(Succeed())
+				edited = o.GetResourceVersion()
+			}, timeout, interval).Should(Succeed())
+			Eventually(func(g Gomega) bool {
+				o := read(g)
+				g.Expect(o.GetResourceVersion()).NotTo(Equal(edited), "the edit is still the latest write")
+				return e.reverted(o)
+			}, timeout, interval).Should(BeTrue(), "%s not reverted", e.what)
+		}
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+		expectQuietReconcile(ns, gw.Name)
+	})
+})

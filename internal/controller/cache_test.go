@@ -54,13 +54,15 @@ var _ = Describe("The manager's cache", func() {
 			HaveField("Message", ContainSubstring("Deployment web exists and is not controlled by this Blueprint"))))
 		uid := getBlueprint(ns, bp.Name).UID
 
-		By("caching what it rendered, in full, with its own managedFields entries (the cache keeps whether they own replicas)")
+		By("caching what it rendered, trimmed to its own managedFields entries, its stax.dev/ metadata and the rollout's status")
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(managerCache.Get(ctx, types.NamespacedName{Namespace: ns, Name: "worker"}, d)).To(Succeed())
 			g.Expect(testutil.ControllerUID(d)).To(Equal(uid))
-			g.Expect(d.ManagedFields).NotTo(BeEmpty())
-			g.Expect(d.Spec.Template.Spec.Containers).NotTo(BeEmpty())
+			g.Expect(managersOf(d)).To(Equal([]string{"Apply"}))
+			g.Expect(d.Annotations).To(HaveKey(staxv1alpha1.RenderedFingerprintAnnotation))
+			g.Expect(d.Spec.Template.Spec.Containers).To(BeEmpty(), "no rendered value is cached")
+			g.Expect(getDeployment(ns, "worker")(g).Spec.Template.Spec.Containers).NotTo(BeEmpty(), "the API server has them")
 			s := &corev1.Service{}
 			g.Expect(managerCache.Get(ctx, types.NamespacedName{Namespace: ns, Name: "worker"}, s)).To(Succeed())
 			g.Expect(s.ManagedFields).NotTo(BeEmpty())

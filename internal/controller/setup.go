@@ -175,14 +175,15 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 		// way is found by the uncached read that precedes every create.
 		&corev1.PersistentVolumeClaim{}: {Label: renderedSelector()},
 		&networkingv1.Ingress{}:         {Label: renderedSelector(), Transform: TrimForeignManagedFields},
-		// Deployments and Services in full only where a Blueprint rendered
-		// them: the no-op check reads them (internal/applied). A foreign object
-		// in the way of a service is noticed by the metadata-only watch of
-		// its own cache (watchWorkloadMetadata) and read as metadata only.
-		// Only our field manager's managedFields entries are kept (see
-		// transform.go).
-		&appsv1.Deployment{}:      {Label: renderedSelector(), Transform: TrimForeignManagedFields},
-		&corev1.Service{}:         {Label: renderedSelector(), Transform: TrimForeignManagedFields},
+		// Deployments and Services only where a Blueprint rendered them,
+		// and of those only what the reconciler reads: our managedFields
+		// entry (the no-op check, internal/applied), our labels and
+		// annotations, and a Deployment's rollout status (transform.go). A
+		// foreign object in the way of a service is noticed by the
+		// metadata-only watch of its own cache (watchWorkloadMetadata) and
+		// read as metadata only.
+		&appsv1.Deployment{}:      {Label: renderedSelector(), Transform: TrimCachedDeployment},
+		&corev1.Service{}:         {Label: renderedSelector(), Transform: TrimCachedService},
 		&staxv1alpha1.Blueprint{}: {Transform: StripBlueprintMetadata},
 	}
 	if o.StripSecretMetadata {
@@ -293,6 +294,16 @@ func namespaceConfigs(namespaces []string) map[string]cache.Config {
 	return out
 }
 
+// notRenderedSelector selects the objects rendered for no Blueprint: the
+// complement of renderedSelector.
+func notRenderedSelector() labels.Selector {
+	req, err := labels.NewRequirement(staxv1alpha1.LabelBlueprint, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return labels.NewSelector().Add(*req)
+}
+
 // renderedSelector selects the objects rendered for some Blueprint.
 func renderedSelector() labels.Selector {
 	req, err := labels.NewRequirement(staxv1alpha1.LabelBlueprint, selection.Exists, nil)
@@ -302,8 +313,9 @@ func renderedSelector() labels.Selector {
 	return labels.NewSelector().Add(*req)
 }
 
-// watchWorkloadMetadata watches every Deployment and Service as metadata
-// only, with managedFields and annotations stripped, and maps each by name
+// watchWorkloadMetadata watches every Deployment and Service no Blueprint
+// rendered (no stax.dev/blueprint label) as metadata only, with
+// managedFields and annotations stripped, and maps each by name
 // to the Blueprints with a service of that name: a foreign object that takes
 // a rendered name triggers a reconcile, which reports Conflict, and its
 // deletion another, which clears it, without polling. The watch needs a
@@ -316,6 +328,9 @@ func watchWorkloadMetadata(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.R
 		// Only metadata objects live in this cache, and nothing reads them
 		// but the map function, which needs namespace and name.
 		DefaultTransform: StripWatchedMetadata,
+		// What Blueprints rendered is in the manager's cache already
+		// (selected by the same label): held once, not twice.
+		DefaultLabelSelector: notRenderedSelector(),
 	}
 	opts.DefaultNamespaces = namespaceConfigs(namespaces)
 	metadata, err := cache.New(mgr.GetConfig(), opts)
@@ -352,7 +367,7 @@ func watchHTTPRoutes(mgr ctrl.Manager, b *builder.TypedBuilder[reconcile.Request
 	route.SetGroupVersionKind(render.HTTPRouteGVK)
 	opts := cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		ByObject: map[client.Object]cache.ByObject{route: {Label: renderedSelector()}},
+		ByObject: map[client.Object]cache.ByObject{route: {Label: renderedSelector(), Transform: TrimForeignManagedFields}},
 	}
 	opts.DefaultNamespaces = namespaceConfigs(namespaces)
 	routes, err := cache.New(mgr.GetConfig(), opts)

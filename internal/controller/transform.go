@@ -2,10 +2,18 @@ package controller
 
 import (
 	"encoding/json"
+	"strings"
+	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/applied"
 )
 
 // Cache transforms that keep less of each cached object than the API server
@@ -14,13 +22,15 @@ import (
 // TrimForeignManagedFields is a cache transform for the objects the operator
 // renders and writes only by server-side apply (Deployments, Services,
 // Ingresses): it keeps the managedFields entries of FieldOwner, whatever
-// their operation (an Apply, or the Update a plain Create records), and drops
-// every other manager's (the Deployment controller's status updates,
-// kubectl's, an autoscaler's), and of FieldOwner's entries keeps only
-// whether they own spec.replicas. The reconciler reads only that of a
-// cached object, and whether a create's entry still needs folding into its
-// apply entry; the fold itself reads the whole list from the API server
-// (foldCreateFields).
+// their operation (an Apply, or the Update an earlier version's plain
+// Create recorded), and drops every other manager's (the Deployment
+// controller's status updates, kubectl's, an autoscaler's). Of our entries
+// it keeps the field set, which is what internal/applied decides drift from
+// (ownsReplicas reads it too), less the ownerReferences part (the reference
+// itself is kept, and compared by value), and shares it between every
+// object of the same shape (fieldSets): Blueprints of one application
+// render the same fields. The fold reads the whole list from the API
+// server (foldCreateFields).
 //
 // Never use it for a kind the reconciler writes with Update from the cache:
 // an Update that carries managedFields replaces the object's whole list, and
@@ -34,38 +44,155 @@ func TrimForeignManagedFields(obj any) (any, error) {
 	if len(fields) == 0 {
 		return obj, nil
 	}
+	var content map[string]any
 	var kept []metav1.ManagedFieldsEntry
 	for _, f := range fields {
-		if f.Manager == FieldOwner {
-			f.FieldsV1 = fieldsRead(f.FieldsV1)
-			kept = append(kept, f)
+		if f.Manager != FieldOwner {
+			continue
 		}
+		if content == nil {
+			if content, err = contentOf(obj); err != nil {
+				return nil, err
+			}
+		}
+		kept = append(kept, metav1.ManagedFieldsEntry{
+			Manager: FieldOwner, Operation: f.Operation, APIVersion: interned.of(f.APIVersion),
+			FieldsType: f.FieldsType, FieldsV1: fieldSets.of(f.FieldsV1, content), Subresource: f.Subresource,
+		})
 	}
 	m.SetManagedFields(kept)
 	return obj, nil
 }
 
-// ownedReplicas is the one field of an entry of ours the reconciler reads
-// (ownsReplicas): whether it owns spec.replicas.
-var ownedReplicas = metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`)
+// TrimCachedDeployment is the cache transform for the Deployments
+// Blueprints render: TrimForeignManagedFields, the labels and annotations
+// of the operator (stax.dev/), and of spec and status only what the
+// reconciler reads: replicas and whether the rollout is done (kstatus:
+// generation, progressDeadlineSeconds, observedGeneration, replica counts,
+// conditions without their messages and times), and the pod template's secrets digest. No rendered
+// value is kept: drift is told from our managedFields entry
+// (internal/applied). About a tenth of the object the API server sends.
+func TrimCachedDeployment(obj any) (any, error) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return TrimForeignManagedFields(obj)
+	}
+	if _, err := TrimForeignManagedFields(d); err != nil {
+		return nil, err
+	}
+	trimMetadata(&d.ObjectMeta)
+	digest, hasDigest := d.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
+	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas, Paused: d.Spec.Paused, ProgressDeadlineSeconds: d.Spec.ProgressDeadlineSeconds}
+	if hasDigest {
+		d.Spec.Template.Annotations = map[string]string{staxv1alpha1.SecretsDigestAnnotation: digest}
+	}
+	conditions := make([]appsv1.DeploymentCondition, 0, len(d.Status.Conditions))
+	for _, c := range d.Status.Conditions {
+		conditions = append(conditions, appsv1.DeploymentCondition{
+			Type: c.Type, Status: c.Status, Reason: interned.of(c.Reason),
+		})
+	}
+	d.Status.Conditions = conditions
+	d.Status.CollisionCount = nil
+	return d, nil
+}
 
-// fieldsRead keeps of an entry's fields only what the reconciler reads of
-// them: whether they hold spec.replicas. The rest (every rendered field,
-// about a kilobyte per object) is read only by foldCreateFields, from the
-// API server.
-func fieldsRead(fields *metav1.FieldsV1) *metav1.FieldsV1 {
+// TrimCachedService is the cache transform for the Services Blueprints
+// render: TrimForeignManagedFields and the operator's labels and
+// annotations; the reconciler reads nothing of their spec or status.
+func TrimCachedService(obj any) (any, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok {
+		return TrimForeignManagedFields(obj)
+	}
+	if _, err := TrimForeignManagedFields(s); err != nil {
+		return nil, err
+	}
+	trimMetadata(&s.ObjectMeta)
+	s.Spec = corev1.ServiceSpec{}
+	s.Status = corev1.ServiceStatus{}
+	return s, nil
+}
+
+// trimMetadata keeps of a rendered object's labels and annotations those
+// of the operator (stax.dev/): the others (kubectl's, the Deployment
+// controller's revision) are never read.
+func trimMetadata(m *metav1.ObjectMeta) {
+	m.Labels = operatorKeys(m.Labels)
+	m.Annotations = operatorKeys(m.Annotations)
+	m.Namespace = interned.of(m.Namespace)
+}
+
+func operatorKeys(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if !strings.HasPrefix(k, "stax.dev/") {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(in))
+		}
+		out[interned.of(k)] = v
+	}
+	return out
+}
+
+// fieldSets shares field sets between cached objects: at most
+// maxSharedFieldSets distinct ones are kept (a field set is about a
+// kilobyte), the rest are each object's own.
+var fieldSets = &fieldSetTable{sets: map[string]*metav1.FieldsV1{}}
+
+const maxSharedFieldSets = 4096
+
+type fieldSetTable struct {
+	mu   sync.Mutex
+	sets map[string]*metav1.FieldsV1
+}
+
+// of is fields without its ownerReferences part, and without what content
+// (the object, as JSON) no longer has (applied.Present), shared with every
+// other object of the same.
+func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) *metav1.FieldsV1 {
 	if fields == nil {
 		return nil
 	}
-	var set struct {
-		Spec map[string]json.RawMessage `json:"f:spec"`
+	trimmed := presentFields(fields.GetRawBytes(), content)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if shared, ok := t.sets[string(trimmed)]; ok {
+		return shared
 	}
-	if json.Unmarshal(fields.GetRawBytes(), &set) == nil {
-		if _, ok := set.Spec["f:replicas"]; ok {
-			return ownedReplicas.DeepCopy()
-		}
+	out := &metav1.FieldsV1{Raw: trimmed}
+	if len(t.sets) < maxSharedFieldSets {
+		t.sets[string(trimmed)] = out
 	}
-	return nil
+	return out
+}
+
+// presentFields is the field set raw without f:metadata.f:ownerReferences,
+// which names the owner's uid and so differs from object to object, and
+// without what content does not have; raw as it is if it cannot be read.
+func presentFields(raw []byte, content map[string]any) []byte {
+	var set map[string]any
+	if json.Unmarshal(raw, &set) != nil {
+		return raw
+	}
+	if m, ok := set["f:metadata"].(map[string]any); ok {
+		delete(m, "f:ownerReferences")
+	}
+	out, err := json.Marshal(applied.Present(set, content))
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// contentOf is obj as JSON would decode it, which field sets name.
+func contentOf(obj any) (map[string]any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.Object, nil
+	}
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
 
 // StripBlueprintMetadata is the cache transform for Blueprints: it drops

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,6 +13,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/internal/applied"
+	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/ownership"
 	"github.com/stax-dev/blueprint-operator/internal/values"
 )
@@ -43,18 +47,15 @@ func ptrInt32(v int32) *int32 { return &v }
 func TestTrimForeignManagedFields(t *testing.T) {
 	ours := entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
 		`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)
+	ours.Time = ptr.To(metav1.Now())
 	oursNoReplicas := entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
 		`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)
 	oursCreate := entry(FieldOwner, metav1.ManagedFieldsOperationUpdate, "", `{"f:metadata":{"f:annotations":{"f:kept":{}}}}`)
 	controllerStatus := entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status", `{"f:status":{"f:replicas":{}}}`)
 	kubectl := entry("kubectl-client-side-apply", metav1.ManagedFieldsOperationUpdate, "", `{"f:metadata":{"f:labels":{"f:team":{}}}}`)
-	// What the cache keeps of an entry of ours: its header, and whether it
-	// owns spec.replicas.
-	reduced := func(e metav1.ManagedFieldsEntry, replicas bool) metav1.ManagedFieldsEntry {
-		e.FieldsV1 = nil
-		if replicas {
-			e.FieldsV1 = metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`)
-		}
+	// What the cache keeps of an entry of ours: all but its time.
+	kept := func(e metav1.ManagedFieldsEntry) metav1.ManagedFieldsEntry {
+		e.Time = nil
 		return e
 	}
 
@@ -63,9 +64,9 @@ func TestTrimForeignManagedFields(t *testing.T) {
 		in   []metav1.ManagedFieldsEntry
 		want []metav1.ManagedFieldsEntry
 	}{
-		{"other managers dropped, every entry of ours kept in order", []metav1.ManagedFieldsEntry{controllerStatus, ours, kubectl, oursCreate}, []metav1.ManagedFieldsEntry{reduced(ours, true), reduced(oursCreate, false)}},
-		{"only ours: reduced to what is read", []metav1.ManagedFieldsEntry{ours}, []metav1.ManagedFieldsEntry{reduced(ours, true)}},
-		{"ours without replicas", []metav1.ManagedFieldsEntry{oursNoReplicas}, []metav1.ManagedFieldsEntry{reduced(oursNoReplicas, false)}},
+		{"other managers dropped, every entry of ours kept in order", []metav1.ManagedFieldsEntry{controllerStatus, ours, kubectl, oursCreate}, []metav1.ManagedFieldsEntry{kept(ours), kept(oursCreate)}},
+		{"only ours", []metav1.ManagedFieldsEntry{ours}, []metav1.ManagedFieldsEntry{kept(ours)}},
+		{"ours without replicas", []metav1.ManagedFieldsEntry{oursNoReplicas}, []metav1.ManagedFieldsEntry{kept(oursNoReplicas)}},
 		{"none of ours: none left", []metav1.ManagedFieldsEntry{controllerStatus, kubectl}, nil},
 		{"no managedFields", nil, nil},
 	} {
@@ -99,6 +100,142 @@ func TestTrimForeignManagedFields(t *testing.T) {
 	tomb := toolscache.DeletedFinalStateUnknown{Key: "ns/web"}
 	if out, err := TrimForeignManagedFields(tomb); err != nil || out != any(tomb) {
 		t.Errorf("tombstone: %v, %v", out, err)
+	}
+}
+
+// ownedBy is e with a field set naming an owner reference of uid, as the
+// API server records our apply's.
+func ownedBy(e metav1.ManagedFieldsEntry, uid string) metav1.ManagedFieldsEntry {
+	var set map[string]any
+	if err := json.Unmarshal(e.FieldsV1.Raw, &set); err != nil {
+		panic(err)
+	}
+	set["f:metadata"].(map[string]any)["f:ownerReferences"] = map[string]any{`k:{"uid":"` + uid + `"}`: map[string]any{}}
+	raw, err := json.Marshal(set)
+	if err != nil {
+		panic(err)
+	}
+	e.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+	return e
+}
+
+func TestFieldSetsAreSharedAcrossOwners(t *testing.T) {
+	shape := entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
+		`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{}}}`)
+	a, _ := TrimForeignManagedFields(ownedDeployment(ownedBy(shape, "uid-a")))
+	b, _ := TrimForeignManagedFields(ownedDeployment(ownedBy(shape, "uid-b")))
+	fa, fb := a.(*appsv1.Deployment).ManagedFields[0].FieldsV1, b.(*appsv1.Deployment).ManagedFields[0].FieldsV1
+	if fa != fb {
+		t.Errorf("two objects of one shape keep a field set each: %s, %s", fa.Raw, fb.Raw)
+	}
+	if strings.Contains(string(fa.Raw), "ownerReferences") || !strings.Contains(string(fa.Raw), `"f:replicas"`) {
+		t.Errorf("shared field set %s: want the ownerReferences part gone, the rest kept", fa.Raw)
+	}
+}
+
+// TestTrimCachedWorkloadsKeepWhatIsRead: every answer the reconciler reads
+// off a cached Deployment or Service is the same on the trimmed object as
+// on the object the API server sent.
+func TestTrimCachedWorkloadsKeepWhatIsRead(t *testing.T) {
+	bp := &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "shop", UID: "bp-uid"}}
+	owner := metav1.OwnerReference{APIVersion: "stax.dev/v1alpha1", Kind: "Blueprint", Name: "shop", UID: "bp-uid", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
+	desired := map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"app": "web"}, "ownerReferences": []any{map[string]any{
+			"apiVersion": "stax.dev/v1alpha1", "kind": "Blueprint", "name": "shop", "uid": "bp-uid", "controller": true, "blockOwnerDeletion": true,
+		}}},
+		"spec": map[string]any{"replicas": 3, "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": "web:1"}}}}},
+	}
+	fingerprint, err := applied.Fingerprint(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := func(mutate func(*appsv1.Deployment)) *appsv1.Deployment {
+		d := ownedDeployment(
+			ownedBy(entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
+				`{"f:metadata":{"f:annotations":{"f:stax.dev/rendered-fingerprint":{}},"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`), "bp-uid"),
+			entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status", `{"f:status":{"f:replicas":{}}}`))
+		d.OwnerReferences = []metav1.OwnerReference{owner}
+		d.Generation = 2
+		d.Annotations = map[string]string{staxv1alpha1.RenderedFingerprintAnnotation: fingerprint, staxv1alpha1.SuspendedReplicasAnnotation: "2", "deployment.kubernetes.io/revision": "4"}
+		d.Spec.ProgressDeadlineSeconds = ptr.To[int32](600)
+		d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+		d.Spec.Template.Annotations = map[string]string{staxv1alpha1.SecretsDigestAnnotation: "sha256:abc"}
+		d.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3,
+			Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", Message: `ReplicaSet "web-1" has successfully progressed.`},
+			},
+		}
+		if mutate != nil {
+			mutate(d)
+		}
+		return d
+	}
+	type answers struct {
+		Owned, OwnsReplicas, CreateEntry, Available, UpToDate bool
+		Replicas                                              *int32
+		Digest, Suspended, Fingerprint                        string
+	}
+	read := func(d *appsv1.Deployment) answers {
+		upToDate, err := applied.UpToDate(desired, fingerprint, appliedState(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return answers{
+			Owned: ownership.Rendered(d, bp) == ownership.Owned, OwnsReplicas: ownsReplicas(d), CreateEntry: hasCreateEntry(d),
+			Available: observe.DeploymentAvailable(d), UpToDate: upToDate, Replicas: d.Spec.Replicas,
+			Digest:      d.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation],
+			Suspended:   d.Annotations[staxv1alpha1.SuspendedReplicasAnnotation],
+			Fingerprint: d.Annotations[staxv1alpha1.RenderedFingerprintAnnotation],
+		}
+	}
+	for name, mutate := range map[string]func(*appsv1.Deployment){
+		"as applied and rolled out": nil,
+		"rolling out":               func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 1 },
+		"past its progress deadline": func(d *appsv1.Deployment) {
+			d.Status.Conditions[1] = appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}
+		},
+		"an image edited by hand": func(d *appsv1.Deployment) {
+			d.ManagedFields[0] = ownedBy(entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
+				`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:name":{}}}}}}}`), "bp-uid")
+		},
+		"an owner reference edited":   func(d *appsv1.Deployment) { d.OwnerReferences[0].BlockOwnerDeletion = ptr.To(false) },
+		"another controller's":        func(d *appsv1.Deployment) { d.OwnerReferences[0].UID = "other" },
+		"no fingerprint":              func(d *appsv1.Deployment) { delete(d.Annotations, staxv1alpha1.RenderedFingerprintAnnotation) },
+		"created by an earlier version": func(d *appsv1.Deployment) { d.ManagedFields[0].Operation = metav1.ManagedFieldsOperationUpdate },
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := read(sent(mutate))
+			out, err := TrimCachedDeployment(sent(mutate))
+			if err != nil {
+				t.Fatal(err)
+			}
+			trimmed := out.(*appsv1.Deployment)
+			if got := read(trimmed); !equality.Semantic.DeepEqual(got, before) {
+				t.Errorf("read off the trimmed object: %+v, off the object sent: %+v", got, before)
+			}
+			if len(trimmed.Spec.Template.Spec.Containers) != 0 || trimmed.Spec.Selector != nil || trimmed.Annotations["deployment.kubernetes.io/revision"] != "" || trimmed.Status.Conditions[0].Message != "" {
+				t.Errorf("kept what is never read: %+v", trimmed)
+			}
+		})
+	}
+	// The cases reach both answers of each question that can differ.
+	if a, b := read(sent(nil)), read(sent(func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 1 })); !a.Available || b.Available || !a.UpToDate {
+		t.Errorf("the fixture no longer tells a rolled-out, up-to-date Deployment from one rolling out: %+v %+v", a, b)
+	}
+
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", OwnerReferences: []metav1.OwnerReference{owner},
+		Annotations: map[string]string{staxv1alpha1.RenderedFingerprintAnnotation: "sha256:x"}, Labels: map[string]string{staxv1alpha1.LabelBlueprint: "shop", "team": "a"}},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.1", Ports: []corev1.ServicePort{{Port: 80}}}}
+	out, err := TrimCachedService(svc.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Service)
+	if ownership.Rendered(got, bp) != ownership.Owned || got.Annotations[staxv1alpha1.RenderedFingerprintAnnotation] != "sha256:x" ||
+		got.Labels[staxv1alpha1.LabelBlueprint] != "shop" || got.Labels["team"] != "" || len(got.Spec.Ports) != 0 {
+		t.Errorf("trimmed Service: %+v", got)
 	}
 }
 
