@@ -113,7 +113,7 @@ bench-10k: manifests envtest ## Add the 10,000-Blueprint point to bench/results.
 	$(MAKE) bench-report
 
 .PHONY: bench-report
-bench-report: ## Rewrite README's generated Performance figures and bench/results.svg from bench/results.json (measures nothing).
+bench-report: ## Rewrite README's generated Performance figures, bench/results.svg and the sizing comment of dist/chart/values.yaml from bench/results.json (measures nothing).
 	go build -C bench -o ../bin/bench .
 	bin/bench -report -out bench/results.json -readme README.md -svg bench/results.svg
 
@@ -122,8 +122,8 @@ bench-smoke: manifests envtest ## The benchmark at 10 and 20 Blueprints with sho
 	go build -C bench -o ../bin/bench .
 	@out="$$(mktemp -d)"; trap 'rm -rf "$$out"' EXIT; \
 	KUBEBUILDER_ASSETS="$$("$(ENVTEST_BINARIES)")" bin/bench -smoke -out "$$out/bench-smoke.json" && \
-	cp README.md "$$out/README.md" && \
-	bin/bench -report -out "$$out/bench-smoke.json" -readme "$$out/README.md" -svg "$$out/results.svg"
+	cp README.md "$$out/README.md" && cp dist/chart/values.yaml "$$out/values.yaml" && \
+	bin/bench -report -out "$$out/bench-smoke.json" -readme "$$out/README.md" -svg "$$out/results.svg" -chart-values "$$out/values.yaml"
 
 ##@ Build
 

@@ -51,6 +51,22 @@ type managerProc struct {
 	metricsURL string
 	// pprofURL is its pprof endpoint (/debug/pprof), with -heap-profile.
 	pprofURL string
+	// env is added to each process's environment; with watchEvery above
+	// 0, each process's RSS is sampled that often into watch.
+	env        []string
+	watchEvery time.Duration
+	watch      *proc.RSSWatch
+}
+
+// stopWatch stops the running process's RSS watch and returns what it
+// saw; nothing without one.
+func (m *managerProc) stopWatch() proc.RSSPeak {
+	if m.watch == nil {
+		return proc.RSSPeak{}
+	}
+	p := m.watch.Stop()
+	m.watch = nil
+	return p
 }
 
 // startControlPlane starts a fresh control plane for size Blueprints, in a
@@ -141,11 +157,14 @@ func (e *env) startManager(ctx context.Context, extra ...string) (time.Time, err
 		m.pprofURL = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", pport)
 	}
 	args = append(args, extra...)
-	p, err := proc.Start(m.bin, args, filepath.Join(m.dir, fmt.Sprintf("manager-%d.log", m.starts)))
+	p, err := proc.Start(m.bin, args, filepath.Join(m.dir, fmt.Sprintf("manager-%d.log", m.starts)), m.env...)
 	if err != nil {
 		return time.Time{}, err
 	}
 	m.cur = p
+	if m.watchEvery > 0 {
+		m.watch = proc.WatchRSS(p.PID(), m.watchEvery)
+	}
 	m.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	synced, err := p.WaitSynced(ctx, e.cfg.waitTimeout)
 	if err != nil {
@@ -160,6 +179,7 @@ func (e *env) stopManager() error {
 	if e.mgr.cur == nil {
 		return nil
 	}
+	e.mgr.stopWatch()
 	err := e.mgr.cur.Stop()
 	e.mgr.cur = nil
 	return err

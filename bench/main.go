@@ -46,14 +46,18 @@ import (
 type config struct {
 	// sizes are the curve's Blueprint counts, smallest first; blueprints
 	// is the one the latency, shared and memory scenarios run at.
-	sizes            []int
-	blueprints       int
-	steadyWindow     time.Duration
-	merge            bool
-	report           bool
-	readme           string
-	svg              string
-	managerManifest  string
+	sizes           []int
+	blueprints      int
+	steadyWindow    time.Duration
+	merge           bool
+	report          bool
+	readme          string
+	svg             string
+	managerManifest string
+	chartValues     string
+	// shippedLimit runs the curve's managers under the shipped memory
+	// limit (bench/limit.go).
+	shippedLimit     bool
 	perNamespace     int
 	shared           int
 	unrelatedSecrets int
@@ -109,7 +113,7 @@ func main() {
 		return
 	}
 	if cfg.report {
-		if err := report(cfg.out, cfg.readme, cfg.svg, cfg.managerManifest); err != nil {
+		if err := report(cfg.out, cfg.readme, cfg.svg, cfg.managerManifest, cfg.chartValues); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -140,7 +144,9 @@ func parseFlags() (config, string) {
 	flag.BoolVar(&cfg.report, "report", false, "measure nothing: render README's Performance figures (-readme) and the plot (-svg) from -out")
 	flag.StringVar(&cfg.readme, "readme", "README.md", "the README whose bench markers -report rewrites")
 	flag.StringVar(&cfg.svg, "svg", "bench/results.svg", "where -report writes the plot")
-	flag.StringVar(&cfg.managerManifest, "manager-manifest", "config/manager/manager.yaml", "the manifest whose manager container's memory limit -report draws on the plot")
+	flag.StringVar(&cfg.managerManifest, "manager-manifest", "config/manager/manager.yaml", "the manifest whose manager container's memory limit -report draws on the plot and -shipped-limit runs the curve under")
+	flag.StringVar(&cfg.chartValues, "chart-values", "dist/chart/values.yaml", "the Helm chart's values, whose sizing comment next to the memory limit -report rewrites")
+	flag.BoolVar(&cfg.shippedLimit, "shipped-limit", true, "curve: start every manager with GOMEMLIMIT at 90% of the shipped memory limit (-manager-manifest), as production sets it, and sample its RSS every 200 ms (and VmHWM) against that limit, through converge and restart")
 	flag.IntVar(&cfg.perNamespace, "per-namespace", 100, "Blueprints per namespace")
 	flag.IntVar(&cfg.shared, "shared", 100, "Blueprints referencing one shared Secret")
 	flag.IntVar(&cfg.unrelatedSecrets, "unrelated-secrets", 10000, "unrelated Secrets in other namespaces, for the memory figure")

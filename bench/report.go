@@ -43,14 +43,16 @@ type row struct {
 // results file name their run by ID.
 type runInfo struct {
 	// ID is the start time, RFC 3339, UTC.
-	ID                     string   `json:"id"`
-	Started                string   `json:"started"`
-	Seconds                float64  `json:"seconds"`
-	CPUs                   int      `json:"cpus"`
-	GoVersion              string   `json:"goVersion"`
-	LoadStart              string   `json:"loadavgStart"`
-	LoadEnd                string   `json:"loadavgEnd"`
-	Command                string   `json:"command"`
+	ID        string  `json:"id"`
+	Started   string  `json:"started"`
+	Seconds   float64 `json:"seconds"`
+	CPUs      int     `json:"cpus"`
+	GoVersion string  `json:"goVersion"`
+	LoadStart string  `json:"loadavgStart"`
+	LoadEnd   string  `json:"loadavgEnd"`
+	Command   string  `json:"command"`
+	// Commit is the code measured (gitCommit).
+	Commit                 string   `json:"commit,omitempty"`
 	Sizes                  []int    `json:"sizes,omitempty"`
 	Scenarios              []string `json:"scenarios,omitempty"`
 	Complete               bool     `json:"complete"`
@@ -117,7 +119,7 @@ func (r *results) note(format string, args ...any) {
 
 // addPoint records (or replaces) this run's curve point for its size.
 func (r *results) addPoint(p curvePoint) {
-	p.Run = r.Run.ID
+	p.Run, p.Commit = r.Run.ID, r.Run.Commit
 	r.Curve = slices.DeleteFunc(r.Curve, func(q curvePoint) bool { return q.Blueprints == p.Blueprints })
 	r.Curve = append(r.Curve, p)
 	slices.SortFunc(r.Curve, func(a, b curvePoint) int { return a.Blueprints - b.Blueprints })
@@ -305,6 +307,10 @@ func readResults(path string) (*results, error) {
 			r.Rows[i].Run = r.Run.ID
 		}
 	}
+	// The curve's rows are derived from its points: derived again, they
+	// follow the bench's targets of today, and a point without a newer
+	// figure says it was not measured.
+	r.finish()
 	return r, nil
 }
 

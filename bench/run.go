@@ -159,6 +159,7 @@ func run(ctx context.Context, cfg config) error {
 func newRunner(cfg config) (_ *runner, cleanup func(), _ error) {
 	r := &runner{started: time.Now(), res: newResults(cfg)}
 	r.res.Run.LoadStart = loadavg()
+	r.res.Run.Commit = gitCommit()
 	if cfg.merge {
 		base, err := readResults(cfg.out)
 		switch {

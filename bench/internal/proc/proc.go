@@ -26,13 +26,18 @@ type Manager struct {
 	err     error
 }
 
-// Start runs bin with args, its output going to logPath.
-func Start(bin string, args []string, logPath string) (*Manager, error) {
+// Start runs bin with args, its output going to logPath; env, as
+// "NAME=value", is added to the bench's own environment (GOMEMLIMIT, as
+// production's cgroup limit would set it).
+func Start(bin string, args []string, logPath string, env ...string) (*Manager, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Should the bench die, the manager goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

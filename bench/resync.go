@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+)
+
+// cachedList is one list a starting manager's informers make: a kind, in
+// full or as metadata only, with its cache's label selector (nil: all).
+type cachedList struct {
+	name     string
+	gvk      schema.GroupVersionKind
+	metadata bool
+	selector client.ListOption
+}
+
+// cachedLists are what the manager caches, one list per informer. It
+// mirrors internal/controller/setup.go: ManagerOptions (Blueprints; Jobs of
+// rotation hooks; Deployments, Services, claims and Ingresses a Blueprint
+// rendered), watchWorkloadMetadata (every Deployment and Service as
+// metadata) and Setup's WatchesMetadata of Secrets; change both together.
+// The selectors are spelled out (Exists on the label, as renderedSelector
+// and HookJobSelector are) rather than imported: internal/controller's
+// dependencies would all join the bench's go.mod. HTTPRoutes are left out:
+// envtest serves no Gateway API, so the manager watches none.
+func cachedLists() []cachedList {
+	rendered := client.HasLabels{staxv1alpha1.LabelBlueprint}
+	hooks := client.HasLabels{staxv1alpha1.LabelRotationHook}
+	deployment, service := appsv1.SchemeGroupVersion.WithKind("Deployment"), corev1.SchemeGroupVersion.WithKind("Service")
+	return []cachedList{
+		{"Blueprints", staxv1alpha1.GroupVersion.WithKind("Blueprint"), false, nil},
+		{"rendered Deployments", deployment, false, rendered},
+		{"rendered Services", service, false, rendered},
+		{"Deployments (metadata)", deployment, true, nil},
+		{"Services (metadata)", service, true, nil},
+		{"Secrets (metadata)", corev1.SchemeGroupVersion.WithKind("Secret"), true, nil},
+		{"rendered PersistentVolumeClaims", corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), false, rendered},
+		{"rendered Ingresses", networkingv1.SchemeGroupVersion.WithKind("Ingress"), false, rendered},
+		{"rotation-hook Jobs", batchv1.SchemeGroupVersion.WithKind("Job"), false, hooks},
+	}
+}
+
+// newList is an empty list of l's kind: typed (controller-runtime's client
+// asks for protobuf for built-in kinds, JSON for Blueprints), or metadata
+// only.
+func (l cachedList) newList() (client.ObjectList, error) {
+	listGVK := l.gvk.GroupVersion().WithKind(l.gvk.Kind + "List")
+	if l.metadata {
+		m := &metav1.PartialObjectMetadataList{}
+		m.SetGroupVersionKind(listGVK)
+		return m, nil
+	}
+	obj, err := scheme.New(listGVK)
+	if err != nil {
+		return nil, err
+	}
+	list, ok := obj.(client.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a list", listGVK)
+	}
+	return list, nil
+}
+
+// listPageSize is the page an informer's reflector asks for.
+const listPageSize = 500
+
+// listAll lists l page by page, as an informer's reflector does, and
+// returns how many objects it read.
+func listAll(ctx context.Context, c client.Client, l cachedList) (int, error) {
+	list, err := l.newList()
+	if err != nil {
+		return 0, err
+	}
+	opts := []client.ListOption{client.Limit(listPageSize)}
+	if l.selector != nil {
+		opts = append(opts, l.selector)
+	}
+	n, cont := 0, ""
+	for {
+		if err := c.List(ctx, list, append(opts, client.Continue(cont))...); err != nil {
+			return n, fmt.Errorf("listing %s: %w", l.name, err)
+		}
+		n += meta.LenList(list)
+		if cont = list.GetContinue(); cont == "" {
+			return n, nil
+		}
+	}
+}
+
+// listFloor is the floor of a restarted manager's resync: a plain client,
+// at the manager's rate limits, listing every object the manager caches
+// (cachedLists). The lists run at once, as the informers of a starting
+// manager do (each starts its own reflector when the caches start), so the
+// floor is what the manager could reach, not a sum it need not pay; on 2
+// cores kube-apiserver bounds both alike. The REST mappings are looked up
+// before the clock starts: the floor is the lists alone.
+func listFloor(ctx context.Context, e *env) (time.Duration, map[string]int, error) {
+	c, err := e.plainClient()
+	if err != nil {
+		return 0, nil, err
+	}
+	lists := cachedLists()
+	for _, l := range lists {
+		if _, err := c.RESTMapper().RESTMapping(l.gvk.GroupKind(), l.gvk.Version); err != nil {
+			return 0, nil, err
+		}
+	}
+	counts := make([]int, len(lists))
+	t0 := time.Now()
+	err = parallel(ctx, len(lists), len(lists), func(ctx context.Context, i int) error {
+		n, err := listAll(ctx, c, lists[i])
+		counts[i] = n
+		return err
+	})
+	took := time.Since(t0)
+	if err != nil {
+		return 0, nil, err
+	}
+	read := map[string]int{}
+	for i, l := range lists {
+		read[l.name] = counts[i]
+	}
+	logf("list floor: %s to list what the manager caches %v", took.Round(time.Millisecond), read)
+	return took, read, nil
+}
+
+// resyncRow is a restarted manager's resync against its list floor, at
+// the largest size measured: resync may cost the lists and as much again
+// (the reconciles, each a no-op), no more.
+func resyncRow(l curvePoint) row {
+	x := row{
+		Scenario: "restart-resync", Blueprints: l.Blueprints, Run: l.Run,
+		Figure: fmt.Sprintf("manager restarted with %s in place: from process start until every Blueprint has been reconciled once, its workqueue empty and no reconcile running", at(l.Blueprints, 10000)),
+		Value:  l.Restart.ResyncSeconds, Unit: "s", Baseline: l.Restart.ListFloorSeconds,
+		BaselineOf: "plain client listing every object the manager caches, with its caches' selectors, 500 a page, every list at once as its informers start",
+		Target:     "ratio ≤ 2",
+	}
+	if l.Restart.ListFloorSeconds <= 0 {
+		x.BaselineText, x.Limit = "not measured", "no list floor measured at this size"
+		return x
+	}
+	r := l.Restart.ResyncSeconds / l.Restart.ListFloorSeconds
+	x.Ratio, x.Holds = &r, r <= 2
+	return x
+}
