@@ -361,7 +361,9 @@ var _ = Describe("Drift of what the operator renders", func() {
 		rollOut(ns, gw.Name)
 
 		deployment := func() client.Object { return &appsv1.Deployment{} }
-		container := func(o client.Object) *corev1.Container { return &o.(*appsv1.Deployment).Spec.Template.Spec.Containers[0] }
+		container := func(o client.Object) *corev1.Container {
+			return &o.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+		}
 		named := func(name string) func() client.Object {
 			return func() client.Object {
 				u := &unstructured.Unstructured{}
@@ -402,8 +404,10 @@ var _ = Describe("Drift of what the operator renders", func() {
 				edit:     func(o client.Object) { container(o).Env = nil },
 				reverted: func(o client.Object) bool { return len(container(o).Env) == 1 && container(o).Env[0].Value == "safe" }},
 			{what: "an Ingress's class", obj: func() client.Object { return &networkingv1.Ingress{} },
-				edit:     func(o client.Object) { o.(*networkingv1.Ingress).Spec.IngressClassName = ptr.To("other") },
-				reverted: func(o client.Object) bool { return ptr.Deref(o.(*networkingv1.Ingress).Spec.IngressClassName, "") == "nginx" }},
+				edit: func(o client.Object) { o.(*networkingv1.Ingress).Spec.IngressClassName = ptr.To("other") },
+				reverted: func(o client.Object) bool {
+					return ptr.Deref(o.(*networkingv1.Ingress).Spec.IngressClassName, "") == "nginx"
+				}},
 			{what: "an HTTPRoute's backend port", obj: named("gw"),
 				edit: func(o client.Object) {
 					u := o.(*unstructured.Unstructured)

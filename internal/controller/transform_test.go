@@ -200,9 +200,9 @@ func TestTrimCachedWorkloadsKeepWhatIsRead(t *testing.T) {
 			d.ManagedFields[0] = ownedBy(entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
 				`{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:name":{}}}}}}}`), "bp-uid")
 		},
-		"an owner reference edited":   func(d *appsv1.Deployment) { d.OwnerReferences[0].BlockOwnerDeletion = ptr.To(false) },
-		"another controller's":        func(d *appsv1.Deployment) { d.OwnerReferences[0].UID = "other" },
-		"no fingerprint":              func(d *appsv1.Deployment) { delete(d.Annotations, staxv1alpha1.RenderedFingerprintAnnotation) },
+		"an owner reference edited":     func(d *appsv1.Deployment) { d.OwnerReferences[0].BlockOwnerDeletion = ptr.To(false) },
+		"another controller's":          func(d *appsv1.Deployment) { d.OwnerReferences[0].UID = "other" },
+		"no fingerprint":                func(d *appsv1.Deployment) { delete(d.Annotations, staxv1alpha1.RenderedFingerprintAnnotation) },
 		"created by an earlier version": func(d *appsv1.Deployment) { d.ManagedFields[0].Operation = metav1.ManagedFieldsOperationUpdate },
 	} {
 		t.Run(name, func(t *testing.T) {
