@@ -11,7 +11,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
@@ -29,8 +31,8 @@ type cachedList struct {
 // cachedLists are what the manager caches, one list per informer. It
 // mirrors internal/controller/setup.go: ManagerOptions (Blueprints; Jobs of
 // rotation hooks; Deployments, Services, claims and Ingresses a Blueprint
-// rendered), watchWorkloadMetadata (every Deployment and Service as
-// metadata) and Setup's WatchesMetadata of Secrets; change both together.
+// rendered), watchWorkloadMetadata (every Deployment and Service no
+// Blueprint rendered, as metadata) and Setup's WatchesMetadata of Secrets; change both together.
 // The selectors are spelled out (Exists on the label, as renderedSelector
 // and HookJobSelector are) rather than imported: internal/controller's
 // dependencies would all join the bench's go.mod. HTTPRoutes are left out:
@@ -38,18 +40,27 @@ type cachedList struct {
 func cachedLists() []cachedList {
 	rendered := client.HasLabels{staxv1alpha1.LabelBlueprint}
 	hooks := client.HasLabels{staxv1alpha1.LabelRotationHook}
+	notRendered := client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(mustRequirement(staxv1alpha1.LabelBlueprint, selection.DoesNotExist))}
 	deployment, service := appsv1.SchemeGroupVersion.WithKind("Deployment"), corev1.SchemeGroupVersion.WithKind("Service")
 	return []cachedList{
 		{"Blueprints", staxv1alpha1.GroupVersion.WithKind("Blueprint"), false, nil},
 		{"rendered Deployments", deployment, false, rendered},
 		{"rendered Services", service, false, rendered},
-		{"Deployments (metadata)", deployment, true, nil},
-		{"Services (metadata)", service, true, nil},
+		{"Deployments no Blueprint rendered (metadata)", deployment, true, notRendered},
+		{"Services no Blueprint rendered (metadata)", service, true, notRendered},
 		{"Secrets (metadata)", corev1.SchemeGroupVersion.WithKind("Secret"), true, nil},
 		{"rendered PersistentVolumeClaims", corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), false, rendered},
 		{"rendered Ingresses", networkingv1.SchemeGroupVersion.WithKind("Ingress"), false, rendered},
 		{"rotation-hook Jobs", batchv1.SchemeGroupVersion.WithKind("Job"), false, hooks},
 	}
+}
+
+func mustRequirement(key string, op selection.Operator) labels.Requirement {
+	req, err := labels.NewRequirement(key, op, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return *req
 }
 
 // newList is an empty list of l's kind: typed (controller-runtime's client
