@@ -22,6 +22,7 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/controller"
 	"github.com/stax-dev/blueprint-operator/internal/managerflags"
+	"github.com/stax-dev/blueprint-operator/internal/plaintext"
 )
 
 var scheme = runtime.NewScheme()
@@ -113,6 +114,9 @@ func main() {
 		os.Exit(1)
 	}
 
+	// The plaintext guard's detector (about 14 MiB) is needed by the first
+	// Blueprint rendered: built now, it is part of the manager's baseline.
+	plaintext.Load()
 	ctx := ctrl.SetupSignalHandler()
 	if err := controller.Setup(ctx, mgr, controllerOptions); err != nil {
 		setupLog.Error(err, "unable to create controller", "controller", "Blueprint")
