@@ -101,8 +101,10 @@ func appliedState(live client.Object) applied.Live {
 		OwnerReferences: live.GetOwnerReferences(),
 	}
 	for _, e := range live.GetManagedFields() {
-		if e.Manager == FieldOwner && e.Subresource == "" && e.FieldsV1 != nil {
-			state.FieldSets = append(state.FieldSets, e.FieldsV1.GetRawBytes())
+		if e.Manager == FieldOwner && e.Subresource == "" {
+			if set := fieldSetOf(e); set != nil {
+				state.FieldSets = append(state.FieldSets, set)
+			}
 		}
 	}
 	return state

@@ -74,10 +74,11 @@ func ownsReplicas(dep *appsv1.Deployment) bool {
 		if e.Manager != FieldOwner || e.FieldsV1 == nil {
 			continue
 		}
+		set := fieldSetOf(e)
 		var fields struct {
 			Spec map[string]json.RawMessage `json:"f:spec"`
 		}
-		if json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) == nil {
+		if json.Unmarshal(set, &fields) == nil {
 			if _, ok := fields.Spec["f:replicas"]; ok {
 				return true
 			}

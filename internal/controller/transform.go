@@ -1,9 +1,7 @@
 package controller
 
 import (
-	"encoding/json"
 	"strings"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
-	"github.com/stax-dev/blueprint-operator/internal/applied"
 )
 
 // Cache transforms that keep less of each cached object than the API server
@@ -27,9 +24,8 @@ import (
 // controller's status updates, kubectl's, an autoscaler's). Of our entries
 // it keeps the field set, which is what internal/applied decides drift from
 // (ownsReplicas reads it too), less the ownerReferences part (the reference
-// itself is kept, and compared by value), and shares it between every
-// object of the same shape (fieldSets): Blueprints of one application
-// render the same fields. The fold reads the whole list from the API
+// itself is kept, and compared by value), deflated and shared between
+// every object of the same shape (fieldsets.go). The fold reads the whole list from the API
 // server (foldCreateFields).
 //
 // Never use it for a kind the reconciler writes with Update from the cache:
@@ -55,9 +51,13 @@ func TrimForeignManagedFields(obj any) (any, error) {
 				return nil, err
 			}
 		}
+		set, err := fieldSets.of(f.FieldsV1, content)
+		if err != nil {
+			return nil, err
+		}
 		kept = append(kept, metav1.ManagedFieldsEntry{
 			Manager: FieldOwner, Operation: f.Operation, APIVersion: interned.of(f.APIVersion),
-			FieldsType: f.FieldsType, FieldsV1: fieldSets.of(f.FieldsV1, content), Subresource: f.Subresource,
+			FieldsType: f.FieldsType, FieldsV1: set, Subresource: f.Subresource,
 		})
 	}
 	m.SetManagedFields(kept)
@@ -116,7 +116,8 @@ func TrimCachedService(obj any) (any, error) {
 
 // trimMetadata keeps of a rendered object's labels and annotations those
 // of the operator (stax.dev/): the others (kubectl's, the Deployment
-// controller's revision) are never read.
+// controller's revision) are never read. The operator's labels are: the
+// reconciler lists a Blueprint's objects from the cache by them.
 func trimMetadata(m *metav1.ObjectMeta) {
 	m.Labels = operatorKeys(m.Labels)
 	m.Annotations = operatorKeys(m.Annotations)
@@ -133,56 +134,6 @@ func operatorKeys(in map[string]string) map[string]string {
 			out = make(map[string]string, len(in))
 		}
 		out[interned.of(k)] = v
-	}
-	return out
-}
-
-// fieldSets shares field sets between cached objects: at most
-// maxSharedFieldSets distinct ones are kept (a field set is about a
-// kilobyte), the rest are each object's own.
-var fieldSets = &fieldSetTable{sets: map[string]*metav1.FieldsV1{}}
-
-const maxSharedFieldSets = 4096
-
-type fieldSetTable struct {
-	mu   sync.Mutex
-	sets map[string]*metav1.FieldsV1
-}
-
-// of is fields without its ownerReferences part, and without what content
-// (the object, as JSON) no longer has (applied.Present), shared with every
-// other object of the same.
-func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) *metav1.FieldsV1 {
-	if fields == nil {
-		return nil
-	}
-	trimmed := presentFields(fields.GetRawBytes(), content)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if shared, ok := t.sets[string(trimmed)]; ok {
-		return shared
-	}
-	out := &metav1.FieldsV1{Raw: trimmed}
-	if len(t.sets) < maxSharedFieldSets {
-		t.sets[string(trimmed)] = out
-	}
-	return out
-}
-
-// presentFields is the field set raw without f:metadata.f:ownerReferences,
-// which names the owner's uid and so differs from object to object, and
-// without what content does not have; raw as it is if it cannot be read.
-func presentFields(raw []byte, content map[string]any) []byte {
-	var set map[string]any
-	if json.Unmarshal(raw, &set) != nil {
-		return raw
-	}
-	if m, ok := set["f:metadata"].(map[string]any); ok {
-		delete(m, "f:ownerReferences")
-	}
-	out, err := json.Marshal(applied.Present(set, content))
-	if err != nil {
-		return raw
 	}
 	return out
 }

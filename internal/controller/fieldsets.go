@@ -1,0 +1,141 @@
+package controller
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stax-dev/blueprint-operator/internal/applied"
+)
+
+// How the cache keeps the field set of our managedFields entry of each
+// rendered object: the one part of the object it keeps whole (drift is
+// decided from it, internal/applied), about a kilobyte of JSON per object,
+// most of it the same field names over and over. It is kept deflated, with
+// a dictionary of those names, and shared between objects of the same
+// shape; fieldSetOf gives the JSON back. Wrapped as JSON
+// ({"stax.dev/deflated": base64}), so the cached object still encodes.
+
+// deflatedKey names the compressed form inside FieldsV1.
+const deflatedKey = "stax.dev/deflated"
+
+// fieldSetDictionary is what field sets of rendered objects say most: the
+// compressor finds it instead of spelling it out in each.
+var fieldSetDictionary = []byte(`{"f:metadata":{"f:annotations":{"f:stax.dev/rendered-fingerprint":{}},"f:labels":{"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/managed-by":{},"f:app.kubernetes.io/name":{},"f:stax.dev/blueprint":{},"f:stax.dev/service":{}}},"f:spec":{"f:replicas":{},"f:selector":{},"f:strategy":{"f:rollingUpdate":{"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:annotations":{"f:stax.dev/secrets-digest":{}},"f:labels":{"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/managed-by":{},"f:app.kubernetes.io/name":{},"f:stax.dev/blueprint":{},"f:stax.dev/service":{}}},"f:spec":{"f:automountServiceAccountToken":{},"f:containers":{"k:{\"name\":\"\"}":{".":{},"f:env":{"k:{\"name\":\"\"}":{".":{},"f:name":{},"f:value":{},"f:valueFrom":{"f:secretKeyRef":{}}}},"f:image":{},"f:name":{},"f:ports":{"k:{\"containerPort\":,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{},"f:protocol":{}}},"f:readinessProbe":{},"f:resources":{},"f:securityContext":{"f:allowPrivilegeEscalation":{},"f:capabilities":{"f:drop":{}},"f:readOnlyRootFilesystem":{}},"f:volumeMounts":{"k:{\"mountPath\":\"/tmp\"}":{".":{},"f:mountPath":{},"f:name":{}}}}},"f:securityContext":{"f:runAsNonRoot":{},"f:seccompProfile":{"f:type":{}}},"f:volumes":{"k:{\"name\":\"tmp\"}":{".":{},"f:emptyDir":{},"f:name":{}}}}}},"f:ports":{"k:{\"port\":,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:type":{}}}`)
+
+var deflaters = sync.Pool{New: func() any {
+	w, err := flate.NewWriterDict(io.Discard, flate.BestCompression, fieldSetDictionary)
+	if err != nil {
+		panic(err) // a constant level: cannot fail
+	}
+	return w
+}}
+
+// deflated wraps raw, a field set's JSON, in its compressed form.
+func deflated(raw []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(w)
+	w.Reset(&buf)
+	if _, err := w.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]string{deflatedKey: base64.StdEncoding.EncodeToString(buf.Bytes())})
+}
+
+func isDeflated(raw []byte) bool {
+	return bytes.HasPrefix(raw, []byte(`{"`+deflatedKey+`":`))
+}
+
+// fieldSetOf is the field set's JSON of entry, whether the cache deflated
+// it or not; nil if it has none or cannot be read.
+func fieldSetOf(entry metav1.ManagedFieldsEntry) []byte {
+	if entry.FieldsV1 == nil {
+		return nil
+	}
+	raw := entry.FieldsV1.GetRawBytes()
+	if !isDeflated(raw) {
+		return raw
+	}
+	var wrapped map[string]string
+	if json.Unmarshal(raw, &wrapped) != nil {
+		return nil
+	}
+	compressed, err := base64.StdEncoding.DecodeString(wrapped[deflatedKey])
+	if err != nil {
+		return nil
+	}
+	r := flate.NewReaderDict(bytes.NewReader(compressed), fieldSetDictionary)
+	defer r.Close()
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// fieldSets shares field sets between cached objects: at most
+// maxSharedFieldSets distinct ones are kept, the rest are each object's
+// own.
+var fieldSets = &fieldSetTable{sets: map[string]*metav1.FieldsV1{}}
+
+const maxSharedFieldSets = 4096
+
+type fieldSetTable struct {
+	mu   sync.Mutex
+	sets map[string]*metav1.FieldsV1
+}
+
+// of is fields without its ownerReferences part, and without what content
+// (the object, as JSON) no longer has (applied.Present), deflated, and
+// shared with every other object of the same.
+func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*metav1.FieldsV1, error) {
+	if fields == nil || isDeflated(fields.GetRawBytes()) {
+		// Transformed already (transforms must be idempotent): kept.
+		return fields, nil
+	}
+	trimmed, err := presentFields(fields.GetRawBytes(), content)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	shared, ok := t.sets[string(trimmed)]
+	t.mu.Unlock()
+	if ok {
+		return shared, nil
+	}
+	compact, err := deflated(trimmed)
+	if err != nil {
+		return nil, err
+	}
+	out := &metav1.FieldsV1{Raw: compact}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.sets) < maxSharedFieldSets {
+		t.sets[string(trimmed)] = out
+	}
+	return out, nil
+}
+
+// presentFields is the field set raw without f:metadata.f:ownerReferences,
+// which names the owner's uid and so differs from object to object (the
+// reference itself is kept on the object, and compared by value), and
+// without what content does not have.
+func presentFields(raw []byte, content map[string]any) ([]byte, error) {
+	var set map[string]any
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, err
+	}
+	if m, ok := set["f:metadata"].(map[string]any); ok {
+		delete(m, "f:ownerReferences")
+	}
+	return json.Marshal(applied.Present(set, content))
+}
