@@ -167,7 +167,7 @@ func containsOwners(want, have any) bool {
 	return true
 }
 
-// Present is the part of the field set set whose fields obj (an object
+// Present is the part of the field set (set) whose fields obj (an object
 // decoded from JSON) has. The API server takes a field out of our entry
 // when another manager changes its value, but not when one removes it (a
 // removed env var, a port whose number was changed, a label deleted):
@@ -229,7 +229,7 @@ func field(obj any, key string) (any, bool) {
 	return nil, false
 }
 
-// Owns reports whether the field set set (a managedFields entry's FieldsV1,
+// Owns reports whether a field set (a managedFields entry's FieldsV1,
 // decoded) holds every field of want (an object decoded from JSON). A set
 // with nothing under a field owns it whole: a scalar, an atomic struct or
 // list. A map's fields are "f:<name>"; a list's items "k:<key fields>" (an

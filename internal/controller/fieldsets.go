@@ -116,7 +116,7 @@ func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*me
 	if err != nil {
 		return nil, err
 	}
-	out := &metav1.FieldsV1{Raw: compact}
+	out := metav1.NewFieldsV1(string(compact))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.sets) < maxSharedFieldSets {

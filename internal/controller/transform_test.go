@@ -83,16 +83,16 @@ func TestTrimForeignManagedFields(t *testing.T) {
 			}
 			for i, e := range got.ManagedFields {
 				want := tc.want[i]
-				if !jsonEqual(t, fieldSetOf(e), want.FieldsV1.Raw) {
-					t.Errorf("entry %d: field set %s, want %s", i, fieldSetOf(e), want.FieldsV1.Raw)
+				if !jsonEqual(t, fieldSetOf(e), want.FieldsV1.GetRawBytes()) {
+					t.Errorf("entry %d: field set %s, want %s", i, fieldSetOf(e), want.FieldsV1.GetRawBytes())
 				}
 				e.FieldsV1, want.FieldsV1 = nil, nil
 				if !equality.Semantic.DeepEqual(e, want) {
 					t.Errorf("entry %d: got %v, want %v", i, e, want)
 				}
 			}
-			if len(got.ManagedFields) > 0 && len(got.ManagedFields[0].FieldsV1.Raw) >= len(tc.want[0].FieldsV1.Raw) {
-				t.Errorf("the cached field set (%d bytes) is no smaller than the API server's (%d)", len(got.ManagedFields[0].FieldsV1.Raw), len(tc.want[0].FieldsV1.Raw))
+			if len(got.ManagedFields) > 0 && len(got.ManagedFields[0].FieldsV1.GetRawBytes()) >= len(tc.want[0].FieldsV1.GetRawBytes()) {
+				t.Errorf("the cached field set (%d bytes) is no smaller than the API server's (%d)", len(got.ManagedFields[0].FieldsV1.GetRawBytes()), len(tc.want[0].FieldsV1.GetRawBytes()))
 			}
 			// What the reconciler reads of a cached object's entries is
 			// unchanged.
@@ -120,7 +120,7 @@ func TestTrimForeignManagedFields(t *testing.T) {
 // API server records our apply's.
 func ownedBy(e metav1.ManagedFieldsEntry, uid string) metav1.ManagedFieldsEntry {
 	var set map[string]any
-	if err := json.Unmarshal(e.FieldsV1.Raw, &set); err != nil {
+	if err := json.Unmarshal(e.FieldsV1.GetRawBytes(), &set); err != nil {
 		panic(err)
 	}
 	set["f:metadata"].(map[string]any)["f:ownerReferences"] = map[string]any{`k:{"uid":"` + uid + `"}`: map[string]any{}}
@@ -128,7 +128,7 @@ func ownedBy(e metav1.ManagedFieldsEntry, uid string) metav1.ManagedFieldsEntry 
 	if err != nil {
 		panic(err)
 	}
-	e.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+	e.FieldsV1 = metav1.NewFieldsV1(string(raw))
 	return e
 }
 
@@ -139,7 +139,7 @@ func TestFieldSetsAreSharedAcrossOwners(t *testing.T) {
 	b, _ := TrimForeignManagedFields(ownedDeployment(ownedBy(shape, "uid-b")))
 	fa, fb := a.(*appsv1.Deployment).ManagedFields[0].FieldsV1, b.(*appsv1.Deployment).ManagedFields[0].FieldsV1
 	if fa != fb {
-		t.Errorf("two objects of one shape keep a field set each: %s, %s", fa.Raw, fb.Raw)
+		t.Errorf("two objects of one shape keep a field set each: %s, %s", fa.GetRawString(), fb.GetRawString())
 	}
 	set := string(fieldSetOf(a.(*appsv1.Deployment).ManagedFields[0]))
 	if strings.Contains(set, "ownerReferences") || !strings.Contains(set, `"f:replicas"`) {
