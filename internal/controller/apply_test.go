@@ -463,3 +463,36 @@ var _ = Describe("Drift of what the operator renders", func() {
 		expectQuietReconcile(ns, gw.Name)
 	})
 })
+
+var _ = Describe("A change of a consumed value", func() {
+	It("costs the consuming Deployment one write, its first change after creation included: no bookkeeping write", func(ctx SpecContext) {
+		ns := newNamespace()
+		createSecret(ns, "stripe", map[string]string{"api-key": "sk_test_first_change_5a1b2c3d"})
+		bp := paymentsBlueprint(ns)
+		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+		api := getDeployment(ns, "api")(Default)
+		Expect(managersOf(api)).To(Equal([]string{"Apply"}), "as created, never changed since")
+		digest := api.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
+		writes, statusWrites := reconcilerWrites.In(ns), reconcilerStatusWrites.In(ns)
+
+		By("editing the value the api service consumes")
+		Eventually(func(g Gomega) {
+			s := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "stripe"}, s)).To(Succeed())
+			s.Data["api-key"] = []byte("sk_test_second_value_6e7f8a9b")
+			rememberValue("sk_test_second_value_6e7f8a9b")
+			g.Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		}, timeout, interval).Should(Succeed())
+		Eventually(func(g Gomega) string {
+			return getDeployment(ns, "api")(g).Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
+		}, timeout, interval).ShouldNot(Equal(digest))
+		rollOut(ns, bp.Name)
+		expectQuietReconcile(ns, bp.Name)
+		Expect(reconcilerWrites.In(ns)-reconcilerStatusWrites.In(ns)-(writes-statusWrites)).To(BeEquivalentTo(1), "one apply of the api Deployment, and nothing else but status")
+		// Status says the rollout is in progress, then that it is done:
+		// what GitOps tools show; one write each.
+		Expect(reconcilerStatusWrites.In(ns)-statusWrites).To(BeNumerically("<=", 2), "the Blueprint's status: Progressing, then Ready")
+	})
+})
