@@ -471,6 +471,7 @@ var _ = Describe("A change of a consumed value", func() {
 		bp := paymentsBlueprint(ns)
 		Expect(k8sClient.Create(ctx, bp)).To(Succeed())
 		rollOut(ns, bp.Name)
+		expectSettled(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 		api := getDeployment(ns, "api")(Default)
 		Expect(managersOf(api)).To(Equal([]string{"Apply"}), "as created, never changed since")
@@ -489,6 +490,8 @@ var _ = Describe("A change of a consumed value", func() {
 			return getDeployment(ns, "api")(g).Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
 		}, timeout, interval).ShouldNot(Equal(digest))
 		rollOut(ns, bp.Name)
+		// Every write the change caused is in before the counts are read.
+		expectSettled(ns, bp.Name)
 		expectQuietReconcile(ns, bp.Name)
 		Expect(reconcilerWrites.In(ns)-reconcilerStatusWrites.In(ns)-(writes-statusWrites)).To(BeEquivalentTo(1), "one apply of the api Deployment, and nothing else but status")
 		// Status says the rollout is in progress, then that it is done:
