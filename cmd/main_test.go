@@ -42,3 +42,26 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Errorf("with GOMEMLIMIT set: %d, %v; want it left at %d", got, err, 123<<20)
 	}
 }
+
+// The manager's collector target is gcPercent, unless GOGC is set.
+func TestSetGCPercent(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+
+	t.Setenv("GOGC", "") // restored after the test
+	if err := os.Unsetenv("GOGC"); err != nil {
+		t.Fatal(err)
+	}
+	debug.SetGCPercent(100)
+	if got := setGCPercent(); got != gcPercent || debug.SetGCPercent(-1) != gcPercent {
+		t.Errorf("without GOGC: %d, want %d", got, gcPercent)
+	}
+
+	// GOGC set by the user wins: the runtime read it at start, and it is
+	// left as it is.
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200)
+	if got := setGCPercent(); got != 200 || debug.SetGCPercent(200) != 200 {
+		t.Errorf("with GOGC=200: %d, want it left at 200", got)
+	}
+}

@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"strconv"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,4 +43,31 @@ func (r *BlueprintReconciler) awaitCreated(ctx context.Context, sc *scope) (ctrl
 			"waited", createdCacheWait.String(), "missing", len(sc.created))
 	}
 	return ctrl.Result{}, nil
+}
+
+// awaitStatusSeen waits until the cache shows bp at least at the
+// resourceVersion its status patch returned, as awaitCreated does for
+// created objects. The status patch is a merge patch from the cached
+// Blueprint: a reconcile that ran on a copy older than this write would
+// leave out of its patch every field it computed the same as that copy
+// did, and the write it missed would keep them. That wrote Ready=True
+// beside the "1/2" of the Progressing write before it, and took a third
+// write to mend. Waiting past the bound is logged and changes nothing.
+func (r *BlueprintReconciler) awaitStatusSeen(ctx context.Context, bp client.Object) {
+	written, err := strconv.ParseUint(bp.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return // opaque: nothing to compare against
+	}
+	seen := func(ctx context.Context) (bool, error) {
+		cached := bp.DeepCopyObject().(client.Object)
+		if err := r.Get(ctx, client.ObjectKeyFromObject(bp), cached); err != nil {
+			return apierrors.IsNotFound(err), nil
+		}
+		rv, err := strconv.ParseUint(cached.GetResourceVersion(), 10, 64)
+		return err != nil || rv >= written, nil
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, createdCacheWait, true, seen); err != nil && ctx.Err() == nil {
+		log.FromContext(ctx).V(1).Info("the cache did not show the status written in time; the next reconcile may patch from an older copy",
+			"waited", createdCacheWait.String())
+	}
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -73,8 +74,11 @@ func fieldSetOf(entry metav1.ManagedFieldsEntry) []byte {
 	if err != nil {
 		return nil
 	}
-	r := flate.NewReaderDict(bytes.NewReader(compressed), fieldSetDictionary)
-	defer r.Close()
+	r := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(r)
+	if r.(flate.Resetter).Reset(bytes.NewReader(compressed), fieldSetDictionary) != nil {
+		return nil
+	}
 	out, err := io.ReadAll(r)
 	if err != nil {
 		return nil
@@ -82,16 +86,26 @@ func fieldSetOf(entry metav1.ManagedFieldsEntry) []byte {
 	return out
 }
 
+// inflaters reuses decompressors: each holds a 32 KiB window, and every
+// up-to-date check of a rendered object inflates its field set.
+var inflaters = sync.Pool{New: func() any {
+	return flate.NewReaderDict(bytes.NewReader(nil), fieldSetDictionary)
+}}
+
 // fieldSets shares field sets between cached objects: at most
 // maxSharedFieldSets distinct ones are kept, the rest are each object's
 // own.
-var fieldSets = &fieldSetTable{sets: map[string]*metav1.FieldsV1{}}
+var fieldSets = &fieldSetTable{sets: map[[sha256.Size]byte]*metav1.FieldsV1{}}
 
 const maxSharedFieldSets = 4096
 
+// fieldSetTable is keyed by the SHA-256 of a field set's JSON, not the JSON
+// itself: sets differ between objects as soon as a list key does (a
+// container named after its service), so the table is often full, and
+// 4,096 kilobyte-long keys held 6 MiB.
 type fieldSetTable struct {
 	mu   sync.Mutex
-	sets map[string]*metav1.FieldsV1
+	sets map[[sha256.Size]byte]*metav1.FieldsV1
 }
 
 // of is fields without its ownerReferences part, and without what content
@@ -106,8 +120,9 @@ func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*me
 	if err != nil {
 		return nil, err
 	}
+	key := sha256.Sum256(trimmed)
 	t.mu.Lock()
-	shared, ok := t.sets[string(trimmed)]
+	shared, ok := t.sets[key]
 	t.mu.Unlock()
 	if ok {
 		return shared, nil
@@ -120,7 +135,7 @@ func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*me
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.sets) < maxSharedFieldSets {
-		t.sets[string(trimmed)] = out
+		t.sets[key] = out
 	}
 	return out, nil
 }

@@ -99,6 +99,7 @@ func (r *BlueprintReconciler) patchStatus(ctx context.Context, sc *scope, reconc
 		return ctrl.Result{}, apierror.Wrap(apierror.OpPatch, "Blueprint status", sc.bp.Name, client.IgnoreNotFound(err))
 	}
 	metrics.SetReady(key, newReady.Status)
+	r.awaitStatusSeen(ctx, sc.bp)
 	if e, ok := status.ReadyEvent(meta.FindStatusCondition(before.Status.Conditions, staxv1alpha1.ConditionReady), newReady); ok {
 		r.emit(sc, e)
 	}

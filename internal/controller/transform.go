@@ -138,11 +138,21 @@ func operatorKeys(in map[string]string) map[string]string {
 	return out
 }
 
-// contentOf is obj as JSON would decode it, which field sets name.
+// contentOf is obj as JSON would decode it, which field sets name, less
+// its managedFields: no field set names them, and converting them (each
+// FieldsV1 through encoding/json) was two thirds of the conversion's cost,
+// paid for every object the cache receives.
 func contentOf(obj any) (map[string]any, error) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		return u.Object, nil
 	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	}
+	fields := m.GetManagedFields()
+	m.SetManagedFields(nil)
+	defer m.SetManagedFields(fields)
 	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
 
