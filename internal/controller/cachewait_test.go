@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
 
 // laggingCache answers NotFound for the first misses reads of each object,
@@ -81,6 +83,63 @@ func TestAwaitCreated(t *testing.T) {
 		}
 		if len(cache.reads) != 0 {
 			t.Fatalf("read %v", cache.reads)
+		}
+	})
+}
+
+// staleBlueprints answers reads of a Blueprint at resourceVersion "5" for
+// the first stale reads, then at "7", as an informer does until the watch
+// delivers the status write.
+type staleBlueprints struct {
+	client.Client
+	stale, reads int
+}
+
+func (c *staleBlueprints) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	c.reads++
+	obj.SetName(key.Name)
+	obj.SetNamespace(key.Namespace)
+	if c.reads <= c.stale {
+		obj.SetResourceVersion("5")
+	} else {
+		obj.SetResourceVersion("7")
+	}
+	return nil
+}
+
+func TestAwaitStatusSeen(t *testing.T) {
+	written := func(rv string) *staxv1alpha1.Blueprint {
+		return &staxv1alpha1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bp", ResourceVersion: rv}}
+	}
+	t.Run("returns once the cache shows the written resourceVersion, reading until it does", func(t *testing.T) {
+		cache := &staleBlueprints{stale: 3}
+		(&BlueprintReconciler{Client: cache}).awaitStatusSeen(context.Background(), written("7"))
+		if cache.reads != 4 {
+			t.Fatalf("read %d times, want 4 (3 stale, then the write)", cache.reads)
+		}
+	})
+	t.Run("a newer resourceVersion in the cache counts as seen", func(t *testing.T) {
+		cache := &staleBlueprints{stale: 3}
+		(&BlueprintReconciler{Client: cache}).awaitStatusSeen(context.Background(), written("6"))
+		if cache.reads != 4 {
+			t.Fatalf("read %d times, want 4: 5 is older than 6, 7 is newer", cache.reads)
+		}
+	})
+	t.Run("a stopping manager ends the wait at once", func(t *testing.T) {
+		cache := &staleBlueprints{stale: 1 << 30}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		start := time.Now()
+		(&BlueprintReconciler{Client: cache}).awaitStatusSeen(ctx, written("7"))
+		if waited := time.Since(start); waited >= createdCacheWait {
+			t.Fatalf("waited %v with a cancelled context", waited)
+		}
+	})
+	t.Run("a Blueprint gone from the cache ends the wait", func(t *testing.T) {
+		cache := &laggingCache{misses: 1 << 30, reads: map[string]int{}}
+		(&BlueprintReconciler{Client: cache}).awaitStatusSeen(context.Background(), written("7"))
+		if cache.reads["Blueprint/ns/bp"] != 1 {
+			t.Fatalf("read %v, want one read", cache.reads)
 		}
 	})
 }
