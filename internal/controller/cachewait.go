@@ -63,11 +63,20 @@ func (r *BlueprintReconciler) awaitStatusSeen(ctx context.Context, bp client.Obj
 		if err := r.Get(ctx, client.ObjectKeyFromObject(bp), cached); err != nil {
 			return apierrors.IsNotFound(err), nil
 		}
-		rv, err := strconv.ParseUint(cached.GetResourceVersion(), 10, 64)
-		return err != nil || rv >= written, nil
+		return notOlder(cached.GetResourceVersion(), written), nil
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, createdCacheWait, true, seen); err != nil && ctx.Err() == nil {
 		log.FromContext(ctx).V(1).Info("the cache did not show the status written in time; the next reconcile may patch from an older copy",
 			"waited", createdCacheWait.String())
 	}
+}
+
+// notOlder reports whether the cached resourceVersion is written or later;
+// one that is not a number cannot be compared, and ends the wait.
+func notOlder(cached string, written uint64) bool {
+	rv, err := strconv.ParseUint(cached, 10, 64)
+	if err != nil {
+		return true
+	}
+	return rv >= written
 }
