@@ -54,8 +54,8 @@ type memoEntry struct {
 }
 
 // secretMemoMaxBytes bounds the Secret data the memo holds: about 16,000
-// generated Secrets of the benchmark's size, a sixteenth of the manager's
-// shipped memory limit.
+// generated Secrets of the benchmark's size, a forty-eighth of the
+// manager's shipped memory limit (768 MiB).
 const secretMemoMaxBytes = 16 << 20
 
 func newSecretMemo() *secretMemo {
@@ -185,7 +185,16 @@ func (m *secretMemo) heldBytes() int {
 // metadata cache shows it at the resourceVersion the memo holds, else from
 // the API server, and then remembers it. fresh skips the memo (a retry
 // after a conflict).
+//
+// A read from the API server asks for the Secret at least as new as the
+// metadata cache shows it (secretReadOptions), which the API server answers
+// from its watch cache instead of etcd: after a restart the memo is empty
+// and every Blueprint reads its Secrets once, and those reads wait on etcd
+// otherwise. The answer is never older than what the watch reported, and a
+// newer change reaches the metadata cache and reconciles again, as a
+// memoised answer does.
 func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.NamespacedName, out *corev1.Secret, fresh bool) error {
+	cachedVersion := ""
 	if !fresh && r.secretMetadata != nil {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
@@ -193,8 +202,11 @@ func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.Namespac
 		if err == nil && r.secrets.get(key, m.ResourceVersion, out) {
 			return nil
 		}
+		if err == nil {
+			cachedVersion = m.ResourceVersion
+		}
 	}
-	if err := r.apiReader.Get(ctx, key, out); err != nil {
+	if err := r.apiReader.Get(ctx, key, out, secretReadOptions(cachedVersion)...); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.secrets.forget(key)
 		}
@@ -202,6 +214,18 @@ func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.Namespac
 	}
 	r.secrets.put(out)
 	return nil
+}
+
+// secretReadOptions are the options of a Secret read from the API server
+// when the metadata cache shows the Secret at cachedVersion: "not older
+// than" that version, served from the API server's watch cache. With no
+// version (the Secret is not in the cache yet, or the read must be the
+// latest: a retry after a conflict) the read is a quorum read from etcd.
+func secretReadOptions(cachedVersion string) []client.GetOption {
+	if cachedVersion == "" {
+		return nil
+	}
+	return []client.GetOption{&client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: cachedVersion}}}
 }
 
 // retainSecrets tells the memo which Secrets sc's Blueprint reads now: its
