@@ -82,6 +82,15 @@ func namespaceOf(obj any) string {
 	return ""
 }
 
+// Get lets a spec make the cache late (statuslag_test.go).
+func (c countingClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if err := c.Client.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	lagRead(obj)
+	return nil
+}
+
 func (c countingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
 	c.writes.add(namespaceOf(obj))
 	return c.Client.Create(ctx, obj, opts...)
@@ -108,12 +117,14 @@ func (c countingClient) Delete(ctx context.Context, obj client.Object, opts ...c
 }
 
 func (c countingClient) Status() client.SubResourceWriter {
-	return countingStatusWriter{SubResourceWriter: c.Client.Status(), writes: c.writes, statusWrites: c.statusWrites}
+	return countingStatusWriter{SubResourceWriter: c.Client.Status(), writes: c.writes, statusWrites: c.statusWrites, cache: c.Client}
 }
 
 type countingStatusWriter struct {
 	client.SubResourceWriter
 	writes, statusWrites *writeCounter
+	// cache is the manager's client, unlagged (statuslag_test.go).
+	cache client.Reader
 }
 
 func (w countingStatusWriter) add(obj any) {
@@ -135,7 +146,7 @@ func (w countingStatusWriter) Update(ctx context.Context, obj client.Object, opt
 
 func (w countingStatusWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	w.add(obj)
-	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+	return lagStatusPatch(ctx, w.cache, obj, func() error { return w.SubResourceWriter.Patch(ctx, obj, patch, opts...) })
 }
 
 func (w countingStatusWriter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
