@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -104,6 +105,16 @@ func (m *secretMemo) get(key types.NamespacedName, resourceVersion string, out *
 	return true
 }
 
+// version is the resourceVersion of the Secret held for key, or "".
+func (m *secretMemo) version(key types.NamespacedName) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok {
+		return e.secret.ResourceVersion
+	}
+	return ""
+}
+
 // put holds a copy of s, as read from or written to the API server,
 // without its managedFields (nothing reads them; an Update without them
 // leaves the server's as they are). A Secret larger than the whole bound
@@ -187,12 +198,14 @@ func (m *secretMemo) heldBytes() int {
 // after a conflict).
 //
 // A read from the API server asks for the Secret at least as new as the
-// metadata cache shows it (secretReadOptions), which the API server answers
-// from its watch cache instead of etcd: after a restart the memo is empty
-// and every Blueprint reads its Secrets once, and those reads wait on etcd
-// otherwise. The answer is never older than what the watch reported, and a
-// newer change reaches the metadata cache and reconciles again, as a
-// memoised answer does.
+// metadata cache shows it, or as the memo holds it when that is newer (a
+// Secret this manager wrote or read since the watch last reported it), which
+// the API server answers from its watch cache instead of etcd
+// (secretReadOptions): after a restart the memo is empty and every Blueprint
+// reads its Secrets once, and those reads wait on etcd otherwise. The
+// answer is never older than anything this manager has seen of the Secret,
+// so a value never goes back to an earlier one; a newer change reaches the
+// metadata cache and reconciles again, as a memoised answer does.
 func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.NamespacedName, out *corev1.Secret, fresh bool) error {
 	cachedVersion := ""
 	if !fresh && r.secretMetadata != nil {
@@ -203,7 +216,7 @@ func (r *BlueprintReconciler) readSecret(ctx context.Context, key types.Namespac
 			return nil
 		}
 		if err == nil {
-			cachedVersion = m.ResourceVersion
+			cachedVersion = newerVersion(m.ResourceVersion, r.secrets.version(key))
 		}
 	}
 	if err := r.apiReader.Get(ctx, key, out, secretReadOptions(cachedVersion)...); err != nil {
@@ -226,6 +239,18 @@ func secretReadOptions(cachedVersion string) []client.GetOption {
 		return nil
 	}
 	return []client.GetOption{&client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: cachedVersion}}}
+}
+
+// newerVersion is the newer of two resourceVersions of one object: a, when
+// either is not a number (the API server's are etcd revisions; one that is
+// not cannot be compared) or b is empty.
+func newerVersion(a, b string) string {
+	av, errA := strconv.ParseUint(a, 10, 64)
+	bv, errB := strconv.ParseUint(b, 10, 64)
+	if errA != nil || errB != nil || bv <= av {
+		return a
+	}
+	return b
 }
 
 // retainSecrets tells the memo which Secrets sc's Blueprint reads now: its

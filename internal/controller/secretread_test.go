@@ -45,9 +45,12 @@ func TestReadSecretAsksForTheCachedVersion(t *testing.T) {
 		wantRead bool
 		wantRV   string
 	}{
-		"cached, not memoised":          {cache: "7", wantRead: true, wantRV: "7"},
-		"memoised at the cache's":       {cache: "7", memoised: "7", wantRead: false},
-		"memoised at an older version":  {cache: "8", memoised: "7", wantRead: true, wantRV: "8"},
+		"cached, not memoised":         {cache: "7", wantRead: true, wantRV: "7"},
+		"memoised at the cache's":      {cache: "7", memoised: "7", wantRead: false},
+		"memoised at an older version": {cache: "8", memoised: "7", wantRead: true, wantRV: "8"},
+		// The memo holds a version the watch has not reported yet (this
+		// manager wrote it, or read it after a conflict): never ask for less.
+		"memoised at a newer version":   {cache: "7", memoised: "9", wantRead: true, wantRV: "9"},
 		"not in the cache yet":          {cache: "", wantRead: true, wantRV: ""},
 		"a retry after a conflict":      {cache: "7", memoised: "7", fresh: true, wantRead: true, wantRV: ""},
 		"a retry, nothing memoised yet": {cache: "7", fresh: true, wantRead: true, wantRV: ""},
