@@ -33,9 +33,10 @@ func (m metadataAt) List(context.Context, client.ObjectList, ...client.ListOptio
 }
 
 // A Secret read from the API server asks for it at the resourceVersion the
-// metadata cache shows (served from the API server's watch cache), and for
-// the latest when the cache has no version of it or the read is a retry
-// after a conflict; a memoised Secret at the cache's version is not read.
+// metadata cache shows, or the memo's when that is newer (served from the
+// API server's watch cache), and for the latest when the cache has no
+// version of it or the read is a retry after a conflict; a memoised Secret
+// at the cache's version is not read.
 func TestReadSecretAsksForTheCachedVersion(t *testing.T) {
 	key := types.NamespacedName{Namespace: "ns", Name: "db"}
 	tests := map[string]struct {

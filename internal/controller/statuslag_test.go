@@ -95,8 +95,8 @@ func (l *statusLag) read(bp *staxv1alpha1.Blueprint) {
 	late.bp.DeepCopyInto(bp)
 }
 
-// patching checks the copy a status patch was computed from; cached is the
-// cache's copy before the write.
+// patching records a status patch of bp computed from a copy older than
+// the last status write of it.
 func (l *statusLag) patching(bp *staxv1alpha1.Blueprint) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
