@@ -460,12 +460,14 @@ func kindOf(obj client.Object) string {
 // longer declared, a Service of a service without ports; never an object
 // of a service left out of the plan).
 func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope) (ctrl.Result, error) {
-	// The namespace's cached objects, not copied, and filtered here: a
-	// label selector matched in the cache cost more than the rest of a
-	// restarted reconcile's reads (every rendered object of the namespace
-	// is matched twice per Blueprint). Only an object to delete is copied.
+	// The Blueprint's own cached objects, by index (indexRenderedFor), not
+	// copied: a label selector, or a list of the namespace filtered here,
+	// visits or copies every rendered object of the namespace, once per
+	// reconcile of each of its Blueprints. Only an object to delete is
+	// copied.
+	own := client.MatchingFields{indexRenderedFor: sc.bp.Name}
 	deployments := &appsv1.DeploymentList{}
-	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, deployments, client.InNamespace(sc.bp.Namespace), own, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Deployments", "", err)
 	}
 	for i := range deployments.Items {
@@ -478,7 +480,7 @@ func (r *BlueprintReconciler) deleteStaleObjects(ctx context.Context, sc *scope)
 		}
 	}
 	services := &corev1.ServiceList{}
-	if err := r.List(ctx, services, client.InNamespace(sc.bp.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, services, client.InNamespace(sc.bp.Namespace), own, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, apierror.Wrap(apierror.OpList, "Services", "", err)
 	}
 	for i := range services.Items {

@@ -43,6 +43,10 @@ const (
 	// indexServiceNames: the names of a Blueprint's services, which are the
 	// names of its Deployments and Services.
 	indexServiceNames = "stax.dev/service-names"
+	// indexRenderedFor, over the cached Deployments and Services: the
+	// Blueprint each was rendered for (its stax.dev/blueprint label), so a
+	// reconcile lists its own objects, not every one of its namespace.
+	indexRenderedFor = "stax.dev/rendered-for"
 )
 
 // DefaultSecretQuietPeriod is how long the values a Blueprint reads from
@@ -250,6 +254,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	if err := indexer.IndexField(ctx, &staxv1alpha1.Blueprint{}, indexServiceNames, serviceNames); err != nil {
 		return err
+	}
+	for _, rendered := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}} {
+		if err := indexer.IndexField(ctx, rendered, indexRenderedFor, renderedFor); err != nil {
+			return err
+		}
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&staxv1alpha1.Blueprint{}).
@@ -482,4 +491,13 @@ func serviceNames(obj client.Object) []string {
 		out = append(out, svc.Name)
 	}
 	return out
+}
+
+// renderedFor is the index value of indexRenderedFor: the name of the
+// Blueprint obj was rendered for, if any.
+func renderedFor(obj client.Object) []string {
+	if name := obj.GetLabels()[staxv1alpha1.LabelBlueprint]; name != "" {
+		return []string{name}
+	}
+	return nil
 }
