@@ -28,17 +28,30 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
-// Fingerprint is "sha256:" and the SHA-256 of desired's JSON, which is
-// deterministic (struct fields in order, map keys sorted).
-func Fingerprint(desired any) (string, error) {
+// Desired is a desired object as JSON, marshaled once, and its
+// Fingerprint: a reconcile that finds the object up to date reads both, and
+// one that writes it builds the apply from the same JSON.
+type Desired struct {
+	JSON        []byte
+	Fingerprint string
+}
+
+// NewDesired marshals desired (a typed object, an apply configuration or
+// JSON-decoded maps) to JSON. Its Fingerprint is "sha256:" and the SHA-256
+// of that JSON, which is deterministic (struct fields in order, map keys
+// sorted).
+func NewDesired(desired any) (Desired, error) {
 	raw, err := json.Marshal(desired)
 	if err != nil {
-		return "", err
+		return Desired{}, err
 	}
 	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return Desired{JSON: raw, Fingerprint: "sha256:" + hex.EncodeToString(sum[:])}, nil
 }
 
 // Contains reports whether have holds want, both decoded from JSON: maps
@@ -106,17 +119,16 @@ type Live struct {
 	OwnerReferences any
 }
 
-// UpToDate reports whether live still holds desired, whose Fingerprint is
-// fingerprint: live carries that fingerprint, every ownerReference desired
-// sets is on live with its values (the cache keeps them, and a field set
-// names a reference only by its uid), and our field sets own every other
-// field desired sets.
-func UpToDate(desired any, fingerprint string, live Live) (bool, error) {
-	if fingerprint != live.Fingerprint || len(live.FieldSets) == 0 {
+// UpToDate reports whether live still holds desired: live carries
+// desired's fingerprint, every ownerReference desired sets is on live with
+// its values (the cache keeps them, and a field set names a reference only
+// by its uid), and our field sets own every other field desired sets.
+func UpToDate(desired Desired, live Live) (bool, error) {
+	if desired.Fingerprint != live.Fingerprint || len(live.FieldSets) == 0 {
 		return false, nil
 	}
-	d, err := asJSON(desired)
-	if err != nil {
+	var d any
+	if err := json.Unmarshal(desired.JSON, &d); err != nil {
 		return false, err
 	}
 	owners, err := asJSON(live.OwnerReferences)
@@ -167,63 +179,77 @@ func containsOwners(want, have any) bool {
 	return true
 }
 
-// Present is the part of the field set (set) whose fields obj (an object
-// decoded from JSON) has. The API server takes a field out of our entry
-// when another manager changes its value, but not when one removes it (a
-// removed env var, a port whose number was changed, a label deleted):
-// those stay in our entry with nothing in the object. What is left is what
-// Owns then holds desired against, so a removal reads as drift too.
-func Present(set map[string]any, obj any) map[string]any {
-	out := map[string]any{}
-	for key, c := range set {
-		child, _ := c.(map[string]any)
-		if key == "." {
-			out[key] = child
-			continue
+// Present is the part of the field set (set) whose fields obj has. The API
+// server takes a field out of our entry when another manager changes its
+// value, but not when one removes it (a removed env var, a port whose
+// number was changed, a label deleted): those stay in our entry with
+// nothing in the object. What is left is what Owns then holds desired
+// against, so a removal reads as drift too.
+//
+// obj is read through structured-merge-diff's value.Value, the API
+// server's own view of an object: value.NewValueReflect reads a typed
+// object where it stands, by its JSON names, and only the fields set
+// names, where converting it to JSON maps first built all of it (the
+// cost of each object the manager's cache receives).
+func Present(set *fieldpath.Set, obj value.Value) *fieldpath.Set {
+	out := &fieldpath.Set{}
+	set.Members.Iterate(func(pe fieldpath.PathElement) {
+		if _, ok := element(obj, pe); ok {
+			out.Members.Insert(pe)
 		}
-		v, ok := field(obj, key)
+	})
+	set.Children.Iterate(func(pe fieldpath.PathElement) {
+		v, ok := element(obj, pe)
 		if !ok {
-			continue
+			return
 		}
-		if len(child) == 0 {
-			out[key] = child
-			continue
+		child, _ := set.Children.Get(pe)
+		if sub := Present(child, v); !sub.Empty() {
+			*out.Children.Descend(pe) = *sub
 		}
-		if sub := Present(child, v); len(sub) > 0 {
-			out[key] = sub
-		}
-	}
+	})
 	return out
 }
 
-// field is the field or list item key names in obj.
-func field(obj any, key string) (any, bool) {
+// element is the field or list item pe names in obj: a field that is set
+// (not null), a list item with pe's key fields, or a set's item.
+func element(obj value.Value, pe fieldpath.PathElement) (value.Value, bool) {
 	switch {
-	case strings.HasPrefix(key, "f:"):
-		m, _ := obj.(map[string]any)
-		v, ok := m[key[2:]]
-		return v, ok && v != nil
-	case strings.HasPrefix(key, "k:"):
-		var keyFields map[string]any
-		if json.Unmarshal([]byte(key[2:]), &keyFields) != nil {
+	case pe.FieldName != nil:
+		if !obj.IsMap() {
 			return nil, false
 		}
-		list, _ := obj.([]any)
-		for _, item := range list {
-			if m, ok := item.(map[string]any); ok && Contains(keyFields, m) {
-				return item, true
+		v, ok := obj.AsMap().Get(*pe.FieldName)
+		return v, ok && !v.IsNull()
+	case pe.Key != nil:
+		return listItemOf(obj, func(item value.Value) bool {
+			if !item.IsMap() {
+				return false
 			}
-		}
-	case strings.HasPrefix(key, "v:"):
-		var v any
-		if json.Unmarshal([]byte(key[2:]), &v) != nil {
-			return nil, false
-		}
-		list, _ := obj.([]any)
-		for _, item := range list {
-			if Contains(v, item) {
-				return item, true
+			m := item.AsMap()
+			for _, f := range *pe.Key {
+				v, ok := m.Get(f.Name)
+				if !ok || !value.Equals(v, f.Value) {
+					return false
+				}
 			}
+			return true
+		})
+	case pe.Value != nil:
+		return listItemOf(obj, func(item value.Value) bool { return value.Equals(item, *pe.Value) })
+	}
+	return nil, false
+}
+
+// listItemOf is the first item of the list obj that matches.
+func listItemOf(obj value.Value, matches func(value.Value) bool) (value.Value, bool) {
+	if !obj.IsList() {
+		return nil, false
+	}
+	list := obj.AsList()
+	for i := 0; i < list.Length(); i++ {
+		if item := list.At(i); matches(item) {
+			return item, true
 		}
 	}
 	return nil, false

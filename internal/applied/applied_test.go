@@ -2,7 +2,11 @@ package applied
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
 // fieldSet is the field set our apply of desired (below) records, as the
@@ -42,10 +46,11 @@ func desiredObject() map[string]any {
 }
 
 func TestUpToDate(t *testing.T) {
-	fp, err := Fingerprint(desiredObject())
+	desired, err := NewDesired(desiredObject())
 	if err != nil {
 		t.Fatal(err)
 	}
+	fp := desired.Fingerprint
 	live := func(sets ...string) Live {
 		l := Live{Fingerprint: fp, OwnerReferences: []any{ownerRef, map[string]any{"uid": "u2", "name": "other"}}}
 		for _, s := range sets {
@@ -108,16 +113,16 @@ func TestUpToDate(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			fingerprint, err := Fingerprint(tc.desired)
+			desired, err := NewDesired(tc.desired)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if name != "an env var rendered that the entry does not have" {
-				fingerprint = fp
+				desired.Fingerprint = fp
 			} else {
-				tc.live.Fingerprint = fingerprint
+				tc.live.Fingerprint = desired.Fingerprint
 			}
-			got, err := UpToDate(tc.desired, fingerprint, tc.live)
+			got, err := UpToDate(desired, tc.live)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,9 +134,16 @@ func TestUpToDate(t *testing.T) {
 }
 
 func TestFingerprintIsDeterministic(t *testing.T) {
-	a, _ := Fingerprint(map[string]any{"b": 1, "a": []any{"x", "y"}})
-	b, _ := Fingerprint(map[string]any{"a": []any{"x", "y"}, "b": 1})
-	c, _ := Fingerprint(map[string]any{"a": []any{"y", "x"}, "b": 1})
+	fingerprint := func(obj any) string {
+		d, err := NewDesired(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Fingerprint
+	}
+	a := fingerprint(map[string]any{"b": 1, "a": []any{"x", "y"}})
+	b := fingerprint(map[string]any{"a": []any{"x", "y"}, "b": 1})
+	c := fingerprint(map[string]any{"a": []any{"y", "x"}, "b": 1})
 	if a != b {
 		t.Errorf("same content, different fingerprints: %s %s", a, b)
 	}
@@ -143,13 +155,13 @@ func TestFingerprintIsDeterministic(t *testing.T) {
 // TestRemovalsReadAsDrift: another manager's update that removes a field
 // leaves it in our entry; Present drops it, so UpToDate sees the drift.
 func TestRemovalsReadAsDrift(t *testing.T) {
-	desired := desiredObject()
-	fp, err := Fingerprint(desired)
+	desired, err := NewDesired(desiredObject())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var set map[string]any
-	if err := json.Unmarshal([]byte(fieldSet), &set); err != nil {
+	fp := desired.Fingerprint
+	set := &fieldpath.Set{}
+	if err := set.FromJSON(strings.NewReader(fieldSet)); err != nil {
 		t.Fatal(err)
 	}
 	container := func(o map[string]any) map[string]any {
@@ -176,11 +188,11 @@ func TestRemovalsReadAsDrift(t *testing.T) {
 			}
 			container(live)["ports"].([]any)[0].(map[string]any)["protocol"] = "TCP" // the API server's default
 			tc.remove(live)
-			present, err := json.Marshal(Present(set, live))
+			present, err := Present(set, value.NewValueInterface(live)).ToJSON()
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := UpToDate(desired, fp, Live{Fingerprint: fp, FieldSets: [][]byte{present}, OwnerReferences: []any{ownerRef}})
+			got, err := UpToDate(desired, Live{Fingerprint: fp, FieldSets: [][]byte{present}, OwnerReferences: []any{ownerRef}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,12 +204,22 @@ func TestRemovalsReadAsDrift(t *testing.T) {
 }
 
 func TestAnEmptyValueATypedObjectDropsIsNoDrift(t *testing.T) {
-	desired := map[string]any{"spec": map[string]any{"env": []any{map[string]any{"name": "EMPTY", "value": ""}}}}
-	set := map[string]any{"f:spec": map[string]any{"f:env": map[string]any{`k:{"name":"EMPTY"}`: map[string]any{".": map[string]any{}, "f:name": map[string]any{}, "f:value": map[string]any{}}}}}
+	desired, err := NewDesired(map[string]any{"spec": map[string]any{"env": []any{map[string]any{"name": "EMPTY", "value": ""}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired.Fingerprint = "fp"
+	set := &fieldpath.Set{}
+	if err := set.FromJSON(strings.NewReader(`{"f:spec":{"f:env":{"k:{\"name\":\"EMPTY\"}":{".":{},"f:name":{},"f:value":{}}}}}`)); err != nil {
+		t.Fatal(err)
+	}
 	// The typed object the cache decodes has no "value" for "".
 	live := map[string]any{"spec": map[string]any{"env": []any{map[string]any{"name": "EMPTY"}}}}
-	present, _ := json.Marshal(Present(set, live))
-	got, err := UpToDate(desired, "fp", Live{Fingerprint: "fp", FieldSets: [][]byte{present}})
+	present, err := Present(set, value.NewValueInterface(live)).ToJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UpToDate(desired, Live{Fingerprint: "fp", FieldSets: [][]byte{present}})
 	if err != nil || !got {
 		t.Errorf("UpToDate = %v, %v; want true (present: %s)", got, err, present)
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,12 +39,18 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if err != nil {
 		return false, err
 	}
-	fingerprinted, fingerprint, err := withFingerprint(desired, gvk)
+	// Marshaled once: the no-op check (most reconciles) reads its JSON and
+	// fingerprint, and only a write builds an object of it.
+	want, err := applied.NewDesired(desired)
 	if err != nil {
 		return false, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
 	}
 	err = r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
+		fingerprinted, encodeErr := withFingerprint(want, gvk)
+		if encodeErr != nil {
+			return false, apierror.Encoding(apierror.OpRender, kind, key.Name, encodeErr)
+		}
 		var outcome createOutcome
 		outcome, err = r.createOwned(ctx, sc, key, gvk, live, fingerprinted)
 		switch {
@@ -69,12 +74,16 @@ func (r *BlueprintReconciler) applyOwned(ctx context.Context, sc *scope, live cl
 	if sc.reportIfForeign(live, kind, key.Name) {
 		return false, nil
 	}
-	same, err := applied.UpToDate(desired, fingerprint, appliedState(live))
+	same, err := applied.UpToDate(want, appliedState(live))
 	if err != nil {
 		return false, apierror.Encoding(apierror.OpCompare, kind, key.Name, err)
 	}
 	if same {
 		return false, nil
+	}
+	fingerprinted, err := withFingerprint(want, gvk)
+	if err != nil {
+		return false, apierror.Encoding(apierror.OpRender, kind, key.Name, err)
 	}
 	if err := r.foldCreateFields(ctx, live); err != nil {
 		return false, apierror.Wrap(apierror.OpPatch, kind, key.Name, err)
@@ -193,30 +202,22 @@ func (r *BlueprintReconciler) readOurs(ctx context.Context, sc *scope, key types
 	return ours, nil
 }
 
-// withFingerprint is desired, as an object, with the fingerprint of desired
-// in RenderedFingerprintAnnotation: what the no-op check compares with
+// withFingerprint is desired, as an object, with its fingerprint in
+// RenderedFingerprintAnnotation: what the no-op check compares with
 // (internal/applied).
-func withFingerprint(desired runtime.ApplyConfiguration, gvk schema.GroupVersionKind) (*unstructured.Unstructured, string, error) {
-	fingerprint, err := applied.Fingerprint(desired)
-	if err != nil {
-		return nil, "", err
-	}
-	raw, err := json.Marshal(desired)
-	if err != nil {
-		return nil, "", err
-	}
+func withFingerprint(desired applied.Desired, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
 	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(raw); err != nil {
-		return nil, "", err
+	if err := obj.UnmarshalJSON(desired.JSON); err != nil {
+		return nil, err
 	}
 	obj.SetGroupVersionKind(gvk)
 	annotations := obj.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[staxv1alpha1.RenderedFingerprintAnnotation] = fingerprint
+	annotations[staxv1alpha1.RenderedFingerprintAnnotation] = desired.Fingerprint
 	obj.SetAnnotations(annotations)
-	return obj, fingerprint, nil
+	return obj, nil
 }
 
 // decodeInto fills obj, an empty object of desired's kind, with desired.

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 
 	"github.com/stax-dev/blueprint-operator/internal/applied"
 )
@@ -108,15 +110,15 @@ type fieldSetTable struct {
 	sets map[[sha256.Size]byte]*metav1.FieldsV1
 }
 
-// of is fields without its ownerReferences part, and without what content
-// (the object, as JSON) no longer has (applied.Present), deflated, and
-// shared with every other object of the same.
-func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*metav1.FieldsV1, error) {
+// of is fields without its ownerReferences part, and without what obj no
+// longer has (applied.Present), deflated, and shared with every other
+// object of the same.
+func (t *fieldSetTable) of(fields *metav1.FieldsV1, obj value.Value) (*metav1.FieldsV1, error) {
 	if fields == nil || isDeflated(fields.GetRawBytes()) {
 		// Transformed already (transforms must be idempotent): kept.
 		return fields, nil
 	}
-	trimmed, err := presentFields(fields.GetRawBytes(), content)
+	trimmed, err := presentFields(fields.GetRawBytes(), obj)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +145,14 @@ func (t *fieldSetTable) of(fields *metav1.FieldsV1, content map[string]any) (*me
 // presentFields is the field set raw without f:metadata.f:ownerReferences,
 // which names the owner's uid and so differs from object to object (the
 // reference itself is kept on the object, and compared by value), and
-// without what content does not have.
-func presentFields(raw []byte, content map[string]any) ([]byte, error) {
-	var set map[string]any
-	if err := json.Unmarshal(raw, &set); err != nil {
+// without what obj does not have (applied.Present).
+func presentFields(raw []byte, obj value.Value) ([]byte, error) {
+	set := &fieldpath.Set{}
+	if err := set.FromJSON(bytes.NewReader(raw)); err != nil {
 		return nil, err
 	}
-	if m, ok := set["f:metadata"].(map[string]any); ok {
-		delete(m, "f:ownerReferences")
-	}
-	return json.Marshal(applied.Present(set, content))
+	return applied.Present(set.RecursiveDifference(ownerReferences), obj).ToJSON()
 }
+
+// ownerReferences is the part of a field set presentFields leaves out.
+var ownerReferences = fieldpath.NewSet(fieldpath.MakePathOrDie("metadata", "ownerReferences"))

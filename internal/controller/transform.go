@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 )
@@ -40,14 +40,14 @@ func TrimForeignManagedFields(obj any) (any, error) {
 	if len(fields) == 0 {
 		return obj, nil
 	}
-	var content map[string]any
+	var content value.Value
 	var kept []metav1.ManagedFieldsEntry
 	for _, f := range fields {
 		if f.Manager != FieldOwner {
 			continue
 		}
 		if content == nil {
-			if content, err = contentOf(obj); err != nil {
+			if content, err = valueOf(obj); err != nil {
 				return nil, err
 			}
 		}
@@ -138,22 +138,14 @@ func operatorKeys(in map[string]string) map[string]string {
 	return out
 }
 
-// contentOf is obj as JSON would decode it, which field sets name, less
-// its managedFields: no field set names them, and converting them (each
-// FieldsV1 through encoding/json) was two thirds of the conversion's cost,
-// paid for every object the cache receives.
-func contentOf(obj any) (map[string]any, error) {
+// valueOf is obj as field sets name it: an unstructured object's content,
+// or a typed object read where it stands (value.NewValueReflect), which
+// builds nothing of the fields a field set does not name.
+func valueOf(obj any) (value.Value, error) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return u.Object, nil
+		return value.NewValueInterface(u.Object), nil
 	}
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	}
-	fields := m.GetManagedFields()
-	m.SetManagedFields(nil)
-	defer m.SetManagedFields(fields)
-	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	return value.NewValueReflect(obj)
 }
 
 // StripBlueprintMetadata is the cache transform for Blueprints: it drops

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
@@ -116,6 +118,77 @@ func TestTrimForeignManagedFields(t *testing.T) {
 	}
 }
 
+// TestTrimmedFieldSetHoldsOnlyWhatTheTypedObjectHas: the cache keeps of our
+// entry only what the typed Deployment it receives still has (a removal by
+// another manager stays in our entry and must read as drift,
+// internal/applied), found by JSON name, list key and set value in the
+// typed object itself.
+func TestTrimmedFieldSetHoldsOnlyWhatTheTypedObjectHas(t *testing.T) {
+	ours := entry(FieldOwner, metav1.ManagedFieldsOperationApply, "", `{
+		"f:metadata":{"f:labels":{"f:app":{},"f:removed":{}},"f:finalizers":{"v:\"stax.dev/kept\"":{},"v:\"stax.dev/gone\"":{}},
+			"f:ownerReferences":{"k:{\"uid\":\"bp-uid\"}":{}}},
+		"f:spec":{"f:replicas":{},"f:paused":{},"f:template":{"f:spec":{"f:containers":{
+			"k:{\"name\":\"web\"}":{".":{},"f:name":{},"f:image":{},"f:args":{},
+				"f:env":{"k:{\"name\":\"MODE\"}":{".":{},"f:name":{},"f:value":{}},"k:{\"name\":\"GONE\"}":{".":{},"f:name":{},"f:value":{}}},
+				"f:ports":{"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}},"k:{\"containerPort\":9090,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}}}},
+			"k:{\"name\":\"sidecar\"}":{".":{},"f:name":{},"f:image":{}}}}}}}`)
+	d := ownedDeployment(ours)
+	d.Finalizers = []string{"stax.dev/kept"}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{
+		Name: "web", Image: "web:1",
+		Env:   []corev1.EnvVar{{Name: "MODE", Value: "prod"}},
+		Ports: []corev1.ContainerPort{{ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+	}}
+	// Gone from the object, still in our entry: the label "removed", the
+	// finalizer "stax.dev/gone", replicas (nil) and paused (false, which
+	// JSON omits), the container's args, the env var GONE, the port 9090
+	// and the container sidecar. The owner reference is left out of every
+	// cached set.
+	d.Spec.Replicas = nil
+	want := `{
+		"f:metadata":{"f:labels":{"f:app":{}},"f:finalizers":{"v:\"stax.dev/kept\"":{}}},
+		"f:spec":{"f:template":{"f:spec":{"f:containers":{
+			"k:{\"name\":\"web\"}":{".":{},"f:name":{},"f:image":{},
+				"f:env":{"k:{\"name\":\"MODE\"}":{".":{},"f:name":{},"f:value":{}}},
+				"f:ports":{"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}}}}}}}}}`
+	out, err := TrimForeignManagedFields(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*appsv1.Deployment).ManagedFields
+	if len(got) != 1 {
+		t.Fatalf("managedFields: %v", got)
+	}
+	if !jsonEqual(t, fieldSetOf(got[0]), []byte(want)) {
+		t.Errorf("cached field set:\n%s\nwant:\n%s", fieldSetOf(got[0]), want)
+	}
+	// The same object as JSON maps (an unstructured object: an HTTPRoute's
+	// cache) keeps the same.
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ownedDeployment(ours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetFinalizers(d.Finalizers)
+	if err := unstructured.SetNestedField(u.Object, nil, "spec", "replicas"); err != nil {
+		t.Fatal(err)
+	}
+	containers, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&d.Spec.Template.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(u.Object, containers["containers"], "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = TrimForeignManagedFields(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fields := out.(*unstructured.Unstructured).GetManagedFields(); len(fields) != 1 || !jsonEqual(t, fieldSetOf(fields[0]), []byte(want)) {
+		t.Errorf("unstructured: cached managedFields %v, want the field set\n%s", fields, want)
+	}
+}
+
 // ownedBy is e with a field set naming an owner reference of uid, as the
 // API server records our apply's.
 func ownedBy(e metav1.ManagedFieldsEntry, uid string) metav1.ManagedFieldsEntry {
@@ -171,10 +244,11 @@ func TestTrimCachedWorkloadsKeepWhatIsRead(t *testing.T) {
 		}}},
 		"spec": map[string]any{"replicas": 3, "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": "web:1"}}}}},
 	}
-	fingerprint, err := applied.Fingerprint(desired)
+	want, err := applied.NewDesired(desired)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fingerprint := want.Fingerprint
 	sent := func(mutate func(*appsv1.Deployment)) *appsv1.Deployment {
 		d := ownedDeployment(
 			ownedBy(entry(FieldOwner, metav1.ManagedFieldsOperationApply, "",
@@ -204,7 +278,7 @@ func TestTrimCachedWorkloadsKeepWhatIsRead(t *testing.T) {
 		Digest, Suspended, Fingerprint                        string
 	}
 	read := func(d *appsv1.Deployment) answers {
-		upToDate, err := applied.UpToDate(desired, fingerprint, appliedState(d))
+		upToDate, err := applied.UpToDate(want, appliedState(d))
 		if err != nil {
 			t.Fatal(err)
 		}
