@@ -18,9 +18,11 @@
 // cache then keeps only our entry of each rendered object, and none of the
 // rendered values (the manager's memory: docs/architecture.md). A value
 // that a mutating webhook changes in our own apply is ours too, so it is
-// not applied again and again. Both are compared as JSON, so no schema is
-// needed: an associative list's items are found by the key fields the
-// entry itself records (`k:{"name":"api"}`).
+// not applied again and again. Both are compared by their JSON names
+// (Present reads the object through structured-merge-diff's value.Value,
+// Owns reads desired as JSON), so no schema is needed: an associative
+// list's items are found by the key fields the entry itself records
+// (`k:{"name":"api"}`).
 package applied
 
 import (

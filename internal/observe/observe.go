@@ -21,33 +21,51 @@ import (
 // still progressing. A Deployment scaled to 0 is available once no pod is
 // left.
 func DeploymentAvailable(d *appsv1.Deployment) bool {
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(statusView(d))
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(statusViewOf(d))
 	if err != nil {
 		return false
 	}
-	u := &unstructured.Unstructured{Object: content}
-	// The typed object carries no apiVersion and kind when read through a
-	// typed client; kstatus picks its rules by them.
-	u.SetAPIVersion(appsv1.SchemeGroupVersion.String())
-	u.SetKind("Deployment")
-	res, err := kstatus.Compute(u)
+	res, err := kstatus.Compute(&unstructured.Unstructured{Object: content})
 	return err == nil && res.Status == kstatus.CurrentStatus
 }
 
-// statusView is what kstatus reads of a Deployment (metadata's generation
-// and deletionTimestamp, spec's replicas, paused and progress deadline, and
-// status), and nothing else: a reconcile asks it of every Deployment of
-// its Blueprint, and converting each whole cached Deployment (labels,
-// owners, managedFields) was a fifth of what a reconcile that wrote
-// nothing allocated (bench/NOTES.md).
-func statusView(d *appsv1.Deployment) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: d.Name, Namespace: d.Namespace,
-			Generation: d.Generation, DeletionTimestamp: d.DeletionTimestamp,
+// deploymentStatusView is a Deployment as kstatus reads it: its apiVersion
+// and kind (by which kstatus picks its rules; a typed object read through
+// a typed client carries neither), metadata's generation and
+// deletionTimestamp, spec's replicas and progress deadline, and
+// status, under the API's JSON names. A reconcile asks this of every
+// Deployment of its Blueprint: converting each whole cached Deployment
+// (labels, owners, managedFields, and every field of an empty pod
+// template) was most of the cost of asking.
+type deploymentStatusView struct {
+	APIVersion string                  `json:"apiVersion"`
+	Kind       string                  `json:"kind"`
+	Metadata   deploymentMetadataView  `json:"metadata"`
+	Spec       deploymentSpecView      `json:"spec"`
+	Status     appsv1.DeploymentStatus `json:"status"`
+}
+
+type deploymentMetadataView struct {
+	Name              string       `json:"name,omitempty"`
+	Namespace         string       `json:"namespace,omitempty"`
+	Generation        int64        `json:"generation,omitempty"`
+	DeletionTimestamp *metav1.Time `json:"deletionTimestamp,omitempty"`
+}
+
+type deploymentSpecView struct {
+	Replicas                *int32 `json:"replicas,omitempty"`
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+}
+
+func statusViewOf(d *appsv1.Deployment) *deploymentStatusView {
+	return &deploymentStatusView{
+		APIVersion: appsv1.SchemeGroupVersion.String(),
+		Kind:       "Deployment",
+		Metadata: deploymentMetadataView{
+			Name: d.Name, Namespace: d.Namespace, Generation: d.Generation, DeletionTimestamp: d.DeletionTimestamp,
 		},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: d.Spec.Replicas, Paused: d.Spec.Paused, ProgressDeadlineSeconds: d.Spec.ProgressDeadlineSeconds,
+		Spec: deploymentSpecView{
+			Replicas: d.Spec.Replicas, ProgressDeadlineSeconds: d.Spec.ProgressDeadlineSeconds,
 		},
 		Status: d.Status,
 	}
