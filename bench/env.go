@@ -162,7 +162,7 @@ func (e *env) startManager(ctx context.Context, extra ...string) (time.Time, err
 		return time.Time{}, err
 	}
 	m.cur = p
-	e.cpuProfile(ctx, m.pprofURL, m.starts, 20)
+	e.cpuProfile(ctx, m.pprofURL, m.starts, e.cfg.cpuProfileSeconds)
 	if m.watchEvery > 0 {
 		m.watch = proc.WatchRSS(p.PID(), m.watchEvery)
 	}

@@ -84,6 +84,9 @@ type config struct {
 	// heapProfile is where the curve writes the manager's heap profiles,
 	// or "" for none.
 	heapProfile string
+	// cpuProfileSeconds is how long each manager's CPU profile runs from
+	// its start (with heapProfile).
+	cpuProfileSeconds int
 
 	// The memory scenario's other unrelated kinds, and the peer scenario
 	// (bench/memory.go, bench/unrelated.go, bench/peer.go).
@@ -163,6 +166,7 @@ func parseFlags() (config, string) {
 	flag.StringVar(&cfg.managerBin, "manager-bin", "", "a manager binary to use instead of building ./cmd")
 	flag.StringVar(&cfg.out, "out", "bench/results.json", "where to write the figures as JSON")
 	flag.StringVar(&cfg.heapProfile, "heap-profile", "", "serve the manager's pprof on a free loopback port and, at each curve size, write its heap profile (after a GC) to `DIR`/heap-<size>.pb.gz once converged and DIR/heap-<size>-restart.pb.gz once a restart has resynced; read them with 'go tool pprof'")
+	flag.IntVar(&cfg.cpuProfileSeconds, "cpu-profile-seconds", 20, "with -heap-profile: how many seconds of each manager's CPU, from its start, DIR/cpu-<start>.pb.gz profiles (at 10,000 Blueprints a restart's cache sync takes about 20 s, and its reconciles most of a minute more)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (audit log, manager logs)")
 	// hostile before memory: it wants the manager left running with every
 	// Blueprint Ready, and memory leaves none running.
