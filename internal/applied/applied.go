@@ -194,19 +194,75 @@ func containsOwners(want, have any) bool {
 // names, where converting it to JSON maps first built all of it (the
 // cost of each object the manager's cache receives).
 func Present(set *fieldpath.Set, obj value.Value) *fieldpath.Set {
+	// A freelist allocator hands the walk's value wrappers back to it as
+	// each is done with, where the heap allocator leaves each to the
+	// collector; not safe for concurrent use, so one per call.
+	a := value.NewFreelistAllocator()
+	if hasAll(a, set, obj) {
+		// What the cache sees almost always: nothing to take out, so no
+		// copy of the set to build.
+		return set
+	}
+	return present(a, set, obj)
+}
+
+// hasAll reports whether obj has every field of set.
+func hasAll(a value.Allocator, set *fieldpath.Set, obj value.Value) bool {
+	all := true
+	set.Members.Iterate(func(pe fieldpath.PathElement) {
+		if !all {
+			return
+		}
+		if _, isChild := set.Children.Get(pe); isChild {
+			return // looked up with its children below
+		}
+		v, ok := element(a, obj, pe)
+		if !ok {
+			all = false
+			return
+		}
+		a.Free(v)
+	})
+	set.Children.Iterate(func(pe fieldpath.PathElement) {
+		if !all {
+			return
+		}
+		v, ok := element(a, obj, pe)
+		if !ok {
+			all = false
+			return
+		}
+		defer a.Free(v)
+		child, _ := set.Children.Get(pe)
+		all = hasAll(a, child, v)
+	})
+	return all
+}
+
+func present(a value.Allocator, set *fieldpath.Set, obj value.Value) *fieldpath.Set {
 	out := &fieldpath.Set{}
 	set.Members.Iterate(func(pe fieldpath.PathElement) {
-		if _, ok := element(obj, pe); ok {
+		if _, isChild := set.Children.Get(pe); isChild {
+			// Looked up once, with its children, below: a list item
+			// ("." in the field set) is both.
+			return
+		}
+		if v, ok := element(a, obj, pe); ok {
+			a.Free(v)
 			out.Members.Insert(pe)
 		}
 	})
 	set.Children.Iterate(func(pe fieldpath.PathElement) {
-		v, ok := element(obj, pe)
+		v, ok := element(a, obj, pe)
 		if !ok {
 			return
 		}
+		defer a.Free(v)
+		if set.Members.Has(pe) {
+			out.Members.Insert(pe)
+		}
 		child, _ := set.Children.Get(pe)
-		if sub := Present(child, v); !sub.Empty() {
+		if sub := present(a, child, v); !sub.Empty() {
 			*out.Children.Descend(pe) = *sub
 		}
 	})
@@ -214,45 +270,65 @@ func Present(set *fieldpath.Set, obj value.Value) *fieldpath.Set {
 }
 
 // element is the field or list item pe names in obj: a field that is set
-// (not null), a list item with pe's key fields, or a set's item.
-func element(obj value.Value, pe fieldpath.PathElement) (value.Value, bool) {
+// (not null), a list item with pe's key fields, or a set's item. The
+// caller frees what it returns.
+func element(a value.Allocator, obj value.Value, pe fieldpath.PathElement) (value.Value, bool) {
 	switch {
 	case pe.FieldName != nil:
 		if !obj.IsMap() {
 			return nil, false
 		}
-		v, ok := obj.AsMap().Get(*pe.FieldName)
-		return v, ok && !v.IsNull()
+		m := obj.AsMapUsing(a)
+		defer a.Free(m)
+		v, ok := m.GetUsing(a, *pe.FieldName)
+		if !ok {
+			return nil, false
+		}
+		if v.IsNull() {
+			a.Free(v)
+			return nil, false
+		}
+		return v, true
 	case pe.Key != nil:
-		return listItemOf(obj, func(item value.Value) bool {
+		return listItemOf(a, obj, func(item value.Value) bool {
 			if !item.IsMap() {
 				return false
 			}
-			m := item.AsMap()
+			m := item.AsMapUsing(a)
+			defer a.Free(m)
 			for _, f := range *pe.Key {
-				v, ok := m.Get(f.Name)
-				if !ok || !value.Equals(v, f.Value) {
+				v, ok := m.GetUsing(a, f.Name)
+				if !ok {
+					return false
+				}
+				equal := value.EqualsUsing(a, v, f.Value)
+				a.Free(v)
+				if !equal {
 					return false
 				}
 			}
 			return true
 		})
 	case pe.Value != nil:
-		return listItemOf(obj, func(item value.Value) bool { return value.Equals(item, *pe.Value) })
+		return listItemOf(a, obj, func(item value.Value) bool { return value.EqualsUsing(a, item, *pe.Value) })
 	}
 	return nil, false
 }
 
-// listItemOf is the first item of the list obj that matches.
-func listItemOf(obj value.Value, matches func(value.Value) bool) (value.Value, bool) {
+// listItemOf is the first item of the list obj that matches; the caller
+// frees it.
+func listItemOf(a value.Allocator, obj value.Value, matches func(value.Value) bool) (value.Value, bool) {
 	if !obj.IsList() {
 		return nil, false
 	}
-	list := obj.AsList()
+	list := obj.AsListUsing(a)
+	defer a.Free(list)
 	for i := 0; i < list.Length(); i++ {
-		if item := list.At(i); matches(item) {
+		item := list.AtUsing(a, i)
+		if matches(item) {
 			return item, true
 		}
+		a.Free(item)
 	}
 	return nil, false
 }

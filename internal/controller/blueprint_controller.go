@@ -105,6 +105,10 @@ type scope struct {
 	applied map[string]bool
 	// deployments holds each service's Deployment as last read.
 	deployments map[string]*appsv1.Deployment
+	// availability is what observe.DeploymentAvailable said of each
+	// service's Deployment at the resourceVersion read first, so that
+	// status, which reads the same Deployment again, asks once.
+	availability map[string]availability
 	// generated is the generated Secret as written or read; nil when the
 	// name is taken by a foreign Secret.
 	generatedSecret *corev1.Secret
@@ -238,11 +242,12 @@ func (r *BlueprintReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	sc := &scope{
-		bp:          bp,
-		blocked:     map[string]bool{},
-		applied:     map[string]bool{},
-		deployments: map[string]*appsv1.Deployment{},
-		referenced:  map[string]*corev1.Secret{},
+		bp:           bp,
+		blocked:      map[string]bool{},
+		applied:      map[string]bool{},
+		deployments:  map[string]*appsv1.Deployment{},
+		availability: map[string]availability{},
+		referenced:   map[string]*corev1.Secret{},
 		// Set by readReferenced under RequireReferenceableLabel.
 		notReferenceable: map[string]bool{},
 		heldHooks:        map[string]bool{},
@@ -303,6 +308,27 @@ func lowestNonZero(a, b ctrl.Result) ctrl.Result {
 	}
 }
 
+// availability is a Deployment's observe.DeploymentAvailable at one
+// resourceVersion.
+type availability struct {
+	resourceVersion string
+	available       bool
+}
+
+// available is observe.DeploymentAvailable(dep), asked once per
+// resourceVersion of the service's Deployment in a reconcile.
+func (sc *scope) available(service string, dep *appsv1.Deployment) bool {
+	if seen, ok := sc.availability[service]; ok && seen.resourceVersion == dep.ResourceVersion {
+		return seen.available
+	}
+	a := observe.DeploymentAvailable(dep)
+	if sc.availability == nil {
+		sc.availability = map[string]availability{}
+	}
+	sc.availability[service] = availability{resourceVersion: dep.ResourceVersion, available: a}
+	return a
+}
+
 // buildPlan renders the Blueprint. Services that hold a literal credential,
 // or whose references cannot be resolved as written, are reported and left
 // as they run.
@@ -338,7 +364,7 @@ func (r *BlueprintReconciler) reconcileWorkloads(ctx context.Context, sc *scope)
 			// A Deployment still scaled down by a suspension or sleep is
 			// neither started nor available until it resumes.
 			_, asleep := sleep.Recorded(dep.Annotations)
-			available[svc.Name] = observe.DeploymentAvailable(dep) && !asleep
+			available[svc.Name] = sc.available(svc.Name, dep) && !asleep
 			started[svc.Name] = ptr.Deref(dep.Spec.Replicas, 1) > 0 && !asleep
 		}
 	}

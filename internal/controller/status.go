@@ -15,7 +15,6 @@ import (
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
 	"github.com/stax-dev/blueprint-operator/internal/apierror"
 	"github.com/stax-dev/blueprint-operator/internal/metrics"
-	"github.com/stax-dev/blueprint-operator/internal/observe"
 	"github.com/stax-dev/blueprint-operator/internal/render"
 	"github.com/stax-dev/blueprint-operator/internal/status"
 )
@@ -37,7 +36,7 @@ func (sc *scope) observe(reconcileErr error) status.Observation {
 			o.Desired = status.DesiredReplicas(svc.Replicas, dep.Spec.Replicas)
 			o.Ready = dep.Status.ReadyReplicas
 			o.Available = !sc.applied[svc.Name] && !sc.blocked[svc.Name] && len(sc.waitingFor[svc.Name]) == 0 &&
-				observe.DeploymentAvailable(dep)
+				sc.available(svc.Name, dep)
 			o.SecretsDigest = dep.Spec.Template.Annotations[staxv1alpha1.SecretsDigestAnnotation]
 		}
 		if d, ok := sc.digests[svc.Name]; ok {
