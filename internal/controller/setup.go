@@ -466,7 +466,10 @@ func (t *stringTable) of(s string) string {
 func (r *BlueprintReconciler) blueprintsByIndex(index string) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		var list staxv1alpha1.BlueprintList
-		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+		// Only the names are read: the cache's own objects, not a deep
+		// copy of each Blueprint for every event of every object it renders
+		// or reads (80,000 copies in a restart at 10,000 Blueprints).
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing Blueprints by index", "index", index)
 			return nil
 		}
