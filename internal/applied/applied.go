@@ -192,7 +192,8 @@ func containsOwners(want, have any) bool {
 // server's own view of an object: value.NewValueReflect reads a typed
 // object where it stands, by its JSON names, and only the fields set
 // names, where converting it to JSON maps first built all of it (the
-// cost of each object the manager's cache receives).
+// cost of each object the manager's cache receives). When obj has every
+// field of set, the answer is set itself: callers read it, never change it.
 func Present(set *fieldpath.Set, obj value.Value) *fieldpath.Set {
 	// A freelist allocator hands the walk's value wrappers back to it as
 	// each is done with, where the heap allocator leaves each to the
