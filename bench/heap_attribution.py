@@ -34,6 +34,14 @@ def classify(v,frames,size):
         return 'work queue'
     if has(frames,'StripWatchedMetadata','PartialObjectMetadata'):
         return 'stripped metadata informers (Secrets; Deployments+Services)'
+    # What the cache transforms build is what the informers then hold
+    # (the trimmed labels and annotations maps, operatorKeys); its stack
+    # runs through the informer's queue, which holds none of it once the
+    # store has it.
+    if has(frames,'TrimCachedDeployment'):
+        return 'Deployment informer (full objects)'
+    if has(frames,'TrimCachedService'):
+        return 'Service informer (full objects)'
     if has(frames,'apps/v1.(*Deployment','apps/v1.(*DeploymentList'):
         return 'Deployment informer (full objects)'
     if has(frames,'core/v1.(*Service).','core/v1.(*ServiceList'):
@@ -83,7 +91,10 @@ def main(path, verbose=0):
         c=classify(v,frames,size); cats[c]+=v; total+=v
         if c.startswith(('Deployment informer','Service informer','Blueprint informer')):
             kind=c.split()[0]
-            if has(frames,'ManagedFieldsEntry'): part='managedFields'
+            if has(frames,'operatorKeys'): part='labels and annotations kept (operatorKeys)'
+            elif has(frames,'fieldSetTable','deflated'): part='our field set, deflated (fieldSetTable)'
+            elif has(frames,'TrimCached'): part='the trimmed object (transform)'
+            elif has(frames,'ManagedFieldsEntry'): part='managedFields'
             elif has(frames,'PodTemplateSpec'): part='spec.template'
             elif has(frames,'Status).Unmarshal'): part='status'
             elif has(frames,'ObjectMeta'): part='metadata (labels, annotations, ownerReferences, names)'
