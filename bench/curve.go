@@ -210,6 +210,13 @@ type curvePoint struct {
 		// restart; ListFloorObjects what it read of each list.
 		ListFloorSeconds float64        `json:"listFloorSeconds,omitempty"`
 		ListFloorObjects map[string]int `json:"listFloorObjects,omitempty"`
+		// ReadFloorSeconds is what the reads of the resync's reconciles cost
+		// at least: a plain client reading, as many at once as the manager
+		// reconciles, each of the ReadFloorSecrets Secrets the restarted
+		// manager read (readFloor), after the restart window. It follows the
+		// list floor: reconciles start once the caches have synced.
+		ReadFloorSeconds float64 `json:"readFloorSeconds,omitempty"`
+		ReadFloorSecrets int     `json:"readFloorSecrets,omitempty"`
 	} `json:"restart"`
 	// UnderLimit is how the managers fared under the shipped memory limit
 	// (-shipped-limit); nil when not measured.
@@ -517,6 +524,13 @@ func measureRestart(ctx context.Context, e *env, p *curvePoint) error {
 	p.Memory.PerBlueprintKiB = float64(mem.PeakKiB-p.Memory.EmptyPeakKiB) / float64(n)
 	logf("restart: resynced %d Blueprints in %s (%.0f reconciles); %d writes during resync, %d in the %s after; peak RSS %d KiB",
 		n, resynced.Sub(started).Round(time.Millisecond), q.reconciles, sd.Writes, sa.Writes, e.cfg.restartWindow, mem.PeakKiB)
+	// The manager is left running, idle, for the under-limit figures.
+	keys := secretsRead(during)
+	reads, err := readFloor(ctx, e, keys, e.knobs.MaxConcurrentReconciles)
+	if err != nil {
+		return fmt.Errorf("read floor: %w", err)
+	}
+	p.Restart.ReadFloorSeconds, p.Restart.ReadFloorSecrets = reads.Seconds(), len(keys)
 	return nil
 }
 

@@ -136,18 +136,19 @@ func renderSection(res *results, limit resource.Quantity) string {
 			p.Operator.APIServerCores, p.Floor.APIServerCores,
 			c.Objects.Mean, c.StatusWrites.Mean, c.Events.Mean, c.OtherWrites.Mean, c.Reads.Mean, p.Run)
 	}
-	w("\n| Blueprints | manager peak RSS: empty | while converging | after restart | RSS per Blueprint | under GOMEMLIMIT | resync after restart | its list floor | writes during resync | writes in the window after | steady-state writes | run |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("\n| Blueprints | manager peak RSS: empty | while converging | after restart | RSS per Blueprint | under GOMEMLIMIT | resync after restart | its list floor | its read floor | writes during resync | writes in the window after | steady-state writes | run |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range res.Curve {
-		w("| %d | %s | %s | %s | %.1f KiB | %s | %.2f s | %s | %d | %d in %.0f s | %d in %.0f s | %s |\n",
+		w("| %d | %s | %s | %s | %.1f KiB | %s | %.2f s | %s | %s | %d | %d in %.0f s | %d in %.0f s | %s |\n",
 			p.Blueprints, kib(p.Memory.EmptyPeakKiB), kib(p.Memory.ConvergencePeakKiB), kib(p.Memory.RestartPeakKiB), p.Memory.PerBlueprintKiB,
-			underLimitText(p.UnderLimit), p.Restart.ResyncSeconds, secondsOrNot(p.Restart.ListFloorSeconds), p.Restart.WritesDuringResync, p.Restart.WritesInWindow, p.Restart.WindowSeconds,
+			underLimitText(p.UnderLimit), p.Restart.ResyncSeconds, secondsOrNot(p.Restart.ListFloorSeconds), readFloorText(p), p.Restart.WritesDuringResync, p.Restart.WritesInWindow, p.Restart.WindowSeconds,
 			p.Steady.Writes, p.Steady.WindowSeconds, p.Run)
 	}
 	w("\nRSS per Blueprint is (peak after restart − the empty manager's peak of the same run) / Blueprints; peaks are VmHWM. ")
 	w("Under GOMEMLIMIT: whether the managers ran with GOMEMLIMIT at %.0f%% of the shipped limit, as in production, and stayed under the limit. ", memoryLimitRatio*100)
 	w("Resync: from the restarted process's start until its metrics show every Blueprint reconciled once, an empty workqueue and no reconcile running; ")
-	w("its list floor: a plain client listing every object the manager caches, just before the restart.\n\n")
+	w("its list floor: a plain client listing every object the manager caches, just before the restart; ")
+	w("its read floor: the same client reading, as many at once as the manager reconciles, each Secret the restarted manager read (the manager caches no Secret body, so a restart reads each consumed Secret again, after the caches' sync).\n\n")
 	w("%s\n", sizingParagraph(res.Curve, limit))
 	w("![manager peak RSS, with the shipped memory limit, and convergence time against Blueprint count, both axes logarithmic](bench/results.svg)\n\n")
 	w("#### How each cost grows\n\n")
@@ -506,6 +507,15 @@ func underLimitText(u *underLimit) string {
 }
 
 // secondsOrNot is a figure in seconds, 0 being not measured.
+// readFloorText is a point's read floor and how many Secrets it read, or
+// "not measured".
+func readFloorText(p curvePoint) string {
+	if p.Restart.ReadFloorSeconds <= 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.2f s (%d Secrets)", p.Restart.ReadFloorSeconds, p.Restart.ReadFloorSecrets)
+}
+
 func secondsOrNot(s float64) string {
 	if s <= 0 {
 		return "not measured"

@@ -11,12 +11,14 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	staxv1alpha1 "github.com/stax-dev/blueprint-operator/api/v1alpha1"
+	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 )
 
 // cachedList is one list a starting manager's informers make: a kind, in
@@ -147,6 +149,69 @@ func listFloor(ctx context.Context, e *env) (time.Duration, map[string]int, erro
 	return took, read, nil
 }
 
+// secretsRead are the Secrets events show read one by one (get secrets),
+// each once, in the order first read.
+func secretsRead(events []audit.Event) []types.NamespacedName {
+	seen := map[types.NamespacedName]bool{}
+	var keys []types.NamespacedName
+	for _, ev := range events {
+		if ev.Verb != "get" || ev.Resource != "secrets" || ev.Subresource != "" || ev.Name == "" {
+			continue
+		}
+		k := types.NamespacedName{Namespace: ev.Namespace, Name: ev.Name}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// readFloor is what the reads of a restarted manager's reconciles cost at
+// least: a plain client, at the manager's rate limits and as many at once
+// as it reconciles Blueprints, reading each Secret in keys once, at least
+// as new as a metadata list shows it, as the reconciles do
+// (secretReadOptions: the API server answers from its watch cache). The
+// manager caches no Secret body, so a restart reads each Secret a
+// Blueprint consumes again; the reads follow the caches' sync, so this
+// adds to the list floor rather than overlapping it. The resourceVersions
+// are listed before the clock starts.
+func readFloor(ctx context.Context, e *env, keys []types.NamespacedName, workers int) (time.Duration, error) {
+	c, err := e.plainClient()
+	if err != nil {
+		return 0, err
+	}
+	versions := map[types.NamespacedName]string{}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	for cont := ""; ; {
+		if err := c.List(ctx, list, client.Limit(listPageSize), client.Continue(cont)); err != nil {
+			return 0, fmt.Errorf("listing Secrets' metadata: %w", err)
+		}
+		for _, m := range list.Items {
+			versions[types.NamespacedName{Namespace: m.Namespace, Name: m.Name}] = m.ResourceVersion
+		}
+		if cont = list.GetContinue(); cont == "" {
+			break
+		}
+	}
+	t0 := time.Now()
+	err = parallel(ctx, len(keys), max(workers, 1), func(ctx context.Context, i int) error {
+		s := &corev1.Secret{}
+		opts := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: versions[keys[i]]}}
+		if err := c.Get(ctx, keys[i], s, opts); err != nil {
+			return fmt.Errorf("reading Secret %s: %w", keys[i], err)
+		}
+		return nil
+	})
+	took := time.Since(t0)
+	if err != nil {
+		return 0, err
+	}
+	logf("read floor: %s to read the %d Secrets the restarted manager read, %d at once", took.Round(time.Millisecond), len(keys), max(workers, 1))
+	return took, nil
+}
+
 // resyncRow is a restarted manager's resync against its list floor, at
 // the largest size measured: resync may cost the lists and as much again
 // (the reconciles, each a no-op), no more.
@@ -164,5 +229,12 @@ func resyncRow(l curvePoint) row {
 	}
 	r := l.Restart.ResyncSeconds / l.Restart.ListFloorSeconds
 	x.Ratio, x.Holds = &r, r <= 2
+	if !x.Holds && l.Restart.ReadFloorSeconds > 0 {
+		// What the resync must read with no Secret body cached, against
+		// the target's allowance.
+		least := l.Restart.ListFloorSeconds + l.Restart.ReadFloorSeconds
+		x.Limit = fmt.Sprintf("reading the %d Secrets again: list floor + read floor = %.2f s, %.2f times the list floor, before any reconcile work",
+			l.Restart.ReadFloorSecrets, least, least/l.Restart.ListFloorSeconds)
+	}
 	return x
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/stax-dev/blueprint-operator/bench/internal/audit"
 	"github.com/stax-dev/blueprint-operator/bench/internal/proc"
 )
 
@@ -80,6 +83,49 @@ func TestResyncRow(t *testing.T) {
 		if x := resyncRow(p); x.Holds != tc.holds || (tc.floor == 0) != (x.Ratio == nil) {
 			t.Errorf("%v s over %v s: %+v", tc.resync, tc.floor, x)
 		}
+	}
+}
+
+// TestResyncRowNamesTheReads: a resync over its target says what its reads
+// alone cost against the list floor; one within it, or without a read
+// floor, says nothing.
+func TestResyncRowNamesTheReads(t *testing.T) {
+	p := samplePoint(10000, "r", 1)
+	p.Restart.ResyncSeconds, p.Restart.ListFloorSeconds = 40, 5
+	p.Restart.ReadFloorSeconds, p.Restart.ReadFloorSecrets = 10, 20000
+	want := "reading the 20000 Secrets again: list floor + read floor = 15.00 s, 3.00 times the list floor, before any reconcile work"
+	if x := resyncRow(p); x.Holds || x.Limit != want {
+		t.Errorf("over the target: holds %v, limit %q; want %q", x.Holds, x.Limit, want)
+	}
+	p.Restart.ResyncSeconds = 9
+	if x := resyncRow(p); !x.Holds || x.Limit != "" {
+		t.Errorf("within the target: holds %v, limit %q", x.Holds, x.Limit)
+	}
+	p.Restart.ResyncSeconds, p.Restart.ReadFloorSeconds = 40, 0
+	if x := resyncRow(p); x.Holds || x.Limit != "" {
+		t.Errorf("no read floor: holds %v, limit %q", x.Holds, x.Limit)
+	}
+}
+
+// TestSecretsRead: each Secret read one by one, once, in the order first
+// read; lists, other kinds, writes and subresources are not reads of one.
+func TestSecretsRead(t *testing.T) {
+	ev := func(verb, resource, sub, ns, name string) audit.Event {
+		return audit.Event{Verb: verb, Resource: resource, Subresource: sub, Namespace: ns, Name: name}
+	}
+	got := secretsRead([]audit.Event{
+		ev("get", "secrets", "", "a", "x"),
+		ev("get", "secrets", "", "b", "x"),
+		ev("get", "secrets", "", "a", "x"),
+		ev("list", "secrets", "", "a", ""),
+		ev("get", "serviceaccounts", "", "a", "x"),
+		ev("patch", "secrets", "", "a", "y"),
+		ev("get", "secrets", "status", "a", "z"),
+		ev("get", "secrets", "", "a", "w"),
+	})
+	want := []types.NamespacedName{{Namespace: "a", Name: "x"}, {Namespace: "b", Name: "x"}, {Namespace: "a", Name: "w"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("read %v, want %v", got, want)
 	}
 }
 
