@@ -506,7 +506,6 @@ func underLimitText(u *underLimit) string {
 	}
 }
 
-// secondsOrNot is a figure in seconds, 0 being not measured.
 // readFloorText is a point's read floor and how many Secrets it read, or
 // "not measured".
 func readFloorText(p curvePoint) string {
@@ -516,6 +515,7 @@ func readFloorText(p curvePoint) string {
 	return fmt.Sprintf("%.2f s (%d Secrets)", p.Restart.ReadFloorSeconds, p.Restart.ReadFloorSecrets)
 }
 
+// secondsOrNot is a figure in seconds, 0 being not measured.
 func secondsOrNot(s float64) string {
 	if s <= 0 {
 		return "not measured"

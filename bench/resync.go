@@ -214,7 +214,9 @@ func readFloor(ctx context.Context, e *env, keys []types.NamespacedName, workers
 
 // resyncRow is a restarted manager's resync against its list floor, at
 // the largest size measured: resync may cost the lists and as much again
-// (the reconciles, each a no-op), no more.
+// (the reconciles, each a no-op), no more. When it costs more and the read
+// floor was measured, the row says what the lists and the Secret reads
+// alone cost against that allowance.
 func resyncRow(l curvePoint) row {
 	x := row{
 		Scenario: "restart-resync", Blueprints: l.Blueprints, Run: l.Run,
