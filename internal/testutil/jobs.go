@@ -108,11 +108,14 @@ func PlayJobs(ctx context.Context, cs kubernetes.Interface, labelSelector string
 			batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonCompletionsReached, Message: "Reached expected number of succeeded pods", LastProbeTime: now, LastTransitionTime: now},
 		)
 		// A conflict means a newer version exists; its own event follows.
+		// Counted once completed has returned: a caller that waits for the
+		// count has seen what completed did (the demo's test reads what it
+		// printed), which the Job's condition alone does not promise.
 		if _, err := cs.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err == nil {
-			p.completed.Add(1)
 			if completed != nil {
 				completed(job)
 			}
+			p.completed.Add(1)
 		}
 	}
 	if err := play(ctx, factory, inf, complete); err != nil {
@@ -121,7 +124,8 @@ func PlayJobs(ctx context.Context, cs kubernetes.Interface, labelSelector string
 	return p, nil
 }
 
-// Completed is how many Jobs the player reported Complete.
+// Completed is how many Jobs the player reported Complete, each counted
+// after its completed callback returned.
 func (p *JobPlayer) Completed() int64 { return p.completed.Load() }
 
 func jobFinished(job *batchv1.Job) bool {
