@@ -2,10 +2,12 @@ package testutil
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -23,6 +25,9 @@ func TestJobPlayerCountsAfterTheCallback(t *testing.T) {
 		Name: "hook-1", Namespace: "demo", Labels: map[string]string{label: "payments-dev"},
 	}})
 	called, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	// A failed check must not leave the informer's goroutine blocked.
+	defer releaseOnce.Do(func() { close(release) })
 	p, err := PlayJobs(ctx, cs, label, func(job *batchv1.Job) {
 		close(called)
 		<-release
@@ -39,13 +44,17 @@ func TestJobPlayerCountsAfterTheCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !jobFinished(job) {
+	complete := false
+	for _, c := range job.Status.Conditions {
+		complete = complete || (c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue)
+	}
+	if !complete {
 		t.Fatalf("the callback ran before the Job was Complete: %+v", job.Status)
 	}
 	if n := p.Completed(); n != 0 {
 		t.Errorf("counted %d Job(s) while the callback was still running", n)
 	}
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	deadline := time.Now().Add(30 * time.Second)
 	for p.Completed() != 1 {
 		if time.Now().After(deadline) {
